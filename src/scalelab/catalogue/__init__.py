@@ -1,0 +1,1 @@
+"""The catalogue of the report's issues: entries, rules, detectors, reproductions."""

@@ -1,0 +1,115 @@
+"""A catalogue entry: one issue of the report as data plus two small predicates and a patch.
+
+``rule(spec)`` says whether a configuration has the issue (static); ``detect(view)`` says
+whether a run showed the symptom (dynamic, over results only); ``patch`` is the fix as a
+spec patch and ``broken`` the setting that reverts it. ``bands`` are the report's figures as
+checks on summary metrics, each with its source: never read by the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from scalelab.spec.model import ClusterSpec
+
+Severity = Literal["error", "warning", "info"]
+BandSource = Literal["measured", "derived", "expected"]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    file: str | None = None
+    lines: tuple[int, ...] | None = None
+    value: str | None = None
+    metric: str | None = None
+    observed: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "lines": list(self.lines) if self.lines is not None else None,
+                "value": self.value, "metric": self.metric, "observed": self.observed}
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    severity: Severity
+    title: str
+    evidence: Evidence
+    fix: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "severity": self.severity, "title": self.title,
+                "evidence": self.evidence.to_json(), "fix": self.fix}
+
+
+@dataclass(frozen=True)
+class Band:
+    """The report's figure for one metric of one run, as an open or closed range."""
+
+    run: Literal["broken", "fixed"]
+    metric: str
+    low: float | None
+    high: float | None
+    source: BandSource
+    note: str
+
+    def holds(self, value: float | None) -> bool:
+        if value is None:
+            return False
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What a detector may read: the run's summary and counters, nothing live."""
+
+    summary: Mapping[str, float | None]
+    counters: Mapping[str, float]
+
+    def metric(self, name: str) -> float | None:
+        return self.summary.get(name)
+
+
+Rule = Callable[[ClusterSpec], Finding | None]
+Detector = Callable[[RunView], Finding | None]
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """How to reproduce: the baseline scenario, settings applied to both runs (``context``:
+    another entry's broken setting the symptom needs, or a shorter workload), and whether
+    the report has a fix at all."""
+
+    baseline: str = "campaign-900-fixed"
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    title: str
+    layer: Literal["kubernetes", "monitoring", "openstack"]
+    symptoms: str
+    cause: str
+    fix_text: str
+    references: tuple[str, ...] = ()
+    severity: Severity = "error"
+    #: the fix, as a spec patch (None: not expressible in the spec yet)
+    patch: Mapping[str, Any] | None = None
+    #: the broken setting (what the patch reverts), applied to the fixed baseline
+    broken: Mapping[str, Any] | None = None
+    rule: Rule | None = None
+    detect: Detector | None = None
+    reproduction: Reproduction | None = None
+    bands: tuple[Band, ...] = ()
+    #: why an entry without a reproduction is data only
+    not_modelled_reason: str = ""
+
+    @property
+    def modelled(self) -> bool:
+        return self.reproduction is not None and self.detect is not None
+
+    def finding(self, evidence: Evidence, severity: Severity | None = None) -> Finding:
+        return Finding(self.id, severity or self.severity, self.title, evidence, self.fix_text)

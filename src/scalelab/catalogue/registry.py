@@ -1,0 +1,68 @@
+"""The explicit registry of catalogue entries (ids of CATALOGUE.md, in its order).
+
+Nothing registers on import by side effect: this module lists every entry. The fixed
+baseline ``campaign-900-fixed`` is generated here from every entry's patch, so there is one
+source of truth for what "fixed" means.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scalelab.catalogue import apiserver_reconnect
+from scalelab.catalogue.data import DATA_ENTRIES
+from scalelab.catalogue.entry import Entry
+
+ORDER = (
+    "apiserver-reconnect-storm", "apiserver-inflight-429", "scheduler-antiaffinity-slow",
+    "scheduler-colocated-contention", "scheduler-assume-expiry", "kubedns-overload", "docker-hang",
+    "calico-full-mesh", "monitoring-retention-loss", "heat-domain-missing", "heat-api-cfn-missing",
+    "heat-endpoint-unreachable", "service-roles-misconfigured", "mysql-dns-loss", "heat-api-slow-workers",
+    "heat-convergence-race", "heat-rpc-timeout", "memcached-undersized", "neutron-agents-status",
+    "nova-client-https", "neutron-db-pool", "vm-tenant-unreachable", "pxc-deadlock-not-retried",
+    "live-migration-uri",
+)
+
+
+def _build() -> dict[str, Entry]:
+    entries: dict[str, Entry] = {}
+    for entry in (apiserver_reconnect.ENTRY, *DATA_ENTRIES):
+        if entry.id in entries:
+            raise ValueError(f"catalogue entry {entry.id!r} registered twice")
+        entries[entry.id] = entry
+    missing = set(ORDER) ^ set(entries)
+    if missing:
+        raise ValueError(f"catalogue and ORDER disagree on {sorted(missing)}")
+    return {i: entries[i] for i in ORDER}
+
+
+ENTRIES: dict[str, Entry] = _build()
+
+
+def get(entry_id: str) -> Entry:
+    try:
+        return ENTRIES[entry_id]
+    except KeyError:
+        raise KeyError(entry_id) from None
+
+
+def all_fixes() -> dict[str, Any]:
+    """Every entry's patch, merged (later entries may not contradict earlier ones)."""
+    merged: dict[str, Any] = {}
+    for entry in ENTRIES.values():
+        for path, value in (entry.patch or {}).items():
+            if path in merged and merged[path] != value:
+                raise ValueError(f"patches disagree on {path}")
+            merged[path] = value
+    return merged
+
+
+def fixed_document() -> dict[str, Any]:
+    """``campaign-900`` with every fix applied, as a scenario document."""
+    from scalelab.spec.loader import apply_patch, load_scenario, scenario_document
+
+    fixed = apply_patch(load_scenario("campaign-900"), all_fixes(), source="campaign-900-fixed")
+    doc = scenario_document(fixed)
+    doc["name"] = "campaign-900-fixed"
+    doc.pop("extends", None)
+    return doc

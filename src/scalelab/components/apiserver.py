@@ -1,0 +1,153 @@
+"""kube-apiserver (1.5): TLS termination, the inflight pool, requests through etcd,
+watch registration and watch-event fan-out, all charged to its host's cores.
+
+Every request is CPU work on a processor-shared ``Cores`` (so latency and CPU % come out
+of contention); mutating requests and quorum reads then go through etcd's commit pipeline.
+Non-watch requests hold one slot of the 1.5 ``--max-requests-inflight`` pool from arrival to
+answer; a full pool answers 429 at once (clients retry after Retry-After: 1 s). Watches are
+long-running and exempt. Cohort callers pass ``weight`` = n identical requests.
+Model card: docs/models/apiserver.md (every cost with its source).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from scalelab.components.etcd import Etcd
+from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Cores, Engine, Slots
+from scalelab.spec.model import ApiServer as ApiServerSpec
+
+Done = Callable[[int, float], None]
+"""Called with (HTTP code, weight): 200 for served requests, 429 for rejected ones."""
+
+#: JSON passes a request's object makes through the 1.5 apiserver: a read is decoded from
+#: etcd and encoded to the client (2); a write is decoded from the client, converted and
+#: encoded for etcd, and encoded back in the response (3).
+READ_PASSES = 2
+WRITE_PASSES = 3
+
+
+def _noop() -> None:
+    """Completion of background CPU work nobody waits for."""
+
+
+class CohortReply:
+    """Routes the answers to a cohort of identical requests back to its members.
+
+    The apiserver answers rejected requests (429) at once and served ones later, each with
+    a count; members are handed out from the end for rejections and from the front for
+    successes, so each member gets exactly one answer. Callbacks receive index arrays
+    into ``items``.
+    """
+
+    __slots__ = ("items", "on_ok", "on_reject")
+
+    def __init__(self, items: np.ndarray, on_ok: Callable[[np.ndarray], None],
+                 on_reject: Callable[[np.ndarray], None]) -> None:
+        self.items = items
+        self.on_ok = on_ok
+        self.on_reject = on_reject
+
+    def __call__(self, code: int, n: float) -> None:
+        k = int(n)
+        if code == 429:
+            taken, self.items = self.items[len(self.items) - k:], self.items[: len(self.items) - k]
+            self.on_reject(taken)
+        else:
+            taken, self.items = self.items[:k], self.items[k:]
+            self.on_ok(taken)
+
+
+class ApiServer:
+    """One kube-apiserver process."""
+
+    def __init__(self, engine: Engine, index: int, cores: Cores, spec: ApiServerSpec,
+                 etcd: Etcd, recorder: Recorder, quorum_reads: bool = True) -> None:
+        self.engine = engine
+        self.index = index
+        self.cores = cores
+        self.spec = spec
+        self.etcd = etcd
+        self.recorder = recorder
+        self.quorum_reads = quorum_reads
+        self.inflight = Slots(engine, spec.max_requests_inflight)
+        self._json = spec.json_bytes_per_cpu_second
+        #: this process's name on its host's cores (which it may share)
+        self.owner = f"apiserver{index}"
+
+    def reconfigure(self, spec: ApiServerSpec) -> None:
+        """Restarted with new flags; slots in use stay held until their requests end."""
+        self.spec = spec
+        self._json = spec.json_bytes_per_cpu_second
+        self.inflight.capacity = spec.max_requests_inflight
+
+    def _charge(self, work: float, callback: Callable[..., None], *args: object, weight: float = 1.0) -> None:
+        self.cores.submit(work, callback, *args, weight=weight, owner=self.owner)
+
+    # -- non-watch requests -------------------------------------------------------------
+    def request(self, mutating: bool, object_bytes: float, done: Done | None, weight: int = 1,
+                storage: bool = True, extra_cpu: float = 0.0) -> None:
+        """Serve ``weight`` identical requests: inflight slot, CPU, then etcd if ``storage``."""
+        start = self.engine.now
+        got = self.inflight.try_acquire(int(weight))
+        rejected = weight - got
+        if rejected > 0:
+            self.recorder.inc('apiserver_request_total{code="429"}', rejected)
+            self._charge(self.spec.request_cpu_seconds, _noop, weight=rejected)
+            if done is not None:
+                self.engine.schedule(0.0, done, 429, rejected)
+        if got <= 0:
+            return
+        passes = WRITE_PASSES if mutating else READ_PASSES
+        work = self.spec.request_cpu_seconds + passes * object_bytes / self._json + extra_cpu
+        through_etcd = storage and (mutating or self.quorum_reads)
+        self._charge(work, self._after_cpu, start, mutating, through_etcd, done, got, weight=got)
+
+    def _after_cpu(self, start: float, mutating: bool, through_etcd: bool, done: Done | None, n: int) -> None:
+        if through_etcd:
+            self.etcd.propose(self._answer, start, mutating, done, n, weight=n)
+        else:
+            self._answer(start, mutating, done, n)
+
+    def _answer(self, start: float, mutating: bool, done: Done | None, n: int) -> None:
+        self.inflight.release(n)
+        latency = self.engine.now - start
+        self.recorder.inc('apiserver_request_total{code="200"}', n)
+        self.recorder.observe("api_request_seconds", latency, n)
+        if mutating:
+            self.recorder.observe("api_mutating_request_seconds", latency, n)
+        if done is not None:
+            done(200, n)
+
+    # -- connections and watches --------------------------------------------------------
+    def connect(self, weight: float, watches: int, done: Callable[..., None], *args: object) -> None:
+        """Accept ``weight`` new TLS connections, each registering ``watches`` watches."""
+        self.recorder.inc(f'apiserver_tls_handshakes_total{{apiserver="{self.index}"}}', weight)
+        work = (self.spec.tcp_accept_cpu_seconds + self.spec.tls_handshake_cpu_seconds
+                + watches * self.spec.request_cpu_seconds)
+        self._charge(work, done, *args, weight=weight)
+
+    def register_watches(self, count: float, replayed_events: float = 0.0) -> None:
+        """Background cost of ``count`` watch requests on open connections; a watch from a
+        resourceVersion first filters every cached event since that version
+        (``replayed_events`` in all) to replay the ones that match."""
+        if count > 0:
+            self.recorder.inc("apiserver_watch_requests_total", count)
+            work = self.spec.request_cpu_seconds + replayed_events / count * self.spec.filter_cpu_seconds
+            self._charge(work, _noop, weight=count)
+
+    def list_cost(self, scanned: float, returned: float, object_bytes: float) -> float:
+        """CPU of one LIST served from the watch cache (resourceVersion 0): every cached
+        object of the type is filtered, the matches are encoded."""
+        return scanned * self.spec.filter_cpu_seconds + returned * object_bytes / self._json
+
+    def fanout(self, events: float, watchers: float, delivered: float, object_bytes: float) -> None:
+        """Watch-cache dispatch: each event is filtered for every watcher of its type on
+        this apiserver and encoded once per watcher it is delivered to (1.5 had no
+        serialisation cache)."""
+        work = events * watchers * self.spec.filter_cpu_seconds + delivered * object_bytes / self._json
+        if work > 0:
+            self._charge(work, _noop)

@@ -1,0 +1,46 @@
+"""kube-controller-manager (1.5): the ReplicaSet controller creating a deployment's pods.
+
+Creates go through the controller-manager's client rate limiter (QPS 20, burst 30, the 1.5
+flag defaults), one POST per pod; the created pod is a Pod change every pod watcher sees
+(the scheduler picks it up from its watch of unassigned pods). Its leader-election record
+is written by ``leader_election``. Endpoints and node controllers are not modelled beyond
+the Endpoints updates a running pod causes (see ``workload.deploy``).
+Model card: docs/models/controller_manager.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from scalelab.components import reflector
+from scalelab.components.apiserver import ApiServer
+from scalelab.components.objects import OBJECT_BYTES
+from scalelab.components.ratelimit import TokenBucket
+from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Engine
+from scalelab.spec.model import ControllerManager as ControllerManagerSpec
+
+
+class ControllerManager:
+    def __init__(self, engine: Engine, spec: ControllerManagerSpec, apiserver: ApiServer,
+                 recorder: Recorder) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.apiserver = apiserver
+        self.recorder = recorder
+        self._limiter = TokenBucket(spec.qps, spec.burst)
+
+    def create_pod(self, on_created: Callable[[], None]) -> None:
+        """Queue one pod create behind the rate limiter; ``on_created`` when stored."""
+        delay = self._limiter.reserve(self.engine.now)
+        self.engine.schedule(delay, self._post, on_created)
+
+    def _post(self, on_created: Callable[[], None]) -> None:
+        def done(code: int, _n: float) -> None:
+            if code == 429:
+                self.recorder.inc("controller_manager_create_retries_total")
+                self.engine.schedule(reflector.RETRY_AFTER_SECONDS, self.create_pod, on_created)
+                return
+            on_created()
+
+        self.apiserver.request(True, OBJECT_BYTES["pods"], done)

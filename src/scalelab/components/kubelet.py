@@ -1,0 +1,113 @@
+"""kubelet (1.5): node status every 10 s, pods started on its node, its watches.
+
+Each kubelet holds one HTTP/2 connection through its node's proxy (``node_proxy``) carrying
+its reflectors (its pods by ``spec.nodeName``, its own Node, all Services) and its requests.
+Node status (1.5 ``tryUpdateNodeStatus``): GET the Node, then PUT its status; the PUT is a
+Node change, which the kubelet's own Node watch then receives. Its pods: bound pod -> start
+(``pod_start_seconds``; runtime latencies come with the runtime model) -> PUT pod status.
+Requests pass the kubelet's client rate limiter (QPS 5, burst 10).
+Node status updates are cohorts per tick (all nodes due in one tick, per apiserver).
+Model card: docs/models/kubelet.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import numpy as np
+
+from scalelab.components import reflector
+from scalelab.components.apiserver import ApiServer, CohortReply
+from scalelab.components.node_proxy import ClientConnections
+from scalelab.components.objects import OBJECT_BYTES
+from scalelab.components.ratelimit import TokenBucket
+from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Engine
+from scalelab.spec.model import Kubelet as KubeletSpec
+
+#: Index of the kubelet's connection among a node's client connections.
+CLIENT_INDEX = 0
+
+
+class Kubelets:
+    """The kubelets of all nodes."""
+
+    def __init__(self, engine: Engine, spec: KubeletSpec, nodes: int, conns: ClientConnections,
+                 apiservers: Sequence[ApiServer], recorder: Recorder, rng: np.random.Generator) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.nodes = nodes
+        self.conns = conns
+        self.apiservers = list(apiservers)
+        self.recorder = recorder
+        period = spec.node_status_update_frequency
+        self.next_status = rng.uniform(0.0, period, nodes)
+        self._limiters: dict[int, TokenBucket] = {}
+        self.pod_start_seconds = 2.0
+
+    def reconfigure(self, spec: KubeletSpec) -> None:
+        self.spec = spec
+
+    # -- node status ------------------------------------------------------------------
+    def tick(self) -> None:
+        now = self.engine.now
+        due = np.flatnonzero(self.next_status <= now)
+        if len(due) == 0:
+            return
+        period = self.spec.node_status_update_frequency
+        self.next_status[due] = np.maximum(self.next_status[due] + period, now)
+        self._send_status(due)
+
+    def _send_status(self, nodes: np.ndarray) -> None:
+        conns = self.conns.conn_of(nodes, CLIENT_INDEX)
+        self.conns.touch(conns)
+        upstream = self.conns.upstream[conns]
+        size = self.spec.node_object_bytes
+        for a, api in enumerate(self.apiservers):
+            group = nodes[upstream == a]
+            if len(group):
+                reply = CohortReply(group, partial(self._got_node, a), self._retry_status)
+                api.request(False, size, reply, weight=len(group))
+
+    def _retry_status(self, nodes: np.ndarray) -> None:
+        self.recorder.inc("kubelet_status_retries_total", len(nodes))
+        self.engine.schedule(reflector.RETRY_AFTER_SECONDS, self._send_status, nodes)
+
+    def _got_node(self, a: int, nodes: np.ndarray) -> None:
+        reply = CohortReply(nodes, self._status_written, self._retry_status)
+        self.apiservers[a].request(True, self.spec.node_object_bytes, reply, weight=len(nodes))
+
+    def _status_written(self, nodes: np.ndarray) -> None:
+        self.recorder.inc("kubelet_node_status_updates_total", len(nodes))
+        conns = self.conns.conn_of(nodes, CLIENT_INDEX)
+        self.conns.touch(conns)
+        self.conns.deliver("nodes", len(nodes), conns)
+
+    # -- pods -------------------------------------------------------------------------
+    def pod_bound(self, node: int, on_running: Callable[[], None]) -> None:
+        """The pod watch told this node's kubelet about a pod bound to it."""
+        conn = self.conns.conn_of(np.array([node]), CLIENT_INDEX)
+        self.conns.deliver("pods", 1, conn)
+        self.engine.schedule(self.pod_start_seconds, self._report_running, node, on_running)
+
+    def _report_running(self, node: int, on_running: Callable[[], None]) -> None:
+        limiter = self._limiters.get(node)
+        if limiter is None:
+            limiter = self._limiters[node] = TokenBucket(self.spec.qps, self.spec.burst, self.engine.now)
+        delay = limiter.reserve(self.engine.now)
+        self.engine.schedule(delay, self._put_pod_status, node, on_running)
+
+    def _put_pod_status(self, node: int, on_running: Callable[[], None]) -> None:
+        conn = self.conns.conn_of(np.array([node]), CLIENT_INDEX)
+        self.conns.touch(conn)
+        api = self.apiservers[int(self.conns.upstream[conn[0]])]
+
+        def done(code: int, _n: float) -> None:
+            if code == 429:
+                self.engine.schedule(reflector.RETRY_AFTER_SECONDS, self._put_pod_status, node, on_running)
+                return
+            self.conns.deliver("pods", 1, conn)
+            on_running()
+
+        api.request(True, OBJECT_BYTES["pods"], done)

@@ -1,0 +1,38 @@
+"""What the apiserver stores, as counts: objects per resource and each resource's event
+stream position (its watch-cache window).
+
+Sizes are serialised JSON of the era's objects, the figures LIST and fan-out costs scale
+with: a 1.5 Pod with status ~4 KB, a Node with its image list ~12 KB (kubelet reports up to
+50 images), a Service ~0.6 KB, an Endpoints record ~0.5 KB plus ~60 B per address
+(estimates for objects of the era, not measured here: docs/models/apiserver.md says how
+each was reached and what a different size changes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scalelab.components.reflector import RESOURCE_INDEX, RESOURCES
+
+OBJECT_BYTES = {"pods": 4_000.0, "nodes": 12_000.0, "services": 600.0, "endpoints": 500.0}
+
+
+class ClusterObjects:
+    """Object counts and per-resource event counters (the watch cache's sequence)."""
+
+    def __init__(self, nodes: int, node_bytes: float, watch_cache_size: int) -> None:
+        self.count = np.zeros(len(RESOURCES), dtype=np.float64)
+        self.events = np.zeros(len(RESOURCES), dtype=np.int64)
+        self.bytes = np.array([OBJECT_BYTES[r] for r in RESOURCES])
+        self.bytes[RESOURCE_INDEX["nodes"]] = node_bytes
+        self.count[RESOURCE_INDEX["nodes"]] = nodes
+        self.watch_cache_size = watch_cache_size
+
+    def add(self, resource: str, n: float = 1.0) -> None:
+        self.count[RESOURCE_INDEX[resource]] += n
+
+    def changed(self, resource: str, n: int = 1) -> int:
+        """Record ``n`` events of a resource; returns the new stream position."""
+        i = RESOURCE_INDEX[resource]
+        self.events[i] += n
+        return int(self.events[i])

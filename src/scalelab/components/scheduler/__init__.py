@@ -1,0 +1,1 @@
+"""kube-scheduler: framework, plugins and the scheduler process of each generation."""

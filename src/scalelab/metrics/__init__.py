@@ -1,0 +1,1 @@
+"""Measurements: the recorder and the end-of-run summaries."""

@@ -1,0 +1,182 @@
+"""Shared resources: processor-shared cores and counted slots.
+
+``Cores`` is how CPU percentages and queueing delays *come out of* contention: every piece
+of work is a job of so many CPU-seconds, and all busy jobs share the host's hardware threads
+(egalitarian processor sharing, each job capped at one thread). Finish tags in virtual time
+keep an arrival or a departure O(log n), whatever the number of busy jobs.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from scalelab.sim.engine import URGENT, Engine
+
+
+class Cores:
+    """A host's hardware threads, shared by all work submitted to it.
+
+    A job of ``work`` CPU-seconds and ``weight`` w stands for w identical jobs started
+    together (a cohort); each of the K busy unit jobs runs at min(1, threads / K) of a
+    thread. Virtual time V advances at that rate, a job finishes when V reaches its tag
+    (V at arrival + work), so one heap of tags orders all completions.
+    """
+
+    __slots__ = (
+        "_last",
+        "_owner_weight",
+        "_seq",
+        "_tags",
+        "_token",
+        "_v",
+        "_weight",
+        "busy_integral",
+        "engine",
+        "name",
+        "owner_busy",
+        "threads",
+        "work_done",
+    )
+
+    def __init__(self, engine: Engine, threads: float, name: str = "") -> None:
+        if threads <= 0:
+            raise ValueError("threads must be positive")
+        self.engine = engine
+        self.threads = float(threads)
+        self.name = name
+        self._v = 0.0
+        self._weight = 0.0
+        self._tags: list[tuple[float, int, float, str, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = 0
+        self._last = 0.0
+        self._token = 0
+        #: thread-seconds of busy time since the start (integral of busy threads)
+        self.busy_integral = 0.0
+        #: CPU-seconds of work submitted
+        self.work_done = 0.0
+        #: busy thread-seconds per owner (a process sharing the host), its share of the
+        #: busy threads in proportion to its busy jobs
+        self.owner_busy: dict[str, float] = {}
+        self._owner_weight: dict[str, float] = {}
+
+    @property
+    def busy_jobs(self) -> float:
+        return self._weight
+
+    def _rate(self) -> float:
+        return 1.0 if self._weight <= self.threads else self.threads / self._weight
+
+    def _advance(self) -> None:
+        now = self.engine.now
+        dt = now - self._last
+        if dt > 0 and self._weight > 0:
+            self._v += dt * self._rate()
+            busy = dt * min(self._weight, self.threads)
+            self.busy_integral += busy
+            share = busy / self._weight
+            for owner, w in self._owner_weight.items():
+                if w > 0:
+                    self.owner_busy[owner] += share * w
+        self._last = now
+
+    def busy_seconds(self) -> float:
+        """Busy thread-seconds up to now (integral of min(jobs, threads))."""
+        dt = self.engine.now - self._last
+        extra = dt * min(self._weight, self.threads) if dt > 0 else 0.0
+        return self.busy_integral + extra
+
+    def owner_busy_seconds(self, owner: str) -> float:
+        """Busy thread-seconds of one owner up to now."""
+        self._advance()
+        return self.owner_busy.get(owner, 0.0)
+
+    def submit(self, work: float, callback: Callable[..., None], *args: Any,
+               weight: float = 1.0, owner: str = "") -> None:
+        """Run ``work`` CPU-seconds (per unit job) and then call ``callback(*args)``."""
+        if work <= 0:
+            self.engine.schedule(0.0, callback, *args, priority=URGENT)
+            return
+        self._advance()
+        self._seq += 1
+        heapq.heappush(self._tags, (self._v + work, self._seq, weight, owner, callback, args))
+        self._weight += weight
+        self.owner_busy.setdefault(owner, 0.0)
+        self._owner_weight[owner] = self._owner_weight.get(owner, 0.0) + weight
+        self.work_done += work * weight
+        self._reschedule()
+
+    def _reschedule(self) -> None:
+        self._token += 1
+        if not self._tags:
+            return
+        delay = (self._tags[0][0] - self._v) / self._rate()
+        self.engine.schedule(max(0.0, delay), self._complete, self._token)
+
+    def _complete(self, token: int) -> None:
+        if token != self._token:
+            return  # superseded by a later arrival or departure
+        self._advance()
+        tags = self._tags
+        eps = 1e-12 * max(1.0, abs(self._v))
+        while tags and tags[0][0] <= self._v + eps:
+            _tag, _seq, weight, owner, callback, args = heapq.heappop(tags)
+            self._weight -= weight
+            self._owner_weight[owner] -= weight
+            self.engine.schedule(0.0, callback, *args, priority=URGENT)
+        if not tags:
+            self._weight = 0.0  # drop float residue
+            for owner in self._owner_weight:
+                self._owner_weight[owner] = 0.0
+        self._reschedule()
+
+
+class Slots:
+    """A counted resource (inflight limit, DB pool, forward table).
+
+    ``try_acquire`` is the loss-system use (a full pool rejects at once, as the 1.5
+    apiserver answers 429); ``acquire`` waits first-in first-out, as a queue of servers.
+    """
+
+    __slots__ = ("_waiters", "capacity", "engine", "in_use", "peak")
+
+    def __init__(self, engine: Engine, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.engine = engine
+        self.capacity = capacity
+        self.in_use = 0
+        self.peak = 0
+        self._waiters: deque[Callable[[], None]] = deque()
+
+    def try_acquire(self, n: int = 1) -> int:
+        """Take up to ``n`` free slots now; return how many were taken."""
+        got = min(n, self.capacity - self.in_use)
+        if got <= 0:
+            return 0
+        self.in_use += got
+        self.peak = max(self.peak, self.in_use)
+        return got
+
+    def acquire(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once a slot is held (at once if one is free)."""
+        if self.in_use < self.capacity and not self._waiters:
+            self.in_use += 1
+            self.peak = max(self.peak, self.in_use)
+            self.engine.schedule(0.0, callback, priority=URGENT)
+        else:
+            self._waiters.append(callback)
+
+    def release(self, n: int = 1) -> None:
+        self.in_use -= n
+        if self.in_use < 0:
+            raise RuntimeError("released more slots than held")
+        while self._waiters and self.in_use < self.capacity:
+            self.in_use += 1
+            self.engine.schedule(0.0, self._waiters.popleft(), priority=URGENT)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)

@@ -1,0 +1,243 @@
+"""Scenario loading: YAML -> merged document -> validated ``Scenario``, every error at once.
+
+A user mistake becomes one ``ScenarioError`` naming the file, each field path and what was
+expected; the CLI prints it on one line and exits 2. Nothing runs before loading succeeds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from scalelab.spec.model import Scenario
+from scalelab.spec.profiles import profile_defaults
+
+#: Largest scenario file accepted (a scenario is a page of YAML, never megabytes).
+MAX_FILE_BYTES = 1 << 20
+#: YAML aliases allowed in one document: enough for honest reuse, too few for a "bomb".
+MAX_ALIASES = 64
+
+_BUILTIN_PACKAGE = "scalelab.scenarios"
+
+
+class ScenarioError(ValueError):
+    """Bad scenario input: ``source`` (file or builtin) and one message per problem."""
+
+    def __init__(self, source: str, problems: Iterable[str]) -> None:
+        self.source = source
+        self.problems = list(problems) or ["invalid scenario"]
+        super().__init__(f"{source}: " + "; ".join(self.problems))
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        # pydantic puts the discriminator value of a tagged union into the location.
+        if isinstance(item, str) and item in {"steady", "deploy", "reconfigure"} and parts and parts[-1].isdigit():
+            continue
+        parts.append(str(item))
+    return ".".join(parts) or "(document)"
+
+
+def _problems(err: ValidationError) -> list[str]:
+    out = []
+    for e in err.errors():
+        msg = str(e["msg"])
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        out.append(f"{_field_path(tuple(e['loc']))}: {msg}")
+    return out
+
+
+def builtin_names() -> list[str]:
+    names = [p.name[:-5] for p in resources.files(_BUILTIN_PACKAGE).iterdir() if p.name.endswith(".yaml")]
+    return sorted(set(names) | {"campaign-900-fixed"})
+
+
+def _read_yaml_text(text: str, source: str) -> Any:
+    try:
+        aliases = sum(1 for ev in yaml.parse(text, Loader=yaml.CSafeLoader) if isinstance(ev, yaml.AliasEvent))
+        if aliases > MAX_ALIASES:
+            raise ScenarioError(source, [f"(document): {aliases} YAML aliases, at most {MAX_ALIASES} allowed"])
+        docs = list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(source, [f"{where}malformed YAML ({problem})"]) from None
+    if not docs:
+        return None  # an empty file: reported as an empty document
+    if len(docs) != 1:
+        raise ScenarioError(source, [f"(document): expected one YAML document, found {len(docs)}"])
+    return docs[0]
+
+
+def read_document(path: Path) -> Any:
+    """The YAML document of a scenario file, with size, encoding and syntax checked."""
+    source = str(path)
+    try:
+        data = path.read_bytes()[: MAX_FILE_BYTES + 1]
+    except OSError as exc:
+        raise ScenarioError(source, [f"cannot read file ({exc.strerror or exc})"]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(source, [f"(document): file larger than {MAX_FILE_BYTES} bytes"])
+    if b"\x00" in data:
+        raise ScenarioError(source, ["(document): binary file, expected YAML text"])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(source, ["(document): not UTF-8 text, expected YAML"]) from None
+    return _read_yaml_text(text, source)
+
+
+def _builtin_document(name: str) -> dict[str, Any]:
+    if name == "campaign-900-fixed":
+        # Generated, never written: every catalogue patch applied to campaign-900.
+        from scalelab.catalogue.registry import fixed_document
+
+        return fixed_document()
+    res = resources.files(_BUILTIN_PACKAGE).joinpath(f"{name}.yaml")
+    if not res.is_file():
+        known = ", ".join(builtin_names())
+        raise ScenarioError(name, [f"unknown scenario (built-ins: {known}; or a path to a YAML file)"])
+    doc = _read_yaml_text(res.read_text(encoding="utf-8"), name)
+    assert isinstance(doc, dict)
+    return doc
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else (lists included) is replaced."""
+    out = copy.deepcopy(dict(base))
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_document(doc: Any, source: str, _depth: int = 0) -> dict[str, Any]:
+    """Follow ``extends`` and lay the profile's defaults under the document."""
+    if doc is None:
+        raise ScenarioError(source, ["(document): empty document, expected a mapping with at least 'name'"])
+    if not isinstance(doc, dict):
+        raise ScenarioError(source, [f"(document): expected a mapping, got {type(doc).__name__}"])
+    if any(not isinstance(k, str) for k in doc):
+        raise ScenarioError(source, ["(document): every key must be a string"])
+    merged: dict[str, Any] = dict(doc)
+    base_name = doc.get("extends")
+    if base_name is not None:
+        if not isinstance(base_name, str):
+            raise ScenarioError(source, ["extends: expected the name of a built-in scenario"])
+        if _depth > 8:
+            raise ScenarioError(source, ["extends: chain too deep"])
+        base = resolve_document(_builtin_document(base_name), base_name, _depth + 1)
+        base.pop("extends", None)
+        merged = deep_merge(base, doc)
+    profile = merged.get("profile", "k8s-1.5")
+    if isinstance(profile, str):
+        merged = deep_merge(profile_defaults(profile), merged)
+    return merged
+
+
+def validate(doc: dict[str, Any], source: str) -> Scenario:
+    try:
+        return Scenario.model_validate(doc)
+    except ValidationError as err:
+        raise ScenarioError(source, _problems(err)) from None
+
+
+def scenario_document(scenario: Scenario) -> dict[str, Any]:
+    """A plain (JSON-able) document that validates back to the same scenario."""
+    doc: dict[str, Any] = scenario.model_dump(mode="json")
+    return doc
+
+
+def _set_path(doc: dict[str, Any], path: str, value: Any) -> None:
+    keys = path.split(".")
+    node: Any = doc
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(node, dict):
+            if key not in node:
+                raise KeyError(path)
+            if last:
+                node[key] = value
+            else:
+                node = node[key]
+        elif isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise KeyError(path)
+            if last:
+                node[int(key)] = value
+            else:
+                node = node[int(key)]
+        else:
+            raise KeyError(path)
+
+
+def apply_patch(scenario: Scenario, patch: Mapping[str, Any], source: str = "patch") -> Scenario:
+    """A new scenario with dotted paths set to values, validated like a loaded file."""
+    doc = scenario_document(scenario)
+    unknown = []
+    for path, value in patch.items():
+        try:
+            _set_path(doc, path, value)
+        except KeyError:
+            unknown.append(f"{path}: unknown path")
+    if unknown:
+        raise ScenarioError(source, unknown)
+    return validate(doc, source)
+
+
+def parse_set(items: Iterable[str]) -> dict[str, Any]:
+    """``--set path=value`` strings -> {path: YAML scalar}."""
+    out: dict[str, Any] = {}
+    for item in items:
+        path, sep, raw = item.partition("=")
+        if not sep or not path.strip():
+            raise ScenarioError("--set", [f"{item!r}: expected PATH=VALUE"])
+        try:
+            value = yaml.load(raw, Loader=yaml.CSafeLoader) if raw.strip() else None
+        except yaml.YAMLError:
+            raise ScenarioError("--set", [f"{path}: value {raw!r} is not a YAML scalar"]) from None
+        if isinstance(value, dict | list):
+            raise ScenarioError("--set", [f"{path}: expected a scalar value"])
+        out[path.strip()] = value
+    return out
+
+
+def load_scenario(source: str | None = None, sets: Iterable[str] = ()) -> Scenario:
+    """A scenario from a built-in name or a YAML path (default ``campaign-900``), with
+    ``--set`` overrides applied and the whole result validated."""
+    name = source or "campaign-900"
+    path = Path(name)
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        if not path.is_file():
+            raise ScenarioError(name, ["no such scenario file"])
+        doc = read_document(path)
+        label = str(path)
+    else:
+        doc = _builtin_document(name)
+        label = name
+    scenario = validate(resolve_document(doc, label), label)
+    patch = parse_set(sets)
+    if patch:
+        scenario = apply_patch(scenario, patch, source="--set")
+    return scenario
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    import hashlib
+
+    blob = json.dumps(scenario_document(scenario), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()

@@ -1,0 +1,245 @@
+"""``ClusterSpec`` and ``Scenario``: the one typed description every module reads.
+
+Defaults here are the ``k8s-1.5`` profile (the report's era); ``profiles.py`` holds the
+``modern`` overrides. Every default names its source in a comment; model cards in
+``docs/models/`` itemise the costs. Models are frozen and reject unknown fields, so a typo
+in a scenario is an error with its field path, never a silently ignored key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
+
+from scalelab.spec.units import Duration, Quantity
+
+PositiveDuration = Annotated[Duration, Field(gt=0)]
+NonNegativeDuration = Annotated[Duration, Field(ge=0)]
+
+
+class Section(BaseModel):
+    """Base of every spec section: frozen, strict about unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Topology(Section):
+    # Report: ~181 bare-metal hosts, 3 for the control plane, 5 VMs on each of the rest.
+    worker_hosts: PositiveInt = 180
+    vms_per_host: PositiveInt = 5
+    control_plane_hosts: PositiveInt = 3
+
+
+class Disk(Section):
+    # Report's hosts: RAID of 12 x HP EH0600JDYTL (600 GB 10k rpm SAS). A synchronous write
+    # waits on average half a rotation (3.0 ms at 10k rpm) plus an average seek (~3.8 ms,
+    # the drive family's datasheet): ~7 ms. Assumes the controller's write cache is not
+    # absorbing fsync (not stated by the report); set it lower for a write-back cache.
+    fsync_seconds: PositiveDuration = 0.007
+
+
+class Machine(Section):
+    threads: PositiveInt
+    memory: Quantity
+    disk: Disk = Disk()
+
+
+class Hosts(Section):
+    # Report: HP DL380 Gen9, 2x Xeon E5-2680 v3 (2 x 12 cores, hyper-threaded = 48 threads), 264G.
+    hardware: Machine = Machine(threads=48, memory=264 * 2**30)
+    # Assumption (the report gives no VM size): the 48 threads split evenly over 5 VMs,
+    # rounded down to 8 vCPUs; memory likewise (~52G each, rounded to 48Gi).
+    vm: Machine = Machine(threads=8, memory=48 * 2**30)
+
+
+class Placement(Section):
+    # Report: control plane first on VMs ("not workable at all"), then moved to hardware.
+    control_plane: Literal["hardware", "vms"] = "hardware"
+    # Kargo runs scheduler and controller-manager on the same masters as the apiservers.
+    scheduler: Literal["colocated", "dedicated"] = "colocated"
+
+
+class ApiServer(Section):
+    replicas: PositiveInt = 2  # report: "Both API servers"
+    # kube-apiserver 1.5 flag default; one pool for all non-watch requests (split in 1.6).
+    max_requests_inflight: PositiveInt = 400
+    # Go 1.7 crypto/tls, RSA-2048 server key: ~300 full handshakes per core per second
+    # (CATALOGUE.md facts); Go clients of the era kept no session cache -> always full.
+    tls_handshake_cpu_seconds: PositiveFloat = 1.0 / 300.0
+    # Kernel accept + Go conn/goroutine setup + h2 preface: order of 20 us (assumption).
+    tcp_accept_cpu_seconds: NonNegativeFloat = 20e-6
+    # Per-request fixed path (authn, authz, filters, routing, audit): ~0.3 ms (assumption,
+    # of the order of Go 1.7 HTTP/2 server + apiserver filter chain per request).
+    request_cpu_seconds: NonNegativeFloat = 0.3e-3
+    # Go 1.7 encoding/json: ~50 MB/s per core (Go's BenchmarkCodeDecoder/Encoder of the
+    # era); every object is decoded and encoded several times on its way through.
+    json_bytes_per_cpu_second: PositiveFloat = 50e6
+    # Per object and per watcher: label/field set built and matched (1.5 GetAttrs): ~2 us.
+    filter_cpu_seconds: NonNegativeFloat = 2e-6
+    # kube-apiserver 1.5: watch cache size of nodes, pods, endpoints, services
+    # (pkg/registry/cachesize: max(k * clusterSize, 1000) with --target-ram-mb unset -> 1000).
+    watch_cache_size: PositiveInt = 1000
+
+
+class Etcd(Section):
+    members: PositiveInt = 3  # Kargo: etcd on the 3 control-plane hosts
+    # Raft round between members on one 10G LAN: ~0.2 ms (assumption: LAN RTT).
+    network_rtt_seconds: NonNegativeFloat = 0.2e-3
+    # etcd v2/v3 serve a quorum read through raft (1.5 GET with resourceVersion "").
+    quorum_reads: bool = True
+
+
+class NodeProxy(Section):
+    # Kargo's nginx.conf template of the report's era: stream proxy, proxy_timeout 3s.
+    proxy_timeout: PositiveDuration = 3.0
+    # Kargo's template: least_conn over the apiservers (per node's nginx).
+    balance: Literal["least_conn", "round_robin"] = "least_conn"
+
+
+class Kubelet(Section):
+    node_status_update_frequency: PositiveDuration = 10.0  # kubelet 1.5 default
+    qps: PositiveFloat = 5.0  # kubelet 1.5 --kube-api-qps
+    burst: PositiveInt = 10  # kubelet 1.5 --kube-api-burst
+    # Kubelet 1.5 reflectors: its pods (spec.nodeName), its own Node, all Services.
+    watches: tuple[Literal["pods", "nodes", "services", "endpoints"], ...] = ("pods", "nodes", "services")
+    # Kubelet object sizes as serialised JSON: a 1.5 Node with its image list ~12 KB.
+    node_object_bytes: PositiveInt = 12_000
+
+
+class KubeProxy(Section):
+    watches: tuple[Literal["pods", "nodes", "services", "endpoints"], ...] = ("services", "endpoints")
+
+
+class ControllerManager(Section):
+    qps: PositiveFloat = 20.0  # kube-controller-manager 1.5 --kube-api-qps
+    burst: PositiveInt = 30  # kube-controller-manager 1.5 --kube-api-burst
+    # Leader election 1.5: lease 15 s, renew deadline 10 s, retry period 2 s; the leader
+    # writes its Endpoints record every retry period.
+    leader_elect_retry_period: PositiveDuration = 2.0
+
+
+class Scheduler(Section):
+    generation: Literal["1.5", "1.5.2", "modern"] = "1.5"
+    qps: PositiveFloat = 50.0  # kube-scheduler 1.5 --kube-api-qps
+    burst: PositiveInt = 100  # kube-scheduler 1.5 --kube-api-burst
+    replicas: PositiveInt = 3  # Kargo: one per master; only the leader schedules
+    leader_elect_retry_period: PositiveDuration = 2.0
+    # Per node per pod for the basic predicates and priorities (~10 us: the 1.x density
+    # tests' ~100 pods/s at 1000 nodes without affinity); 16 goroutines for predicates.
+    per_node_cpu_seconds: PositiveFloat = 10e-6
+    parallelism: PositiveInt = 16
+    assume_ttl_seconds: PositiveDuration = 30.0  # 1.5 scheduler cache TTL
+    assume_ttl_after_bind: bool = False  # PR 38503
+
+
+class Dns(Section):
+    replicas: PositiveInt = 1  # Kargo before its PR 652
+    dns_forward_max: PositiveInt = 150  # dnsmasq FTABSIZ default
+    cache_size: PositiveInt = 1000  # kube-dns image flag
+    kubedns_cpu_limit: Quantity = 0.1
+    kubedns_memory_limit: Quantity = 170 * 2**20
+
+
+class Calico(Section):
+    mode: Literal["mesh", "route_reflectors"] = "mesh"
+    route_reflectors: Annotated[int, Field(ge=0)] = 0
+
+
+class Runtime(Section):
+    docker_version: str = "1.12.3"  # report
+
+
+class Remediation(Section):
+    docker_restart: bool = False
+
+
+class OpenStack(Section):
+    enabled: bool = False
+
+
+class Monitoring(Section):
+    remote_storage: bool = False
+
+
+class ClusterSpec(Section):
+    """The cluster: hosts, placement and every component's settings."""
+
+    topology: Topology = Topology()
+    placement: Placement = Placement()
+    hosts: Hosts = Hosts()
+    apiserver: ApiServer = ApiServer()
+    etcd: Etcd = Etcd()
+    node_proxy: NodeProxy = NodeProxy()
+    kubelet: Kubelet = Kubelet()
+    kube_proxy: KubeProxy = KubeProxy()
+    controller_manager: ControllerManager = ControllerManager()
+    scheduler: Scheduler = Scheduler()
+    dns: Dns = Dns()
+    calico: Calico = Calico()
+    runtime: Runtime = Runtime()
+    remediation: Remediation = Remediation()
+    openstack: OpenStack = OpenStack()
+    monitoring: Monitoring = Monitoring()
+
+    @property
+    def nodes(self) -> int:
+        return self.topology.worker_hosts * self.topology.vms_per_host
+
+
+class SteadyPhase(Section):
+    """Nothing but the cluster's own background traffic; the measurement window."""
+
+    kind: Literal["steady"]
+    duration: PositiveDuration = 600.0
+
+
+class DeployPhase(Section):
+    """Deployments created through the controller-manager, scheduled and started."""
+
+    kind: Literal["deploy"]
+    pods_per_node: Annotated[float, Field(ge=0)] = 5.0
+    cpu_request: Quantity = 0.1
+    memory_request: Quantity = 128 * 2**20
+    node_selector: dict[str, str] = {}
+    deployments: PositiveInt = 5  # report: "just 5 deployments entities covering most of the nodes"
+    # Report: ~80 OpenStack control-plane pods on 6 nodes.
+    control_plane_pods: Annotated[int, Field(ge=0)] = 80
+    control_plane_nodes: Annotated[int, Field(ge=0)] = 6
+    # Simulated time allowed after the last pod is created (the phase ends earlier when
+    # every pod runs).
+    timeout: PositiveDuration = 4 * 3600.0
+    # Kubelet: bound pod -> running (image present; runtime latency comes with issue 4).
+    pod_start_seconds: NonNegativeDuration = 2.0
+
+
+class ReconfigurePhase(Section):
+    """Apply a patch to the live cluster, as the report's team did."""
+
+    kind: Literal["reconfigure"]
+    set: dict[str, object]
+    duration: NonNegativeDuration = 0.0
+
+
+Phase = Annotated[SteadyPhase | DeployPhase | ReconfigurePhase, Field(discriminator="kind")]
+
+
+class Fault(Section):
+    """One schema for every injected fault."""
+
+    kind: Literal["kill_node", "restart_node"]
+    target: Annotated[int, Field(ge=0)] | Literal["random"] = "random"
+    at: NonNegativeDuration | None = None
+    rate: Annotated[float, Field(gt=0)] | None = None  # per node per hour
+    duration: NonNegativeDuration = 60.0
+
+
+class Scenario(ClusterSpec):
+    """A cluster plus what happens to it."""
+
+    name: Annotated[str, Field(min_length=1)]
+    extends: str | None = None
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 1
+    profile: Literal["k8s-1.5", "modern"] = "k8s-1.5"
+    workload: tuple[Phase, ...] = (SteadyPhase(kind="steady"),)
+    faults: tuple[Fault, ...] = ()

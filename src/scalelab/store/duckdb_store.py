@@ -1,0 +1,126 @@
+"""The results store: one DuckDB file; one run = one transaction.
+
+DuckDB commits through its write-ahead log, so a process killed at any moment (SIGKILL
+included) leaves either the whole run or no trace of it. DuckDB allows one writing process:
+pool workers return ``RunRecord``s and the parent writes them. A run id already stored is
+replaced (same inputs, same id).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import platformdirs
+
+from scalelab.runner import RunRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, scenario VARCHAR, profile VARCHAR, seed BIGINT,
+    scenario_hash VARCHAR, version VARCHAR, started VARCHAR, wall_seconds DOUBLE,
+    sim_seconds DOUBLE, events BIGINT, document VARCHAR, result VARCHAR);
+CREATE TABLE IF NOT EXISTS summaries (run_id VARCHAR, metric VARCHAR, value DOUBLE);
+CREATE TABLE IF NOT EXISTS series (run_id VARCHAR, time DOUBLE, metric VARCHAR, value DOUBLE);
+CREATE TABLE IF NOT EXISTS events (run_id VARCHAR, time DOUBLE, kind VARCHAR, detail VARCHAR);
+CREATE TABLE IF NOT EXISTS counters (run_id VARCHAR, name VARCHAR, value DOUBLE);
+"""
+
+
+class StoreError(Exception):
+    """The store file cannot be used (not a DuckDB file, locked, unwritable)."""
+
+
+def default_path() -> Path:
+    env = os.environ.get("SCALELAB_STORE")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_data_dir("scalelab")) / "results.duckdb"
+
+
+class Store:
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+
+    @contextmanager
+    def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if read_only and not self.path.exists():
+            con = duckdb.connect(":memory:")
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                con = duckdb.connect(str(self.path), read_only=read_only and self.path.exists())
+            except (duckdb.Error, OSError) as exc:
+                raise StoreError(f"{self.path}: cannot open results store ({str(exc).splitlines()[0]})") from None
+        try:
+            if not read_only or not self.path.exists():
+                con.execute(SCHEMA)
+            yield con
+        except duckdb.CatalogException:
+            raise StoreError(f"{self.path}: not a scalelab results store") from None
+        finally:
+            con.close()
+
+    def save(self, rec: RunRecord, version: str) -> None:
+        """Write one run atomically, replacing a stored run of the same id."""
+        result = json.dumps(rec.to_json(), allow_nan=False)
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table in ("runs", "summaries", "series", "events", "counters"):
+                    con.execute(f"DELETE FROM {table} WHERE run_id = ?", [rec.run_id])
+                con.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [rec.run_id, rec.scenario, rec.profile, rec.seed, rec.scenario_hash, version, rec.started,
+                     rec.wall_seconds, rec.sim_seconds, rec.events, json.dumps(rec.document), result])
+                if rec.summary:
+                    con.executemany("INSERT INTO summaries VALUES (?, ?, ?)",
+                                    [[rec.run_id, k, v] for k, v in rec.summary.items()])
+                if rec.series:
+                    con.executemany("INSERT INTO series VALUES (?, ?, ?, ?)",
+                                    [[rec.run_id, t, m, v] for t, m, v in rec.series])
+                if rec.run_events:
+                    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?)",
+                                    [[rec.run_id, t, k, d] for t, k, d in rec.run_events])
+                if rec.counters:
+                    con.executemany("INSERT INTO counters VALUES (?, ?, ?)",
+                                    [[rec.run_id, k, v] for k, v in rec.counters.items()])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self._connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT run_id, scenario, seed, started, wall_seconds FROM runs ORDER BY started, run_id").fetchall()
+        return [{"run_id": r[0], "scenario": r[1], "seed": r[2], "started": r[3], "wall_seconds": r[4]}
+                for r in rows]
+
+    def resolve(self, run: str) -> str:
+        """A full run id from an id or a unique prefix of one."""
+        with self._connect(read_only=True) as con:
+            rows = con.execute("SELECT run_id FROM runs WHERE run_id LIKE ? ORDER BY run_id",
+                               [run.replace("%", "") + "%"]).fetchall()
+        if len(rows) != 1:
+            raise KeyError(run if not rows else f"{run} (ambiguous: {len(rows)} runs)")
+        return str(rows[0][0])
+
+    def result(self, run_id: str) -> dict[str, Any]:
+        with self._connect(read_only=True) as con:
+            row = con.execute("SELECT result FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        if row is None:
+            raise KeyError(run_id)
+        data: dict[str, Any] = json.loads(row[0])
+        return data
+
+    def series(self, run_id: str) -> list[tuple[float, str, float]]:
+        with self._connect(read_only=True) as con:
+            rows = con.execute("SELECT time, metric, value FROM series WHERE run_id = ? ORDER BY metric, time",
+                               [run_id]).fetchall()
+        return [(float(t), str(m), float(v)) for t, m, v in rows]

@@ -1,0 +1,1 @@
+"""Workload phases: what happens to the cluster during a run."""

@@ -1,0 +1,105 @@
+"""The ``deploy`` phase: deployments' pods created, scheduled, bound, started.
+
+The campaign deploy is the report's OpenStack rollout: ``pods_per_node`` pods per node spread
+over ``deployments`` deployments (each with a Service), plus ``control_plane_pods`` pods
+pinned by a node selector to ``control_plane_nodes`` labelled nodes. Each pod's life:
+ReplicaSet controller POST (rate-limited) -> scheduler cycle -> Binding POST -> kubelet
+sees it on its pod watch -> starts it -> PUT status (running) -> the Service's Endpoints
+change reaches every kube-proxy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from scalelab.components.controller_manager import ControllerManager
+from scalelab.components.kubelet import Kubelets
+from scalelab.components.node_proxy import ClientConnections
+from scalelab.components.objects import ClusterObjects
+from scalelab.components.scheduler.framework import PodInfo
+from scalelab.components.scheduler.scheduler import PendingPod, SchedulerProcess
+from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Engine
+from scalelab.spec.model import DeployPhase
+
+#: Label that marks the nodes reserved for the OpenStack control plane.
+CONTROL_PLANE_LABEL = ("openstack-control-plane", "enabled")
+
+
+@dataclass
+class _Pod:
+    info: PodInfo
+    created: float = math.nan
+    bound_node: int = -1
+
+
+class Deploy:
+    """Drives one deploy phase; ``finished`` fires when every pod runs."""
+
+    def __init__(self, engine: Engine, phase: DeployPhase, nodes: int, cm: ControllerManager,
+                 scheduler: SchedulerProcess, kubelets: Kubelets, conns: ClientConnections,
+                 objects: ClusterObjects, recorder: Recorder, on_finished: Callable[[], None]) -> None:
+        self.engine = engine
+        self.phase = phase
+        self.cm = cm
+        self.scheduler = scheduler
+        self.kubelets = kubelets
+        self.conns = conns
+        self.objects = objects
+        self.recorder = recorder
+        self.on_finished = on_finished
+        self.pods = self._pods(phase, nodes)
+        self.running = 0
+        self.startup: list[float] = []
+        kubelets.pod_start_seconds = phase.pod_start_seconds
+
+    @staticmethod
+    def _pods(phase: DeployPhase, nodes: int) -> list[_Pod]:
+        total = round(phase.pods_per_node * nodes)
+        pods: list[_Pod] = []
+        deployments = max(1, phase.deployments)
+        for i in range(total):
+            d = i % deployments
+            pods.append(_Pod(PodInfo(name=f"app-{d}-{i // deployments}", namespace="ccp",
+                                     labels={"app": f"app-{d}"}, cpu=phase.cpu_request,
+                                     memory=phase.memory_request, node_selector=dict(phase.node_selector))))
+        if phase.control_plane_nodes > 0:
+            key, value = CONTROL_PLANE_LABEL
+            for i in range(phase.control_plane_pods):
+                pods.append(_Pod(PodInfo(name=f"openstack-control-{i}", namespace="ccp",
+                                         labels={"app": "openstack-control"}, cpu=phase.cpu_request,
+                                         memory=phase.memory_request, node_selector={key: value})))
+        return pods
+
+    def start(self) -> None:
+        self.objects.add("services", self.phase.deployments + 1)
+        self.objects.add("endpoints", self.phase.deployments + 1)
+        self.recorder.event(self.engine.now, "deploy_started", f"{len(self.pods)} pods")
+        if not self.pods:
+            self.engine.schedule(0.0, self.on_finished)
+        for pod in self.pods:
+            self.cm.create_pod(partial(self._created, pod))
+
+    def _created(self, pod: _Pod) -> None:
+        pod.created = self.engine.now
+        self.objects.add("pods")
+        self.conns.deliver("pods", 1, np.empty(0, dtype=np.int64))  # no node watches it yet
+        self.scheduler.enqueue(PendingPod(pod.info, pod.created, partial(self._bound, pod)))
+
+    def _bound(self, pod: _Pod, node: int) -> None:
+        pod.bound_node = node
+        self.kubelets.pod_bound(node, partial(self._running, pod))
+
+    def _running(self, pod: _Pod) -> None:
+        self.running += 1
+        self.startup.append(self.engine.now - pod.created)
+        self.recorder.observe("pod_startup_seconds", self.engine.now - pod.created)
+        self.conns.deliver("endpoints", 1, None)  # the pod joins its Service's endpoints
+        if self.running == len(self.pods):
+            self.recorder.event(self.engine.now, "deploy_finished", f"{self.running} pods running")
+            self.on_finished()

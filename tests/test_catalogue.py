@@ -1,0 +1,48 @@
+"""The catalogue: every id of CATALOGUE.md, rules and detectors that fire and stay silent."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from scalelab.catalogue import apiserver_reconnect
+from scalelab.catalogue.entry import RunView
+from scalelab.catalogue.registry import ENTRIES, all_fixes
+from scalelab.reproduce import diff, scenarios_for
+from scalelab.spec.loader import apply_patch, load_scenario
+
+CATALOGUE_MD = Path(__file__).resolve().parents[1].parent / "shared" / "CATALOGUE.md"
+
+
+def test_every_catalogue_id_is_an_entry() -> None:
+    ids = set(re.findall(r"^\| `([a-z0-9-]+)` \|", CATALOGUE_MD.read_text(), flags=re.M))
+    assert ids == set(ENTRIES)
+
+
+def test_storm_rule_fires_on_report_settings_and_not_on_fix() -> None:
+    broken = load_scenario("campaign-900")
+    finding = apiserver_reconnect.rule(broken)
+    assert finding is not None and finding.severity == "error"
+    assert apiserver_reconnect.rule(load_scenario("campaign-900-fixed")) is None
+    middle = apply_patch(broken, {"node_proxy.proxy_timeout": "2m"})
+    assert apiserver_reconnect.rule(middle).severity == "warning"  # type: ignore[union-attr]
+
+
+def test_storm_detector() -> None:
+    assert apiserver_reconnect.detect(RunView({"nodes": 900.0, "node_proxy_reconnects_per_second": 270.0}, {}))
+    assert apiserver_reconnect.detect(RunView({"nodes": 900.0, "node_proxy_reconnects_per_second": 0.0}, {})) is None
+    assert apiserver_reconnect.detect(RunView({"nodes": 900.0}, {})) is None
+
+
+def test_reproduction_broken_differs_only_by_the_entry_setting() -> None:
+    broken, fixed = scenarios_for(ENTRIES["apiserver-reconnect-storm"])
+    assert diff(fixed, broken) == {"node_proxy.proxy_timeout": 3.0}
+    assert [p.kind for p in fixed.workload] == ["steady"]
+
+
+def test_fixes_do_not_contradict() -> None:
+    fixes = all_fixes()
+    assert fixes["node_proxy.proxy_timeout"] == "10m"
+    for entry in ENTRIES.values():
+        if entry.patch is not None:
+            assert entry.broken is not None and set(entry.broken) == set(entry.patch), entry.id

@@ -1,0 +1,79 @@
+"""Processor-shared cores and counted slots."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scalelab.sim import Cores, Engine, Slots
+
+
+def _finish_times(threads: float, works: list[float], weights: list[float] | None = None) -> list[float]:
+    engine = Engine()
+    cores = Cores(engine, threads)
+    done: list[float] = [0.0] * len(works)
+    for i, w in enumerate(works):
+        cores.submit(w, lambda i=i: done.__setitem__(i, engine.now), weight=(weights or [1.0] * len(works))[i])
+    engine.run(1e9)
+    return done
+
+
+def test_k_jobs_on_one_thread_each_get_one_kth() -> None:
+    # 4 equal jobs of 1 s on one thread: all finish together at 4 s.
+    assert _finish_times(1, [1.0] * 4) == pytest.approx([4.0] * 4)
+
+
+def test_jobs_up_to_thread_count_run_at_full_speed() -> None:
+    assert _finish_times(4, [1.0, 2.0, 3.0]) == pytest.approx([1.0, 2.0, 3.0])
+
+
+def test_short_job_leaves_early_under_sharing() -> None:
+    # one thread, jobs of 1 s and 3 s: both at half speed until 2 s, then the long one alone.
+    assert _finish_times(1, [1.0, 3.0]) == pytest.approx([2.0, 4.0])
+
+
+def test_weighted_cohort_equals_individual_jobs() -> None:
+    cohort = _finish_times(2, [1.0, 1.0], weights=[3.0, 1.0])
+    single = _finish_times(2, [1.0] * 4)
+    assert cohort == pytest.approx([single[0], single[3]])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 8), st.lists(st.floats(0.001, 10.0), min_size=1, max_size=30))
+def test_work_conserving(threads: int, works: list[float]) -> None:
+    engine = Engine()
+    cores = Cores(engine, threads)
+    for w in works:
+        cores.submit(w, lambda: None, owner="a")
+    engine.run(1e9)
+    assert cores.busy_integral == pytest.approx(sum(works), rel=1e-6)
+    assert cores.owner_busy["a"] == pytest.approx(sum(works), rel=1e-6)
+
+
+def test_owner_shares_split_busy_time() -> None:
+    engine = Engine()
+    cores = Cores(engine, 1)
+    cores.submit(1.0, lambda: None, owner="api")
+    cores.submit(1.0, lambda: None, owner="etcd")
+    engine.run(10.0)
+    assert cores.owner_busy_seconds("api") == pytest.approx(1.0)
+    assert cores.owner_busy_seconds("etcd") == pytest.approx(1.0)
+
+
+def test_slots_reject_when_full_and_wait_in_order() -> None:
+    engine = Engine()
+    slots = Slots(engine, 2)
+    assert slots.try_acquire(3) == 2
+    assert slots.try_acquire() == 0
+    order: list[int] = []
+    slots.acquire(lambda: order.append(1))
+    slots.acquire(lambda: order.append(2))
+    slots.release()
+    engine.run(1.0)
+    assert order == [1] and slots.waiting == 1
+    slots.release()
+    engine.run(2.0)
+    assert order == [1, 2]
+    with pytest.raises(RuntimeError):
+        Slots(engine, 1).release()

@@ -1,0 +1,67 @@
+"""The results store: atomic runs, replacement, SIGKILL safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import small
+from scalelab import __version__
+from scalelab.runner import execute
+from scalelab.store.duckdb_store import Store, StoreError
+
+
+def test_save_list_show_replace(store_path: str) -> None:
+    store = Store(store_path)
+    rec = execute(small(steady="30s"))
+    store.save(rec, __version__)
+    store.save(rec, __version__)  # same id replaces
+    rows = store.runs()
+    assert [r["run_id"] for r in rows] == [rec.run_id]
+    assert store.result(store.resolve(rec.run_id[:6]))["summary"] == rec.summary
+    assert len(store.series(rec.run_id)) == len(rec.series)
+    with pytest.raises(KeyError):
+        store.resolve("zzzz")
+
+
+def test_not_a_store(tmp_path: Path) -> None:
+    bad = tmp_path / "x.duckdb"
+    bad.write_text("hello")
+    with pytest.raises(StoreError):
+        Store(bad).runs()
+
+
+WRITER = """
+import sys
+from conftest import small
+from scalelab.runner import execute
+from scalelab.store.duckdb_store import Store
+rec = execute(small(steady="30s"))
+store = Store(sys.argv[1])
+i = 0
+while True:
+    rec.run_id = f"run{i:06d}"
+    store.save(rec, "test")
+    i += 1
+"""
+
+
+def test_sigkill_leaves_only_whole_runs(store_path: str) -> None:
+    tests_dir = str(Path(__file__).parent)
+    for delay in (1.5, 2.2, 3.1):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, store_path], cwd=tests_dir,
+                                env={**os.environ, "PYTHONPATH": tests_dir})
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        store = Store(store_path)
+        for row in store.runs():
+            doc = store.result(row["run_id"])
+            assert doc["summary"]  # a listed run is complete
+            assert len(store.series(row["run_id"])) > 0
