@@ -130,6 +130,14 @@ class ApiServer:
                 + watches * self.spec.request_cpu_seconds)
         self._charge(work, done, *args, weight=weight)
 
+    def wasted_handshakes(self, count: float) -> None:
+        """TLS handshakes of connections the client closes at once (see node_proxy)."""
+        if count > 0:
+            self.recorder.inc(f'apiserver_tls_handshakes_total{{apiserver="{self.index}"}}', count)
+            self.recorder.inc("apiserver_tls_handshakes_wasted_total", count)
+            work = self.spec.tcp_accept_cpu_seconds + self.spec.tls_handshake_cpu_seconds
+            self._charge(work, _noop, weight=count)
+
     def register_watches(self, count: float, replayed_events: float = 0.0) -> None:
         """Background cost of ``count`` watch requests on open connections; a watch from a
         resourceVersion first filters every cached event since that version

@@ -44,7 +44,7 @@ class ClientConnections:
                  apiservers: Sequence[ApiServer], objects: ClusterObjects, recorder: Recorder,
                  rng: np.random.Generator, proxy_timeout: float,
                  balance: Literal["least_conn", "round_robin"] = "least_conn",
-                 fidelity: Fidelity = "cohort") -> None:
+                 fidelity: Fidelity = "cohort", concurrent_dials: bool = True) -> None:
         self.engine = engine
         self.nodes = nodes
         self.apiservers = list(apiservers)
@@ -54,6 +54,9 @@ class ClientConnections:
         self.timeout = proxy_timeout
         self.balance = balance
         self.fidelity = fidelity
+        #: Go 1.7 clients dial once per concurrent request when no connection exists
+        #: (x/net/http2 clientConnPool.addConnIfNeeded keeps one and closes the others).
+        self.concurrent_dials = concurrent_dials
         clients = len(watch_sets)
         self.clients_per_node = clients
         size = nodes * clients
@@ -202,10 +205,22 @@ class ClientConnections:
         self.upstream[idx] = self._choose_upstreams(idx)
         self.state[idx] = CONNECTING
         now = self.engine.now
+        replicas = len(self.apiservers)
         for a, api in enumerate(self.apiservers):
             group = idx[self.upstream[idx] == a]
             if len(group):
                 api.connect(len(group), 0, self._connected, group, now)
+        if self.concurrent_dials:
+            # Every reflector of the client re-issues its request at once and, finding no
+            # connection, dials its own; each completes a full handshake (nginx spreads
+            # them over the upstreams) and all but one are closed right after.
+            extra = self.valid[idx].sum(axis=1) - 1
+            wasted = np.zeros(replicas)
+            for j in range(int(extra.max(initial=0))):
+                has = extra > j
+                np.add.at(wasted, (self.upstream[idx[has]] + 1 + j) % replicas, 1.0)
+            for a, api in enumerate(self.apiservers):
+                api.wasted_handshakes(float(wasted[a]))
 
     def _connected(self, idx: np.ndarray, started: float) -> None:
         now = self.engine.now

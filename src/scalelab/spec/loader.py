@@ -33,7 +33,9 @@ class ScenarioError(ValueError):
     def __init__(self, source: str, problems: Iterable[str]) -> None:
         self.source = source
         self.problems = list(problems) or ["invalid scenario"]
-        super().__init__(f"{source}: " + "; ".join(self.problems))
+        text = f"{source}: " + "; ".join(self.problems)
+        # One line, whatever the input held (a key may contain a newline).
+        super().__init__("".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text))
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
