@@ -8,6 +8,7 @@ first-in first-out and a run repeats exactly. There is no wall clock inside a ru
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -128,18 +129,25 @@ class Engine:
         """
         heap = self._heap
         pop = heapq.heappop
-        next_progress = progress_every
         processed = 0
         self._stopped = False
+        next_progress = progress_every if progress is not None else math.inf
         # Inlined loop: this is the hottest code of every run.
-        while heap and heap[0][0] <= until and not self._stopped:
-            time, _prio, _seq, callback, args = pop(heap)
+        while heap:
+            entry = pop(heap)
+            time = entry[0]
+            if time > until:
+                heapq.heappush(heap, entry)
+                break
             self.now = time
-            if progress is not None and time >= next_progress:
+            if time >= next_progress:
+                assert progress is not None
                 progress(time)
                 next_progress = (time // progress_every + 1) * progress_every
-            callback(*args)
+            entry[3](*entry[4])
             processed += 1
+            if self._stopped:
+                break
         self.events_processed += processed
         if not self._stopped:
             self.now = max(self.now, until)

@@ -1,0 +1,104 @@
+"""Benchmarks: print every figure (CONTRACTS.md shape with --json). Never run by pytest.
+
+    python3 benchmarks/run.py [NAME...] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+Result = dict[str, Any]
+
+
+def _result(name: str, value: float, unit: str, target: float, cmp: str, detail: dict[str, Any]) -> Result:
+    ok = value <= target if cmp == "<=" else value >= target
+    return {"name": name, "value": round(value, 3), "unit": unit, "target": target, "cmp": cmp, "ok": ok,
+            "detail": detail}
+
+
+def engine_benchmarks() -> list[Result]:
+    """The M/M/1 reference model (rho = 0.9), same samples on this engine and on SimPy."""
+    from scalelab.sim.mmc import run_engine, run_simpy, samples
+
+    customers = 300_000
+    gaps, services = samples(0.9, 1.0, customers, seed=1)
+    run_engine(gaps[:10_000], services[:10_000], 1)  # warm-up
+    t0 = time.perf_counter()
+    ours, events = run_engine(gaps, services, 1)
+    ours_wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    theirs = run_simpy(gaps, services, 1)
+    simpy_wall = time.perf_counter() - t0
+    detail = {"model": "M/M/1 FIFO, rho 0.9", "customers": customers, "events": events,
+              "engine_wall_seconds": round(ours_wall, 3), "simpy_wall_seconds": round(simpy_wall, 3),
+              "mean_wait_engine": ours, "mean_wait_simpy": theirs}
+    return [
+        _result("engine_events_per_second", events / ours_wall, "events/s", 1_000_000, ">=", detail),
+        _result("engine_vs_simpy_ratio", simpy_wall / ours_wall, "x", 2.0, ">=", detail),
+    ]
+
+
+def campaign_benchmarks() -> list[Result]:
+    """The default ``scalelab run`` (campaign-900), in a child process for its peak RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "scalelab.cli", "run", "--format", "json", "--store", f"{tmp}/b.duckdb"]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - t0
+    rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    doc = json.loads(proc.stdout)
+    detail = {"command": "scalelab run (campaign-900)", "nodes": doc["summary"]["nodes"],
+              "pods_running": doc["summary"]["pods_running"], "sim_seconds": doc["sim_seconds"],
+              "events": doc["events"], "run_wall_seconds": doc["wall_seconds"]}
+    return [
+        _result("campaign_900_wall_seconds", wall, "s", 30.0, "<=", detail),
+        _result("campaign_900_peak_rss_mib", rss_kib / 1024.0, "MiB", 1024.0, "<=", detail),
+    ]
+
+
+GROUPS: dict[str, Callable[[], list[Result]]] = {
+    "engine_events_per_second": engine_benchmarks,
+    "engine_vs_simpy_ratio": engine_benchmarks,
+    "campaign_900_wall_seconds": campaign_benchmarks,
+    "campaign_900_peak_rss_mib": campaign_benchmarks,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {', '.join(GROUPS)}")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    unknown = [n for n in args.names if n not in GROUPS]
+    if unknown:
+        print(f"benchmarks: unknown name(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    wanted = args.names or list(GROUPS)
+    results: list[Result] = []
+    done: set[Callable[[], list[Result]]] = set()
+    for name in wanted:
+        group = GROUPS[name]
+        if group not in done:
+            done.add(group)
+            results.extend(r for r in group() if r["name"] in wanted)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            mark = "ok" if r["ok"] else "MISS"
+            print(f"{r['name']:32s} {r['value']:>14,.3f} {r['unit']:9s} target {r['cmp']} {r['target']:,} {mark}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
