@@ -29,6 +29,7 @@ from scalelab.sim import Cores, Engine, RngTree
 from scalelab.spec.loader import apply_patch
 from scalelab.spec.model import DeployPhase, ReconfigurePhase, Scenario, SteadyPhase
 from scalelab.workload.deploy import CONTROL_PLANE_LABEL, Deploy
+from scalelab.workload.faults import FaultInjector
 
 #: Mirror pods of the static pods Kargo runs on every node (kube-proxy, nginx-proxy).
 STATIC_PODS_PER_NODE = 2
@@ -122,6 +123,16 @@ class Simulation:
         engine.schedule(self._tick_seconds, self._tick)
         engine.schedule(SAMPLE_SECONDS, self._sample)
         self.deploys: list[Deploy] = []
+        self.faults = FaultInjector(engine, scenario.faults, nodes, self.node_down, self.node_up, recorder,
+                                    self.rng.stream("faults"))
+
+    def node_down(self, node: int) -> None:
+        self.conns.node_down(node)
+        self.kubelets.node_down(node)
+
+    def node_up(self, node: int) -> None:
+        self.conns.node_up(node)
+        self.kubelets.node_up(node)
 
     @staticmethod
     def _node_table(scenario: Scenario) -> NodeTable:

@@ -84,6 +84,12 @@ class Kubelets:
         self.conns.touch(conns)
         self.conns.deliver("nodes", len(nodes), conns)
 
+    def node_down(self, node: int) -> None:
+        self.next_status[node] = np.inf
+
+    def node_up(self, node: int) -> None:
+        self.next_status[node] = self.engine.now
+
     # -- pods -------------------------------------------------------------------------
     def pod_bound(self, node: int, on_running: Callable[[], None]) -> None:
         """The pod watch told this node's kubelet about a pod bound to it."""

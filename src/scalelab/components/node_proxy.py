@@ -84,6 +84,7 @@ class ClientConnections:
         self.watch_deadline[~self.valid] = np.inf
         self.pending_relist = np.zeros((size, width), dtype=bool)
         self._cut_pending = np.zeros(size, dtype=bool)
+        self._down_nodes: set[int] = set()
         self.reconnects = 0
         self.reconnects_by_client = np.zeros(clients, dtype=np.int64)
         if fidelity == "event":
@@ -121,6 +122,22 @@ class ClientConnections:
         self.timeout = proxy_timeout
         if self.fidelity == "event":
             self._arm(np.flatnonzero(self.state == UP))
+
+    # -- node lifecycle -------------------------------------------------------------
+    def node_down(self, node: int) -> None:
+        """The node's processes are gone: its connections close without a reconnect."""
+        self._down_nodes.add(node)
+        idx = np.flatnonzero(self.node == node)
+        self.state[idx] = DOWN
+        self.watch_deadline[idx] = np.inf
+        self.pending_relist[idx] |= self.valid[idx]
+
+    def node_up(self, node: int) -> None:
+        """Fresh kubelet and kube-proxy processes: dial, then LIST and WATCH everything."""
+        self._down_nodes.discard(node)
+        idx = np.flatnonzero(self.node == node)
+        self.pending_relist[idx] |= self.valid[idx]
+        self._dial(idx)
 
     # -- watch events ---------------------------------------------------------------
     def deliver(self, resource: str, events: int, receivers: np.ndarray | None) -> None:
@@ -200,6 +217,8 @@ class ClientConnections:
         return chosen
 
     def _dial(self, idx: np.ndarray) -> None:
+        if self._down_nodes:
+            idx = idx[~np.isin(self.node[idx], list(self._down_nodes))]
         if len(idx) == 0:
             return
         self.upstream[idx] = self._choose_upstreams(idx)
@@ -224,6 +243,8 @@ class ClientConnections:
 
     def _connected(self, idx: np.ndarray, started: float) -> None:
         now = self.engine.now
+        if self._down_nodes:
+            idx = idx[~np.isin(self.node[idx], list(self._down_nodes))]
         # The client's handshake timeout, or nginx cutting a handshake that went silent
         # for proxy_timeout while the server computed, whichever is shorter.
         if now - started > min(reflector.TLS_HANDSHAKE_TIMEOUT, self.timeout):

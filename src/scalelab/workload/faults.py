@@ -1,0 +1,59 @@
+"""Injected faults, one schema for every kind (``faults: [{kind, target, at | rate, duration}]``).
+
+``kill_node``: the node's kubelet and kube-proxy stop for good (its connections close, its
+status stops). ``restart_node``: the same, then after ``duration`` fresh processes dial the
+apiservers and LIST + WATCH everything. A fault fires at ``at`` (simulated seconds), or as a
+Poisson process at ``rate`` per node per hour; ``target`` is a node index or ``random``.
+The engine is not touched: a fault is a scheduled callback on the components.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Engine
+from scalelab.spec.model import Fault
+
+NodeAction = Callable[[int], None]
+
+
+class FaultInjector:
+    def __init__(self, engine: Engine, faults: Sequence[Fault], nodes: int, node_down: NodeAction,
+                 node_up: NodeAction, recorder: Recorder, rng: np.random.Generator) -> None:
+        self.engine = engine
+        self.nodes = nodes
+        self.node_down = node_down
+        self.node_up = node_up
+        self.recorder = recorder
+        self.rng = rng
+        for fault in faults:
+            if fault.at is not None:
+                engine.at(fault.at, self._fire, fault)
+            if fault.rate is not None:
+                self._next_poisson(fault)
+
+    def _next_poisson(self, fault: Fault) -> None:
+        assert fault.rate is not None
+        per_second = fault.rate * self.nodes / 3600.0
+        self.engine.schedule(float(self.rng.exponential(1.0 / per_second)), self._fire_poisson, fault)
+
+    def _fire_poisson(self, fault: Fault) -> None:
+        self._fire(fault)
+        self._next_poisson(fault)
+
+    def _fire(self, fault: Fault) -> None:
+        node = int(self.rng.integers(self.nodes)) if fault.target == "random" else int(fault.target)
+        if node >= self.nodes:
+            return  # a target beyond a scaled-down cluster: nothing to break
+        self.recorder.inc(f'faults_total{{kind="{fault.kind}"}}')
+        self.recorder.event(self.engine.now, fault.kind, f"node{node}")
+        self.node_down(node)
+        if fault.kind == "restart_node":
+            self.engine.schedule(fault.duration, self._restart, node)
+
+    def _restart(self, node: int) -> None:
+        self.recorder.event(self.engine.now, "node_restarted", f"node{node}")
+        self.node_up(node)
