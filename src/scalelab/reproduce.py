@@ -76,6 +76,8 @@ def evaluate(entry: Entry, broken: RunRecord, fixed: RunRecord, broken_diff: Map
     if detected_fixed:
         misses.insert(0, "detector fires on fixed")
     status = "reproduced" if not misses else "gap"
+    if misses and entry.explain is not None:
+        misses.append(entry.explain(RunView(broken.summary, broken.counters), RunView(fixed.summary, fixed.counters)))
     return {
         "id": entry.id, "status": status, "passed": status == "reproduced",
         "context": dict(entry.reproduction.context),

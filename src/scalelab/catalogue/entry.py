@@ -74,6 +74,9 @@ class RunView:
 
 Rule = Callable[[ClusterSpec], Finding | None]
 Detector = Callable[[RunView], Finding | None]
+Explainer = Callable[[RunView, RunView], str]
+"""Itemises, from the (broken, fixed) runs, where the model's figures come from: appended
+to ``gap`` when a band misses."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class Entry:
     detect: Detector | None = None
     reproduction: Reproduction | None = None
     bands: tuple[Band, ...] = ()
+    explain: Explainer | None = None
     #: why an entry without a reproduction is data only
     not_modelled_reason: str = ""
 

@@ -40,7 +40,8 @@ class Disk(Section):
 
 
 class Machine(Section):
-    threads: PositiveInt
+    # hardware threads (a fraction stands for a CPU quota, e.g. a small VM)
+    threads: PositiveFloat
     memory: Quantity
     disk: Disk = Disk()
 
