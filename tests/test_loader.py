@@ -69,6 +69,8 @@ def test_all_errors_reported_with_paths(tmp_path: Path) -> None:
     ("name: x\nextends: nope\n", "unknown scenario"),
     ("name: x\nname: y\n---\nname: z\n", "expected one YAML document"),
     ("name: x\nseed: null\n", "seed"),
+    ("name: x\nworkload: [{kind: reconfigure, set: {node_proxy.nope: 1}}]\n", "workload.0.set.node_proxy.nope"),
+    ("name: x\nworkload: [{kind: reconfigure, set: {node_proxy.proxy_timeout: x}}]\n", "workload.0.set."),
 ])
 def test_bad_documents(tmp_path: Path, text: str, needle: str) -> None:
     with pytest.raises(ScenarioError) as info:

@@ -151,11 +151,24 @@ def resolve_document(doc: Any, source: str, _depth: int = 0) -> dict[str, Any]:
     return merged
 
 
-def validate(doc: dict[str, Any], source: str) -> Scenario:
+def validate(doc: dict[str, Any], source: str, check_phases: bool = True) -> Scenario:
     try:
-        return Scenario.model_validate(doc)
+        scenario = Scenario.model_validate(doc)
     except ValidationError as err:
         raise ScenarioError(source, _problems(err)) from None
+    if not check_phases:
+        return scenario
+    # A reconfigure phase's patch is checked now, not when the run reaches it.
+    problems = []
+    for i, phase in enumerate(scenario.workload):
+        if phase.kind == "reconfigure":
+            try:
+                apply_patch(scenario, dict(phase.set), source=source, check_phases=False)
+            except ScenarioError as exc:
+                problems += [f"workload.{i}.set.{p}" for p in exc.problems]
+    if problems:
+        raise ScenarioError(source, problems)
+    return scenario
 
 
 def scenario_document(scenario: Scenario) -> dict[str, Any]:
@@ -187,7 +200,8 @@ def _set_path(doc: dict[str, Any], path: str, value: Any) -> None:
             raise KeyError(path)
 
 
-def apply_patch(scenario: Scenario, patch: Mapping[str, Any], source: str = "patch") -> Scenario:
+def apply_patch(scenario: Scenario, patch: Mapping[str, Any], source: str = "patch",
+                check_phases: bool = True) -> Scenario:
     """A new scenario with dotted paths set to values, validated like a loaded file."""
     doc = scenario_document(scenario)
     unknown = []
@@ -198,7 +212,7 @@ def apply_patch(scenario: Scenario, patch: Mapping[str, Any], source: str = "pat
             unknown.append(f"{path}: unknown path")
     if unknown:
         raise ScenarioError(source, unknown)
-    return validate(doc, source)
+    return validate(doc, source, check_phases)
 
 
 def parse_set(items: Iterable[str]) -> dict[str, Any]:

@@ -1,0 +1,95 @@
+"""Scheduler framework and basic plugins: semantics and invariants."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scalelab.components.scheduler.framework import Framework, NodeTable, PodInfo, Registry, describe_unschedulable
+from scalelab.components.scheduler.plugins import (
+    BASIC_PROFILE,
+    INSUFFICIENT_CPU,
+    NODE_SELECTOR_MISMATCH,
+    NodeResourcesFit,
+    default_registry,
+)
+
+
+def _nodes(cpus: list[float], labels: list[dict[str, str]] | None = None) -> NodeTable:
+    n = len(cpus)
+    return NodeTable([f"n{i}" for i in range(n)], labels or [{} for _ in range(n)],
+                     np.array(cpus), np.full(n, 64.0 * 2**30))
+
+
+def _framework() -> Framework:
+    return Framework(default_registry(), *BASIC_PROFILE)
+
+
+def test_least_allocated_spreads_and_selector_restricts() -> None:
+    nodes = _nodes([4, 4, 4], [{"zone": "a"}, {"zone": "b"}, {"zone": "a"}])
+    fw = _framework()
+    placed = []
+    for i in range(4):
+        d = fw.schedule(PodInfo(f"p{i}", cpu=1.0, node_selector={"zone": "a"}), nodes)
+        assert d.node is not None
+        nodes.add_pod(d.node, PodInfo(f"p{i}", cpu=1.0))
+        placed.append(d.node)
+    assert Counter(placed) == {0: 2, 2: 2}
+
+
+def test_unschedulable_reasons_like_kubectl() -> None:
+    nodes = _nodes([1, 1, 8], [{}, {}, {"disk": "ssd"}])
+    d = _framework().schedule(PodInfo("big", cpu=2.0, node_selector={"disk": "ssd"}), _nodes([1, 1, 1]))
+    assert d.node is None and d.reasons == {NODE_SELECTOR_MISMATCH: 3}
+    d = _framework().schedule(PodInfo("big", cpu=2.0), nodes)
+    assert d.node == 2
+    nodes.add_pod(2, PodInfo("x", cpu=7.0))
+    d = _framework().schedule(PodInfo("big", cpu=2.0), nodes)
+    assert d.node is None and d.reasons == {INSUFFICIENT_CPU: 3}
+    assert describe_unschedulable(d.reasons, 3) == "0/3 nodes are available: 3 Insufficient cpu."
+
+
+def test_registry_rejects_duplicates_and_unknown_names() -> None:
+    registry = Registry()
+    registry.register("NodeResourcesFit", NodeResourcesFit)
+    with pytest.raises(ValueError):
+        registry.register("NodeResourcesFit", NodeResourcesFit)
+    with pytest.raises(ValueError):
+        registry.build("NoSuchPlugin")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 8), min_size=1, max_size=12), st.lists(st.integers(1, 4), min_size=1, max_size=40))
+def test_never_overcommits_and_adding_a_node_never_hurts(cpus: list[int], pods: list[int]) -> None:
+    nodes = _nodes([float(c) for c in cpus])
+    bigger = _nodes([float(c) for c in cpus] + [8.0])
+    fw, fw2 = _framework(), _framework()
+    for i, cpu in enumerate(pods):
+        pod = PodInfo(f"p{i}", cpu=float(cpu))
+        d = fw.schedule(pod, nodes)
+        d2 = fw2.schedule(pod, bigger)
+        if d.node is not None:
+            nodes.add_pod(d.node, pod)
+        if d2.node is not None:
+            bigger.add_pod(d2.node, pod)
+    assert (nodes.requested_cpu <= nodes.allocatable_cpu + 1e-9).all()
+    assert (bigger.requested_cpu <= bigger.allocatable_cpu + 1e-9).all()
+    # free capacity never falls below what the smaller cluster left unused on its nodes
+    assert bigger.pod_count.sum() >= nodes.pod_count.sum()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from([1, 2, 4, 8, 16, 32]), min_size=2, max_size=6, unique=True),
+       st.randoms(use_true_random=False))
+def test_decision_does_not_depend_on_node_order_without_ties(cpus: list[int], rnd: object) -> None:
+    # capacities far apart give distinct integer scores: no ties, the same node wins in any order
+    order = list(range(len(cpus)))
+    rnd.shuffle(order)  # type: ignore[attr-defined]
+    a = _framework().schedule(PodInfo("p", cpu=0.5), _nodes([float(c) for c in cpus]))
+    b = _framework().schedule(PodInfo("p", cpu=0.5), _nodes([float(cpus[i]) for i in order]))
+    assert a.node is not None and b.node is not None
+    assert cpus[a.node] == cpus[order[b.node]]
