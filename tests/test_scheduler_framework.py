@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from scalelab.components.scheduler.framework import Framework, NodeTable, PodInfo, Registry, describe_unschedulable
 from scalelab.components.scheduler.plugins import (
-    BASIC_PROFILE,
+    DEFAULT_PROFILE,
     INSUFFICIENT_CPU,
     NODE_SELECTOR_MISMATCH,
     NodeResourcesFit,
@@ -26,7 +26,7 @@ def _nodes(cpus: list[float], labels: list[dict[str, str]] | None = None) -> Nod
 
 
 def _framework() -> Framework:
-    return Framework(default_registry(), *BASIC_PROFILE)
+    return Framework(default_registry(), *DEFAULT_PROFILE)
 
 
 def test_least_allocated_spreads_and_selector_restricts() -> None:

@@ -200,6 +200,35 @@ def catalogue(entry_id: str | None, store_path: Path | None, fmt: str) -> None:
 
 
 @main.command()
+@click.option("--nodes", "nodes_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Kubernetes YAML with Node objects.")
+@click.option("--pods", "pods_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Pods, Deployments, ReplicaSets or DaemonSets to place.")
+@click.option("--existing", "existing_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Pods already running (spec.nodeName).")
+@click.option("--generation", type=click.Choice(["1.5", "1.5.2", "modern"]), default="modern", show_default=True)
+@common
+def schedule(nodes_path: Path, pods_path: Path, existing_path: Path | None, generation: str,
+             store_path: Path | None, fmt: str) -> None:
+    """Dry-run placement of real Kubernetes YAML."""
+    from scalelab.runner import dumps
+    from scalelab.schedule import dry_run
+
+    result = dry_run(nodes_path, pods_path, existing_path, generation)
+    messages = result.pop("messages")
+    if fmt == "json":
+        click.echo(dumps(result))
+    else:
+        table = Table("pod", "node")
+        for key, node in result["placements"].items():
+            table.add_row(key, node if node is not None else f"[red]unschedulable[/]: {messages[key]}")
+        Console().print(table)
+        click.echo(f"simulated scheduling time: {result['sim_seconds_per_pod']:.4g} s per pod", err=True)
+    if result["unschedulable"]:
+        sys.exit(EXIT_FINDINGS)
+
+
+@main.command()
 @common
 def runs(store_path: Path | None, fmt: str) -> None:
     """List stored runs, oldest first."""

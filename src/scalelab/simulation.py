@@ -21,7 +21,7 @@ from scalelab.components.leader_election import LeaderElection
 from scalelab.components.node_proxy import ClientConnections, Fidelity
 from scalelab.components.objects import ClusterObjects
 from scalelab.components.scheduler.framework import Framework, NodeTable
-from scalelab.components.scheduler.plugins import BASIC_PROFILE, default_registry
+from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
 from scalelab.components.scheduler.scheduler import SchedulerProcess
 from scalelab.metrics.recorder import Recorder
 from scalelab.metrics.summary import summarise
@@ -99,7 +99,7 @@ class Simulation:
             self.scheduler_cores = self.cp_cores[0]
         local_api = self.apiservers[0]
         self.node_table = self._node_table(scenario)
-        plugins = BASIC_PROFILE
+        plugins = DEFAULT_PROFILE
         self.scheduler = SchedulerProcess(engine, scenario.scheduler, self.scheduler_cores, local_api,
                                           Framework(default_registry(), *plugins), self.node_table, recorder)
         self.controller_manager = ControllerManager(engine, scenario.controller_manager, local_api, recorder)

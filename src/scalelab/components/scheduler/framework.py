@@ -17,6 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
+from scalelab.kube.objects import LabelSelector, NodeAffinity, Taint, Toleration
+
 
 class Code(IntEnum):
     """Outcome of a plugin call (kube-scheduler framework ``Code``)."""
@@ -33,8 +35,27 @@ class Status:
 
 
 @dataclass(frozen=True)
+class AffinityTerm:
+    """A pod (anti-)affinity term with its namespaces resolved (None = every namespace)."""
+
+    selector: LabelSelector
+    namespaces: frozenset[str] | None
+    topology_key: str
+    weight: int = 0
+
+    def matches(self, pod: PodInfo) -> bool:
+        in_ns = self.namespaces is None or pod.namespace in self.namespaces
+        return in_ns and self.selector.matches(dict(pod.labels))
+
+    @property
+    def signature(self) -> tuple[str, tuple[str, ...] | None, str]:
+        ns = None if self.namespaces is None else tuple(sorted(self.namespaces))
+        return (self.selector.signature(), ns, self.topology_key)
+
+
+@dataclass(frozen=True)
 class PodInfo:
-    """What the scheduler reads of a pod."""
+    """What the scheduler reads of a pod (affinity already read the generation's way)."""
 
     name: str
     namespace: str = "default"
@@ -42,13 +63,21 @@ class PodInfo:
     cpu: float = 0.0
     memory: float = 0.0
     node_selector: Mapping[str, str] = field(default_factory=dict)
+    node_affinity: NodeAffinity | None = None
+    tolerations: tuple[Toleration, ...] = ()
+    required_affinity: tuple[AffinityTerm, ...] = ()
+    required_anti_affinity: tuple[AffinityTerm, ...] = ()
+    preferred_affinity: tuple[AffinityTerm, ...] = ()
+    preferred_anti_affinity: tuple[AffinityTerm, ...] = ()
 
 
 class NodeTable:
-    """The scheduler's snapshot of nodes: columns as arrays, labels indexed for selectors."""
+    """The scheduler's snapshot of nodes: columns as arrays, labels indexed for selectors,
+    topology domains per key, and the placed pods' affinity index."""
 
     def __init__(self, names: list[str], labels: list[dict[str, str]], cpu: np.ndarray,
-                 memory: np.ndarray) -> None:
+                 memory: np.ndarray, taints: list[tuple[Taint, ...]] | None = None,
+                 unschedulable: np.ndarray | None = None) -> None:
         self.names = names
         self.labels = labels
         self.allocatable_cpu = np.asarray(cpu, dtype=np.float64)
@@ -56,7 +85,13 @@ class NodeTable:
         self.requested_cpu = np.zeros(len(names))
         self.requested_memory = np.zeros(len(names))
         self.pod_count = np.zeros(len(names), dtype=np.int64)
+        self.taints = taints or [() for _ in names]
+        self.unschedulable = unschedulable if unschedulable is not None else np.zeros(len(names), dtype=bool)
         self._label_masks: dict[tuple[str, str], np.ndarray] = {}
+        self._domains: dict[str, tuple[np.ndarray, int]] = {}
+        from scalelab.components.scheduler.affinity import AffinityIndex
+
+        self.affinity = AffinityIndex(self)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -69,15 +104,28 @@ class NodeTable:
             self._label_masks[(key, value)] = mask
         return mask
 
+    def domains(self, key: str) -> tuple[np.ndarray, int]:
+        """Per node, the index of its value of topology label ``key`` (-1: no such label),
+        and the number of distinct values."""
+        cached = self._domains.get(key)
+        if cached is None:
+            values: dict[str, int] = {}
+            idx = np.fromiter((values.setdefault(lab[key], len(values)) if key in lab else -1
+                               for lab in self.labels), dtype=np.int64, count=len(self))
+            cached = self._domains[key] = (idx, len(values))
+        return cached
+
     def add_pod(self, node: int, pod: PodInfo) -> None:
         self.requested_cpu[node] += pod.cpu
         self.requested_memory[node] += pod.memory
         self.pod_count[node] += 1
+        self.affinity.add(node, pod)
 
     def remove_pod(self, node: int, pod: PodInfo) -> None:
         self.requested_cpu[node] -= pod.cpu
         self.requested_memory[node] -= pod.memory
         self.pod_count[node] -= 1
+        self.affinity.remove(node, pod)
 
 
 CycleState = dict[str, object]
@@ -149,20 +197,36 @@ class Framework:
         self.scores: list[ScorePlugin] = [registry.build(n) for n in scores]  # type: ignore[misc]
         self._rr = 0
 
-    def schedule(self, pod: PodInfo, nodes: NodeTable) -> Decision:
+    def schedule(self, pod: PodInfo, nodes: NodeTable, only: int | None = None) -> Decision:
+        """One cycle; ``only`` restricts it to one node (a DaemonSet pod bound to its node)."""
         state: CycleState = {}
         for pf in self.pre_filters:
             status = pf.pre_filter(state, pod, nodes)
             if status.code != Code.SUCCESS:
                 return Decision(None, Counter({status.reason: len(nodes)}), 0)
         feasible = np.ones(len(nodes), dtype=bool)
+        if only is not None:
+            feasible[:] = False
+            feasible[only] = True
         reasons: Counter[str] = Counter()
         for f in self.filters:
-            for mask, reason in f.filter(state, pod, nodes):
-                count = int((feasible & ~mask).sum())
+            checks = f.filter(state, pod, nodes)
+            passed = feasible.copy()
+            for mask, _reason in checks:
+                passed &= mask
+            # A node rejected here shows no later plugin's reasons. Within the plugin it shows
+            # its first failing check, or every failing one for plugins that report them all
+            # (NodeResourcesFit: "Insufficient cpu, Insufficient memory").
+            report_all = getattr(f, "reports_all_checks", False)
+            pending = feasible.copy()
+            for mask, reason in checks:
+                failing = pending & ~mask
+                count = int(failing.sum())
                 if count:
-                    reasons[reason] += count  # a node shows its first failing check
-                feasible &= mask
+                    reasons[reason] += count
+                if not report_all:
+                    pending &= mask
+            feasible = passed
         idx = np.flatnonzero(feasible)
         if len(idx) == 0:
             return Decision(None, reasons, len(nodes))
@@ -177,6 +241,7 @@ class Framework:
 
 
 def describe_unschedulable(reasons: Counter[str], total_nodes: int) -> str:
-    """The message ``kubectl describe`` shows: "0/900 nodes are available: 5 Insufficient cpu"."""
-    parts = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+    """The message ``kubectl describe`` shows: "0/900 nodes are available: 5 Insufficient cpu"
+    (the "count reason" strings sorted, as upstream)."""
+    parts = ", ".join(sorted(f"{count} {reason}" for reason, count in reasons.items()))
     return f"0/{total_nodes} nodes are available: {parts}."

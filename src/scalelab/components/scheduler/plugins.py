@@ -8,16 +8,20 @@ from __future__ import annotations
 import numpy as np
 
 from scalelab.components.scheduler.framework import CycleState, NodeTable, PodInfo, Registry
+from scalelab.kube.objects import Taint
 
 INSUFFICIENT_CPU = "Insufficient cpu"
 INSUFFICIENT_MEMORY = "Insufficient memory"
-NODE_SELECTOR_MISMATCH = "node(s) didn't match node selector"
+NODE_SELECTOR_MISMATCH = "node(s) didn't match Pod's node affinity/selector"
+UNTOLERATED_TAINT = "node(s) had untolerated taint(s)"
+NODE_UNSCHEDULABLE = "node(s) were unschedulable"
 
 
 class NodeResourcesFit:
     """Filter: the pod's requests fit in allocatable minus what is already requested."""
 
     name = "NodeResourcesFit"
+    reports_all_checks = True
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray, str]]:
         cpu_ok = nodes.requested_cpu + pod.cpu <= nodes.allocatable_cpu + 1e-9
@@ -25,16 +29,63 @@ class NodeResourcesFit:
         return [(cpu_ok, INSUFFICIENT_CPU), (mem_ok, INSUFFICIENT_MEMORY)]
 
 
-class NodeSelector:
-    """Filter: every ``nodeSelector`` pair is a label of the node."""
+class NodeUnschedulable:
+    """Filter: cordoned nodes (``spec.unschedulable``) take no new pods."""
 
-    name = "NodeSelector"
+    name = "NodeUnschedulable"
+
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray, str]]:
+        return [(~nodes.unschedulable, NODE_UNSCHEDULABLE)]
+
+
+class NodeAffinity:
+    """Filter: ``nodeSelector`` pairs and required node affinity (terms ORed, expressions
+    ANDed). Score: the weights of the preferred terms a node matches."""
+
+    name = "NodeAffinity"
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray, str]]:
         mask = np.ones(len(nodes), dtype=bool)
         for key, value in pod.node_selector.items():
             mask &= nodes.label_mask(key, value)
+        required = pod.node_affinity.required_during_scheduling_ignored_during_execution if pod.node_affinity else None
+        if required is not None:
+            mask &= np.fromiter((required.matches(lab) for lab in nodes.labels), dtype=bool, count=len(nodes))
         return [(mask, NODE_SELECTOR_MISMATCH)]
+
+    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(feasible))
+        if pod.node_affinity is None:
+            return out
+        for pref in pod.node_affinity.preferred_during_scheduling_ignored_during_execution:
+            out += pref.weight * np.fromiter((pref.preference.matches(nodes.labels[i]) for i in feasible.tolist()),
+                                             dtype=bool, count=len(feasible))
+        top = out.max(initial=0.0)
+        scaled: np.ndarray = np.floor(100.0 * out / top) if top > 0 else out
+        return scaled
+
+
+class TaintToleration:
+    """Filter: every NoSchedule / NoExecute taint of the node is tolerated. Score: fewer
+    untolerated PreferNoSchedule taints is better."""
+
+    name = "TaintToleration"
+
+    def _untolerated(self, pod: PodInfo, taints: tuple[Taint, ...], effects: tuple[str, ...]) -> int:
+        return sum(1 for t in taints if t.effect in effects and not any(tol.tolerates(t) for tol in pod.tolerations))
+
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray, str]]:
+        hard = ("NoSchedule", "NoExecute")
+        mask = np.fromiter((not taints or self._untolerated(pod, taints, hard) == 0 for taints in nodes.taints),
+                           dtype=bool, count=len(nodes))
+        return [(mask, UNTOLERATED_TAINT)]
+
+    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray:
+        bad = np.fromiter((self._untolerated(pod, nodes.taints[i], ("PreferNoSchedule",)) for i in feasible.tolist()),
+                          dtype=np.float64, count=len(feasible))
+        top = bad.max(initial=0.0)
+        scaled: np.ndarray = np.floor(100.0 * (1.0 - bad / top)) if top > 0 else np.zeros(len(feasible))
+        return scaled
 
 
 class LeastAllocated:
@@ -56,13 +107,17 @@ class LeastAllocated:
 
 
 def default_registry() -> Registry:
+    from scalelab.components.scheduler.affinity import InterPodAffinity
+
     registry = Registry()
-    registry.register(NodeResourcesFit.name, NodeResourcesFit)
-    registry.register(NodeSelector.name, NodeSelector)
-    registry.register(LeastAllocated.name, LeastAllocated)
+    for plugin in (NodeUnschedulable, NodeAffinity, TaintToleration, NodeResourcesFit, InterPodAffinity,
+                   LeastAllocated):
+        registry.register(plugin.name, plugin)
     return registry
 
 
-#: The plugin set of the basic profile: (pre-filter, filter, score).
-BASIC_PROFILE: tuple[list[str], list[str], list[str]] = (
-    [], [NodeSelector.name, NodeResourcesFit.name], [LeastAllocated.name])
+#: The default plugin set: (pre-filter, filter, score), in upstream's order.
+DEFAULT_PROFILE: tuple[list[str], list[str], list[str]] = (
+    ["InterPodAffinity"],
+    [NodeUnschedulable.name, NodeAffinity.name, TaintToleration.name, NodeResourcesFit.name, "InterPodAffinity"],
+    [LeastAllocated.name, NodeAffinity.name, TaintToleration.name, "InterPodAffinity"])

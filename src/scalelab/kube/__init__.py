@@ -1,0 +1,1 @@
+"""Kubernetes objects the scheduler reads, and their YAML loader."""

@@ -1,0 +1,58 @@
+"""``scalelab schedule``: a dry run of the scheduler over real Kubernetes YAML.
+
+Nodes, pods to place, and optionally pods already running (with ``spec.nodeName``; those
+without one are placed first). Each pending pod gets a node or, as ``kubectl describe``
+shows, the count of nodes rejected per reason. ``sim_seconds_per_pod`` is the generation's
+cost model for one cycle on an idle dedicated scheduler host (see docs/models/scheduler.md).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from scalelab.components.scheduler.framework import Framework, describe_unschedulable
+from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
+from scalelab.components.scheduler.snapshot import PendingPodSpec, expand, node_table
+from scalelab.kube.loader import KubeYamlError, load_objects
+from scalelab.kube.objects import Node
+from scalelab.spec.model import Scheduler as SchedulerSpec
+
+NODE_NOT_FOUND = "node(s) not found"
+
+
+def dry_run(nodes_path: Path, pods_path: Path, existing_path: Path | None, generation: str) -> dict[str, Any]:
+    nodes = [o for o in load_objects(nodes_path) if isinstance(o, Node)]
+    if not nodes:
+        raise KubeYamlError(str(nodes_path), ["no Node objects found"])
+    table = node_table(nodes)
+    index = {name: i for i, name in enumerate(table.names)}
+    framework = Framework(default_registry(), *DEFAULT_PROFILE)
+
+    def place(spec: PendingPodSpec) -> tuple[str | None, Counter[str]]:
+        if spec.node is not None and spec.node not in index:
+            return None, Counter({NODE_NOT_FOUND: 1})
+        decision = framework.schedule(spec.pod, table, only=index[spec.node] if spec.node else None)
+        if decision.node is None:
+            return None, decision.reasons
+        table.add_pod(decision.node, spec.pod)
+        return table.names[decision.node], Counter()
+
+    if existing_path is not None:
+        for spec in expand(load_objects(existing_path), generation, table.names):
+            if spec.node is not None and spec.node in index:
+                table.add_pod(index[spec.node], spec.pod)  # already running: no filters
+            else:
+                place(spec)
+    placements: dict[str, str | None] = {}
+    unschedulable: dict[str, dict[str, int]] = {}
+    for spec in expand(load_objects(pods_path), generation, table.names):
+        node, reasons = place(spec)
+        placements[spec.key] = node
+        if node is None:
+            unschedulable[spec.key] = dict(sorted(reasons.items()))
+    cost = SchedulerSpec.model_validate({"generation": generation})
+    per_pod = cost.per_node_cpu_seconds * len(table) / min(cost.parallelism, len(table))
+    return {"placements": placements, "unschedulable": unschedulable, "sim_seconds_per_pod": round(per_pod, 9),
+            "messages": {k: describe_unschedulable(Counter(v), len(table)) for k, v in unschedulable.items()}}
