@@ -65,7 +65,63 @@ def campaign_benchmarks() -> list[Result]:
     ]
 
 
+def _place_all(nodes: int, pods: list[Any], cpu: float, memory: float) -> tuple[int, float]:
+    import numpy as np
+
+    from scalelab.components.scheduler.framework import Framework, NodeTable
+    from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
+
+    table = NodeTable([f"n{i}" for i in range(nodes)], [{"kubernetes.io/hostname": f"n{i}"} for i in range(nodes)],
+                      np.full(nodes, cpu), np.full(nodes, memory))
+    framework = Framework(default_registry(), *DEFAULT_PROFILE)
+    placed = 0
+    t0 = time.perf_counter()
+    for pod in pods:
+        decision = framework.schedule(pod, table)
+        if decision.node is not None:
+            table.add_pod(decision.node, pod)
+            placed += 1
+    return placed, time.perf_counter() - t0
+
+
+def _anti_pods(groups: int, per_group: int, prefix: str) -> list[Any]:
+    from scalelab.components.scheduler.framework import AffinityTerm, PodInfo
+    from scalelab.kube.objects import LabelSelector
+
+    pods = []
+    for g in range(groups):
+        term = AffinityTerm(LabelSelector(match_labels={"app": f"{prefix}{g}"}), frozenset({"ccp"}),
+                            "kubernetes.io/hostname")
+        pods += [PodInfo(f"{prefix}{g}-{i}", "ccp", {"app": f"{prefix}{g}"}, 0.1, 2.0**27,
+                         required_anti_affinity=(term,)) for i in range(per_group)]
+    return pods
+
+
+def scheduler_decisions() -> list[Result]:
+    """Modern framework decisions: the report's 5 anti-affinity deployments x 900 on 900 nodes."""
+    pods = _anti_pods(5, 900, "d")
+    placed, wall = _place_all(900, pods, 8.0, 48.0 * 2**30)
+    detail = {"nodes": 900, "pods": len(pods), "placed": placed, "wall_seconds": round(wall, 3),
+              "pods_spec": "5 deployments x 900, required anti-affinity on kubernetes.io/hostname"}
+    return [_result("scheduler_modern_decisions_per_second", len(pods) / wall, "decisions/s", 2000, ">=", detail)]
+
+
+def scheduler_5000() -> list[Result]:
+    """5000 nodes, 150 000 pods: 145 000 plain pods in 29 deployments + one deployment of
+    5000 with required anti-affinity (one per node)."""
+    from scalelab.components.scheduler.framework import PodInfo
+
+    pods: list[Any] = [PodInfo(f"p{i}", "default", {"app": f"a{i % 29}"}, 0.1, 2.0**27) for i in range(145_000)]
+    pods += _anti_pods(1, 5000, "spread")
+    placed, wall = _place_all(5000, pods, 32.0, 128.0 * 2**30)
+    detail = {"nodes": 5000, "pods": len(pods), "placed": placed, "wall_seconds": round(wall, 3),
+              "generation": "modern"}
+    return [_result("scheduler_5000_nodes_150k_pods_wall_seconds", wall, "s", 120.0, "<=", detail)]
+
+
 GROUPS: dict[str, Callable[[], list[Result]]] = {
+    "scheduler_modern_decisions_per_second": scheduler_decisions,
+    "scheduler_5000_nodes_150k_pods_wall_seconds": scheduler_5000,
     "engine_events_per_second": engine_benchmarks,
     "engine_vs_simpy_ratio": engine_benchmarks,
     "campaign_900_wall_seconds": campaign_benchmarks,

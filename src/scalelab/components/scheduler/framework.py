@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -47,7 +48,7 @@ class AffinityTerm:
         in_ns = self.namespaces is None or pod.namespace in self.namespaces
         return in_ns and self.selector.matches(dict(pod.labels))
 
-    @property
+    @cached_property
     def signature(self) -> tuple[str, tuple[str, ...] | None, str]:
         ns = None if self.namespaces is None else tuple(sorted(self.namespaces))
         return (self.selector.signature(), ns, self.topology_key)
@@ -87,6 +88,8 @@ class NodeTable:
         self.pod_count = np.zeros(len(names), dtype=np.int64)
         self.taints = taints or [() for _ in names]
         self.unschedulable = unschedulable if unschedulable is not None else np.zeros(len(names), dtype=bool)
+        #: indices of nodes with any taint (most nodes have none: filters skip them)
+        self.tainted = np.array([i for i, t in enumerate(self.taints) if t], dtype=np.int64)
         self._label_masks: dict[tuple[str, str], np.ndarray] = {}
         self._domains: dict[str, tuple[np.ndarray, int]] = {}
         from scalelab.components.scheduler.affinity import AffinityIndex

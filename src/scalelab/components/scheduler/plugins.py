@@ -75,14 +75,16 @@ class TaintToleration:
         return sum(1 for t in taints if t.effect in effects and not any(tol.tolerates(t) for tol in pod.tolerations))
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray, str]]:
-        hard = ("NoSchedule", "NoExecute")
-        mask = np.fromiter((not taints or self._untolerated(pod, taints, hard) == 0 for taints in nodes.taints),
-                           dtype=bool, count=len(nodes))
+        mask = np.ones(len(nodes), dtype=bool)
+        for i in nodes.tainted.tolist():  # only tainted nodes need a look
+            mask[i] = self._untolerated(pod, nodes.taints[i], ("NoSchedule", "NoExecute")) == 0
         return [(mask, UNTOLERATED_TAINT)]
 
     def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray:
-        bad = np.fromiter((self._untolerated(pod, nodes.taints[i], ("PreferNoSchedule",)) for i in feasible.tolist()),
-                          dtype=np.float64, count=len(feasible))
+        bad = np.zeros(len(feasible))
+        tainted = np.flatnonzero(np.isin(feasible, nodes.tainted))
+        for j in tainted.tolist():
+            bad[j] = self._untolerated(pod, nodes.taints[int(feasible[j])], ("PreferNoSchedule",))
         top = bad.max(initial=0.0)
         scaled: np.ndarray = np.floor(100.0 * (1.0 - bad / top)) if top > 0 else np.zeros(len(feasible))
         return scaled
