@@ -93,3 +93,50 @@ def test_decision_does_not_depend_on_node_order_without_ties(cpus: list[int], rn
     b = _framework().schedule(PodInfo("p", cpu=0.5), _nodes([float(cpus[i]) for i in order]))
     assert a.node is not None and b.node is not None
     assert cpus[a.node] == cpus[order[b.node]]
+
+
+class _StuckApi:
+    """An apiserver answering 429 to every bind until ``until`` (simulated seconds)."""
+
+    def __init__(self, engine: object, until: float) -> None:
+        self.engine = engine
+        self.until = until
+
+    def request(self, mutating: bool, object_bytes: float, done: object, weight: int = 1,
+                storage: bool = True, extra_cpu: float = 0.0) -> None:
+        code = 429 if self.engine.now < self.until else 200  # type: ignore[attr-defined]
+        self.engine.schedule(0.001, done, code, 1)  # type: ignore[attr-defined]
+
+
+def _assume_expiry_run(after_bind: bool) -> tuple[int, int]:
+    from scalelab.components.scheduler.framework import AffinityTerm
+    from scalelab.components.scheduler.scheduler import PendingPod, SchedulerProcess
+    from scalelab.kube.objects import LabelSelector
+    from scalelab.metrics.recorder import Recorder
+    from scalelab.sim import Cores, Engine
+    from scalelab.spec.model import Scheduler
+
+    engine = Engine()
+    nodes = NodeTable(["n0", "n1"], [{"kubernetes.io/hostname": "n0"}, {"kubernetes.io/hostname": "n1"}],
+                      np.full(2, 8.0), np.full(2, 2.0**34))
+    term = AffinityTerm(LabelSelector(match_labels={"app": "c"}), frozenset({"ns"}), "kubernetes.io/hostname")
+    spec = Scheduler(assume_ttl_after_bind=after_bind)
+    sched = SchedulerProcess(engine, spec, Cores(engine, 4), _StuckApi(engine, 40.0),  # type: ignore[arg-type]
+                             _framework(), nodes, Recorder())
+    pods = [PodInfo(f"c{i}", "ns", {"app": "c"}, 0.1, 1.0, required_anti_affinity=(term,)) for i in range(3)]
+    bound: list[int] = []
+    for pod in pods[:2]:
+        sched.enqueue(PendingPod(pod, 0.0, bound.append))
+    engine.schedule(32.0, sched.enqueue, PendingPod(pods[2], 32.0, bound.append))
+    engine.run(100.0)
+    return sched.antiaffinity_violations(), len(bound)
+
+
+def test_assumed_pod_expiring_during_bind_retries_breaks_anti_affinity() -> None:
+    # 1.5: the first two pods' binds retry past the 30 s TTL; they leave the cache, the
+    # third pod sees a free node, and when the binds land two pods share a node.
+    violations, bound = _assume_expiry_run(after_bind=False)
+    assert violations == 1 and bound == 3
+    # PR 38503: the TTL starts after binding; the third pod stays pending, no violation.
+    violations, bound = _assume_expiry_run(after_bind=True)
+    assert violations == 0 and bound == 2

@@ -77,6 +77,7 @@ def summarise(sim: Simulation, results: Results) -> dict[str, float | None]:
         out["scheduling_sim_seconds"] = _round(s.last_bound - s.first_enqueued, 3)
     else:
         out["scheduling_sim_seconds"] = None
+    out["antiaffinity_violations"] = float(s.antiaffinity_violations()) if s.placements else None
     out["tls_handshake_failures_total"] = float(rec.counters.get("tls_handshake_failures_total", 0.0))
     out["watch_relists_total"] = float(rec.counters.get("apiserver_list_requests_total", 0.0))
     return out

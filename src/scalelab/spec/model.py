@@ -204,6 +204,9 @@ class DeployPhase(Section):
     memory_request: Quantity = 128 * 2**20
     node_selector: dict[str, str] = {}
     deployments: PositiveInt = 5  # report: "just 5 deployments entities covering most of the nodes"
+    # Required anti-affinity of each deployment's pods against each other per node (the
+    # report: needed so that OpenStack compute pods never share a minion).
+    anti_affinity: bool = False
     # Report: ~80 OpenStack control-plane pods on 6 nodes.
     control_plane_pods: Annotated[int, Field(ge=0)] = 80
     control_plane_nodes: Annotated[int, Field(ge=0)] = 6

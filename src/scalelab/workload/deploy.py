@@ -21,7 +21,9 @@ from scalelab.components.controller_manager import ControllerManager
 from scalelab.components.kubelet import Kubelets
 from scalelab.components.node_proxy import ClientConnections
 from scalelab.components.objects import ClusterObjects
-from scalelab.components.scheduler.framework import PodInfo
+from scalelab.components.scheduler.framework import AffinityTerm, PodInfo
+from scalelab.components.scheduler.snapshot import HOSTNAME_LABEL
+from scalelab.kube.objects import LabelSelector
 from scalelab.components.scheduler.scheduler import PendingPod, SchedulerProcess
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
@@ -63,11 +65,14 @@ class Deploy:
         total = round(phase.pods_per_node * nodes)
         pods: list[_Pod] = []
         deployments = max(1, phase.deployments)
+        terms = [(AffinityTerm(LabelSelector(match_labels={"app": f"app-{d}"}), frozenset({"ccp"}), HOSTNAME_LABEL),)
+                 if phase.anti_affinity else () for d in range(deployments)]
         for i in range(total):
             d = i % deployments
             pods.append(_Pod(PodInfo(name=f"app-{d}-{i // deployments}", namespace="ccp",
                                      labels={"app": f"app-{d}"}, cpu=phase.cpu_request,
-                                     memory=phase.memory_request, node_selector=dict(phase.node_selector))))
+                                     memory=phase.memory_request, node_selector=dict(phase.node_selector),
+                                     required_anti_affinity=terms[d])))
         if phase.control_plane_nodes > 0:
             key, value = CONTROL_PLANE_LABEL
             for i in range(phase.control_plane_pods):

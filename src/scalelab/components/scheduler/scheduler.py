@@ -24,6 +24,8 @@ from scalelab.spec.model import Scheduler as SchedulerSpec
 
 #: A Binding object as JSON: ~300 bytes.
 BINDING_BYTES = 300.0
+#: 1.5 scheduler cache: assumed pods are checked for expiry every second.
+CACHE_CLEANUP_SECONDS = 1.0
 #: 1.5 scheduler: an unschedulable pod is retried after a back-off starting at 1 s.
 UNSCHEDULABLE_RETRY_SECONDS = 1.0
 
@@ -51,6 +53,11 @@ class SchedulerProcess:
         self._busy = False
         self._limiter = TokenBucket(spec.qps, spec.burst)
         self.first_enqueued: float | None = None
+        #: assumed pods not yet confirmed: name -> (node, pending, deadline or None)
+        self.assumed: dict[str, tuple[int, PendingPod, float | None]] = {}
+        self._cleanup_armed = False
+        #: final placements, as the informer confirmed them
+        self.placements: list[tuple[PodInfo, int]] = []
         self.last_bound: float | None = None
 
     def cycle_cpu_seconds(self) -> float:
@@ -82,10 +89,44 @@ class SchedulerProcess:
             self.recorder.inc("scheduler_unschedulable_total")
             self.engine.schedule(UNSCHEDULABLE_RETRY_SECONDS, self.enqueue, pending)
         else:
-            self.nodes.add_pod(decision.node, pending.pod)  # assume
+            self._assume(pending, decision.node)
             self._bind(pending, decision.node)
         self._next()
 
+    # -- the scheduler cache: assume, confirm, expire ------------------------------------
+    def _assume(self, pending: PendingPod, node: int) -> None:
+        """The pod counts on its node at once, before the bind is stored. 1.5 sets the
+        assumed pod's deadline now (TTL 30 s); with PR 38503 the TTL starts only when the
+        bind has finished, by which time the pod is confirmed."""
+        self.nodes.add_pod(node, pending.pod)
+        deadline = None if self.spec.assume_ttl_after_bind else self.engine.now + self.spec.assume_ttl_seconds
+        self.assumed[pending.pod.name] = (node, pending, deadline)
+        if deadline is not None and not self._cleanup_armed:
+            self._cleanup_armed = True
+            self.engine.schedule(CACHE_CLEANUP_SECONDS, self._cleanup)
+
+    def _cleanup(self) -> None:
+        """1.5 ``cleanupAssumedPods`` every second: an assumed pod past its deadline and not
+        yet confirmed by the informer leaves the cache (its node looks free again)."""
+        now = self.engine.now
+        for name, (node, pending, deadline) in list(self.assumed.items()):
+            if deadline is not None and deadline <= now:
+                del self.assumed[name]
+                self.nodes.remove_pod(node, pending.pod)
+                self.recorder.inc("scheduler_assumed_pods_expired_total")
+        if any(d is not None for _n, _p, d in self.assumed.values()):
+            self.engine.schedule(CACHE_CLEANUP_SECONDS, self._cleanup)
+        else:
+            self._cleanup_armed = False
+
+    def _confirm(self, pending: PendingPod, node: int) -> None:
+        """The informer sees the bound pod: an assumed pod is confirmed; an expired one is
+        added back (and may now share its node with a pod placed meanwhile)."""
+        if self.assumed.pop(pending.pod.name, None) is None:
+            self.nodes.add_pod(node, pending.pod)
+        self.placements.append((pending.pod, node))
+
+    # -- binding ------------------------------------------------------------------------
     def _bind(self, pending: PendingPod, node: int) -> None:
         delay = self._limiter.reserve(self.engine.now)
         self.engine.schedule(delay, self._post_binding, pending, node)
@@ -93,10 +134,33 @@ class SchedulerProcess:
     def _post_binding(self, pending: PendingPod, node: int) -> None:
         def done(code: int, _n: float) -> None:
             if code == 429:
+                # client-go retries a 429 after its Retry-After; the bind call keeps going
                 self.recorder.inc("scheduler_bind_retries_total")
                 self.engine.schedule(reflector.RETRY_AFTER_SECONDS, self._bind, pending, node)
                 return
             self.last_bound = self.engine.now
+            self._confirm(pending, node)
             pending.on_bound(node)
 
         self.apiserver.request(True, BINDING_BYTES, done)
+
+    def antiaffinity_violations(self) -> int:
+        """Unordered pairs of placed pods in one topology domain where either pod's required
+        anti-affinity term selects the other (counted from the final placements)."""
+        pairs: set[tuple[int, int]] = set()
+        keys = {t.topology_key for pod, _n in self.placements for t in pod.required_anti_affinity}
+        for key in keys:
+            idx, _size = self.nodes.domains(key)
+            groups: dict[int, list[int]] = {}
+            for i, (_pod, node) in enumerate(self.placements):
+                if idx[node] >= 0:
+                    groups.setdefault(int(idx[node]), []).append(i)
+            for members in groups.values():
+                for a_pos, a in enumerate(members):
+                    pod_a = self.placements[a][0]
+                    for b in members[a_pos + 1:]:
+                        pod_b = self.placements[b][0]
+                        if any(t.topology_key == key and t.matches(pod_b) for t in pod_a.required_anti_affinity) or \
+                                any(t.topology_key == key and t.matches(pod_a) for t in pod_b.required_anti_affinity):
+                            pairs.add((a, b))
+        return len(pairs)
