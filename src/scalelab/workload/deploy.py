@@ -22,9 +22,9 @@ from scalelab.components.kubelet import Kubelets
 from scalelab.components.node_proxy import ClientConnections
 from scalelab.components.objects import ClusterObjects
 from scalelab.components.scheduler.framework import AffinityTerm, PodInfo
+from scalelab.components.scheduler.scheduler import PendingPod, SchedulerProcess
 from scalelab.components.scheduler.snapshot import HOSTNAME_LABEL
 from scalelab.kube.objects import LabelSelector
-from scalelab.components.scheduler.scheduler import PendingPod, SchedulerProcess
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
 from scalelab.spec.model import DeployPhase
