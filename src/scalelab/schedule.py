@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from scalelab.components.scheduler.cost import cycle_cost
 from scalelab.components.scheduler.framework import Framework, describe_unschedulable
 from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
 from scalelab.components.scheduler.snapshot import PendingPodSpec, expand, node_table
@@ -30,9 +31,14 @@ def dry_run(nodes_path: Path, pods_path: Path, existing_path: Path | None, gener
     index = {name: i for i, name in enumerate(table.names)}
     framework = Framework(default_registry(), *DEFAULT_PROFILE)
 
+    sched = SchedulerSpec.model_validate({"generation": generation})
+    costs: list[float] = []
+
     def place(spec: PendingPodSpec) -> tuple[str | None, Counter[str]]:
         if spec.node is not None and spec.node not in index:
             return None, Counter({NODE_NOT_FOUND: 1})
+        cost = cycle_cost(generation, spec.pod, table, sched.per_node_cpu_seconds, sched.parallelism)
+        costs.append(cost.cpu_seconds / cost.lanes)
         decision = framework.schedule(spec.pod, table, only=index[spec.node] if spec.node else None)
         if decision.node is None:
             return None, decision.reasons
@@ -52,7 +58,6 @@ def dry_run(nodes_path: Path, pods_path: Path, existing_path: Path | None, gener
         placements[spec.key] = node
         if node is None:
             unschedulable[spec.key] = dict(sorted(reasons.items()))
-    cost = SchedulerSpec.model_validate({"generation": generation})
-    per_pod = cost.per_node_cpu_seconds * len(table) / min(cost.parallelism, len(table))
+    per_pod = sum(costs) / len(costs) if costs else 0.0
     return {"placements": placements, "unschedulable": unschedulable, "sim_seconds_per_pod": round(per_pod, 9),
             "messages": {k: describe_unschedulable(Counter(v), len(table)) for k, v in unschedulable.items()}}

@@ -32,6 +32,8 @@ class AffinityIndex:
     def __init__(self, nodes: NodeTable) -> None:
         self.nodes = nodes
         self.placed: list[tuple[int, PodInfo]] = []
+        #: placed pods that carry required (anti-)affinity terms
+        self.with_affinity = 0
         self.anti: dict[Signature, tuple[AffinityTerm, np.ndarray]] = {}
         self.matching: dict[Signature, tuple[AffinityTerm, np.ndarray]] = {}
 
@@ -53,6 +55,8 @@ class AffinityIndex:
         self._update(node, pod, -1)
 
     def _update(self, node: int, pod: PodInfo, delta: int) -> None:
+        if pod.required_anti_affinity or pod.required_affinity:
+            self.with_affinity += delta
         for term in pod.required_anti_affinity:
             entry = self.anti.get(term.signature)
             if entry is None:

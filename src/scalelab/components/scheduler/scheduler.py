@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from scalelab.components import reflector
 from scalelab.components.apiserver import ApiServer
 from scalelab.components.ratelimit import TokenBucket
+from scalelab.components.scheduler.cost import CycleCost, cycle_cost
 from scalelab.components.scheduler.framework import Framework, NodeTable, PodInfo
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Cores, Engine
@@ -60,10 +61,10 @@ class SchedulerProcess:
         self.placements: list[tuple[PodInfo, int]] = []
         self.last_bound: float | None = None
 
-    def cycle_cpu_seconds(self) -> float:
-        """CPU of one cycle for the basic plugins: every node through the predicates and
-        priorities (``per_node_cpu_seconds`` each)."""
-        return self.spec.per_node_cpu_seconds * len(self.nodes)
+    def cycle_cost(self, pod: PodInfo) -> CycleCost:
+        """CPU of the next cycle for ``pod`` by the generation's algorithm (``cost``)."""
+        return cycle_cost(self.spec.generation, pod, self.nodes, self.spec.per_node_cpu_seconds,
+                          self.spec.parallelism)
 
     def enqueue(self, pending: PendingPod) -> None:
         if self.first_enqueued is None:
@@ -78,9 +79,9 @@ class SchedulerProcess:
             return
         self._busy = True
         pending = self.queue.popleft()
-        lanes = min(self.spec.parallelism, len(self.nodes)) or 1
-        work = self.cycle_cpu_seconds() / lanes
-        self.cores.submit(work, self._decided, pending, self.engine.now, weight=lanes, owner="scheduler")
+        cost = self.cycle_cost(pending.pod)
+        self.cores.submit(cost.cpu_seconds / cost.lanes, self._decided, pending, self.engine.now,
+                          weight=cost.lanes, owner="scheduler")
 
     def _decided(self, pending: PendingPod, started: float) -> None:
         self.recorder.observe("scheduler_cycle_seconds", self.engine.now - started)
