@@ -70,6 +70,8 @@ def summarise(sim: Simulation, results: Results) -> dict[str, float | None]:
     out["api_429_share"] = _round(rejected / (ok + rejected)) if ok + rejected > 0 else None
     startup = rec.histograms.get("pod_startup_seconds")
     out["pod_startup_seconds_p99"] = _round(startup.quantile(0.99)) if startup else None
+    slowdown = rec.histograms.get("scheduler_cycle_slowdown")
+    out["scheduler_cpu_slowdown_mean"] = _round(slowdown.mean()) if slowdown else None
     cycles = rec.histograms.get("scheduler_cycle_seconds")
     out["scheduler_seconds_per_pod_mean"] = _round(cycles.mean()) if cycles else None
     s = sim.scheduler

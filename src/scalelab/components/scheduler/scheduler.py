@@ -57,6 +57,7 @@ class SchedulerProcess:
         #: assumed pods not yet confirmed: name -> (node, pending, deadline or None)
         self.assumed: dict[str, tuple[int, PendingPod, float | None]] = {}
         self._cleanup_armed = False
+        self._ideal = 0.0
         #: final placements, as the informer confirmed them
         self.placements: list[tuple[PodInfo, int]] = []
         self.last_bound: float | None = None
@@ -80,11 +81,15 @@ class SchedulerProcess:
         self._busy = True
         pending = self.queue.popleft()
         cost = self.cycle_cost(pending.pod)
+        self._ideal = cost.cpu_seconds / min(cost.lanes, self.cores.threads)  # the cycle on an idle host
         self.cores.submit(cost.cpu_seconds / cost.lanes, self._decided, pending, self.engine.now,
                           weight=cost.lanes, owner="scheduler")
 
     def _decided(self, pending: PendingPod, started: float) -> None:
-        self.recorder.observe("scheduler_cycle_seconds", self.engine.now - started)
+        took = self.engine.now - started
+        self.recorder.observe("scheduler_cycle_seconds", took)
+        if self._ideal > 0:
+            self.recorder.observe("scheduler_cycle_slowdown", took / self._ideal)
         decision = self.framework.schedule(pending.pod, self.nodes)
         if decision.node is None:
             self.recorder.inc("scheduler_unschedulable_total")
