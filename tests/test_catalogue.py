@@ -46,3 +46,23 @@ def test_fixes_do_not_contradict() -> None:
     for entry in ENTRIES.values():
         if entry.patch is not None:
             assert entry.broken is not None and set(entry.broken) == set(entry.patch), entry.id
+
+
+def test_inflight_and_expiry_rules_and_detectors() -> None:
+    from scalelab.catalogue import apiserver_inflight as ai
+
+    broken, fixed = load_scenario("campaign-900"), load_scenario("campaign-900-fixed")
+    assert ai.inflight_rule(broken) is not None and ai.inflight_rule(fixed) is None
+    assert ai.expiry_rule(broken) is not None and ai.expiry_rule(fixed) is None
+    assert ai.inflight_detect(RunView({"api_429_share": 0.02}, {})) is not None
+    assert ai.inflight_detect(RunView({"api_429_share": 0.0}, {})) is None
+    assert ai.expiry_detect(RunView({"antiaffinity_violations": 3.0}, {})) is not None
+    assert ai.expiry_detect(RunView({"antiaffinity_violations": 0.0}, {})) is None
+
+
+def test_every_modelled_reproduction_differs_only_by_its_setting() -> None:
+    for entry in ENTRIES.values():
+        if entry.modelled:
+            broken, fixed = scenarios_for(entry)
+            changed = diff(fixed, broken)
+            assert set(changed) == set(entry.broken or {}), entry.id

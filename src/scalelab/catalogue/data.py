@@ -9,19 +9,6 @@ _LATER_K8S = "mechanism arrives with a later issue (scheduler generations, DNS, 
 _LATER_OS = "OpenStack services are not modelled yet"
 
 DATA_ENTRIES: tuple[Entry, ...] = (
-    Entry("apiserver-inflight-429", "kube-apiserver's low default inflight limit answers 429", "kubernetes",
-          "Services receive 429 while ~4500 pods are created, though the apiservers could take more load.",
-          "Kubernetes 1.5 has one --max-requests-inflight pool (400) for all non-watch requests.",
-          "Raise --max-requests-inflight to 2000 (make it configurable in Kargo).",
-          patch={"apiserver.max_requests_inflight": 2000}, broken={"apiserver.max_requests_inflight": 400},
-          not_modelled_reason=_LATER_K8S),
-    Entry("scheduler-assume-expiry", "Scheduler breaks anti-affinity under 429s", "kubernetes",
-          "Several pods of one deployment land on one node despite anti-affinity.",
-          "An assumed pod expires from the scheduler cache (30 s TTL) while its bind still retries after 429s.",
-          "Kubernetes PR 38503: the TTL starts when binding finishes.",
-          references=("kubernetes/kubernetes PR 38503",),
-          patch={"scheduler.assume_ttl_after_bind": True}, broken={"scheduler.assume_ttl_after_bind": False},
-          not_modelled_reason=_LATER_K8S),
     Entry("kubedns-overload", "kube-dns cannot take a big cluster's load with default settings", "kubernetes",
           'dnsmasq logs "Maximum number of concurrent DNS queries reached", answers REFUSED, restarts on '
           "its memory limit; kubedns restarts on failed liveness checks even on an idle big cluster.",

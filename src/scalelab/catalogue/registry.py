@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scalelab.catalogue import apiserver_reconnect, scheduler_antiaffinity, scheduler_colocated
+from scalelab.catalogue import apiserver_inflight, apiserver_reconnect, scheduler_antiaffinity, scheduler_colocated
 from scalelab.catalogue.data import DATA_ENTRIES
 from scalelab.catalogue.entry import Entry
 
@@ -26,8 +26,8 @@ ORDER = (
 
 def _build() -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
-    for entry in (apiserver_reconnect.ENTRY, scheduler_antiaffinity.ENTRY, scheduler_colocated.ENTRY,
-                  *DATA_ENTRIES):
+    for entry in (apiserver_reconnect.ENTRY, apiserver_inflight.INFLIGHT, scheduler_antiaffinity.ENTRY,
+                  scheduler_colocated.ENTRY, apiserver_inflight.EXPIRY, *DATA_ENTRIES):
         if entry.id in entries:
             raise ValueError(f"catalogue entry {entry.id!r} registered twice")
         entries[entry.id] = entry

@@ -79,6 +79,9 @@ def summarise(sim: Simulation, results: Results) -> dict[str, float | None]:
         out["scheduling_sim_seconds"] = _round(s.last_bound - s.first_enqueued, 3)
     else:
         out["scheduling_sim_seconds"] = None
+    binds = rec.histograms.get("scheduler_bind_seconds")
+    out["scheduler_bind_seconds_max"] = _round(float(max(binds.values))) if binds and binds.values else None
+    out["apiserver_inflight_peak"] = float(max(a.inflight.peak for a in sim.apiservers))
     out["antiaffinity_violations"] = float(s.antiaffinity_violations()) if s.placements else None
     out["tls_handshake_failures_total"] = float(rec.counters.get("tls_handshake_failures_total", 0.0))
     out["watch_relists_total"] = float(rec.counters.get("apiserver_list_requests_total", 0.0))

@@ -58,6 +58,7 @@ class SchedulerProcess:
         self.assumed: dict[str, tuple[int, PendingPod, float | None]] = {}
         self._cleanup_armed = False
         self._ideal = 0.0
+        self._bind_started: dict[str, float] = {}
         #: final placements, as the informer confirmed them
         self.placements: list[tuple[PodInfo, int]] = []
         self.last_bound: float | None = None
@@ -134,6 +135,7 @@ class SchedulerProcess:
 
     # -- binding ------------------------------------------------------------------------
     def _bind(self, pending: PendingPod, node: int) -> None:
+        self._bind_started.setdefault(pending.pod.name, self.engine.now)
         delay = self._limiter.reserve(self.engine.now)
         self.engine.schedule(delay, self._post_binding, pending, node)
 
@@ -145,6 +147,8 @@ class SchedulerProcess:
                 self.engine.schedule(reflector.RETRY_AFTER_SECONDS, self._bind, pending, node)
                 return
             self.last_bound = self.engine.now
+            started = self._bind_started.pop(pending.pod.name, self.engine.now)
+            self.recorder.observe("scheduler_bind_seconds", self.engine.now - started)
             self._confirm(pending, node)
             pending.on_bound(node)
 
