@@ -140,3 +140,38 @@ def test_assumed_pod_expiring_during_bind_retries_breaks_anti_affinity() -> None
     # PR 38503: the TTL starts after binding; the third pod stays pending, no violation.
     violations, bound = _assume_expiry_run(after_bind=True)
     assert violations == 0 and bound == 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(0.0, 120.0), st.integers(2, 6), st.integers(2, 12), st.floats(0.0, 60.0))
+def test_fixed_cache_never_violates_anti_affinity(stuck_until: float, nodes_n: int, pods_n: int,
+                                                  late: float) -> None:
+    from scalelab.components.scheduler.framework import AffinityTerm
+    from scalelab.components.scheduler.scheduler import PendingPod, SchedulerProcess
+    from scalelab.kube.objects import LabelSelector
+    from scalelab.metrics.recorder import Recorder
+    from scalelab.sim import Cores, Engine
+    from scalelab.spec.model import Scheduler
+
+    engine = Engine()
+    nodes = NodeTable([f"n{i}" for i in range(nodes_n)], [{"kubernetes.io/hostname": f"n{i}"} for i in range(nodes_n)],
+                      np.full(nodes_n, 8.0), np.full(nodes_n, 2.0**34))
+    term = AffinityTerm(LabelSelector(match_labels={"app": "c"}), frozenset({"ns"}), "kubernetes.io/hostname")
+    sched = SchedulerProcess(engine, Scheduler(assume_ttl_after_bind=True), Cores(engine, 4),
+                             _StuckApi(engine, stuck_until), _framework(), nodes, Recorder())  # type: ignore[arg-type]
+    for i in range(pods_n):
+        pod = PodInfo(f"c{i}", "ns", {"app": "c"}, 0.1, 1.0, required_anti_affinity=(term,))
+        engine.schedule(late * (i % 2), sched.enqueue, PendingPod(pod, 0.0, lambda _n: None))
+    engine.run(300.0)
+    assert sched.antiaffinity_violations() == 0
+    assert len(sched.placements) == min(nodes_n, pods_n)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 8), min_size=1, max_size=8), st.integers(1, 8), st.integers(1, 16))
+def test_adding_a_node_never_makes_a_schedulable_pod_unschedulable(cpus: list[int], extra: int, pod_cpu: int) -> None:
+    pod = PodInfo("p", cpu=float(pod_cpu))
+    small_d = _framework().schedule(pod, _nodes([float(c) for c in cpus]))
+    big_d = _framework().schedule(pod, _nodes([float(c) for c in cpus] + [float(extra)]))
+    if small_d.node is not None:
+        assert big_d.node is not None
