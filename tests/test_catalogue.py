@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from conftest import small
 from scalelab.catalogue import apiserver_reconnect
 from scalelab.catalogue.entry import RunView
 from scalelab.catalogue.registry import ENTRIES, all_fixes
@@ -66,3 +67,19 @@ def test_every_modelled_reproduction_differs_only_by_its_setting() -> None:
             broken, fixed = scenarios_for(entry)
             changed = diff(fixed, broken)
             assert set(changed) == set(entry.broken or {}), entry.id
+
+
+def test_calico_sessions_and_rule() -> None:
+    from scalelab.catalogue.data import calico_mesh_rule
+    from scalelab.runner import execute
+
+    assert calico_mesh_rule(load_scenario("campaign-900")) is not None
+    assert calico_mesh_rule(load_scenario("campaign-900-fixed")) is None
+    mesh = execute(small(steady="30s", worker_hosts=4)).summary
+    assert mesh["bgp_sessions_total"] == 20 * 19 / 2 and mesh["bgp_sessions_per_node_max"] == 19
+    rr = execute(small(steady="30s", worker_hosts=4,
+                       extra={"calico.mode": "route_reflectors", "calico.route_reflectors": 2})).summary
+    assert rr["bgp_sessions_total"] == 20 * 2 + 1 and rr["bgp_sessions_per_node_max"] == 2
+    killed = execute(small(steady="30s", worker_hosts=4,
+                           extra={"faults": [{"kind": "kill_node", "target": 0, "at": "5s"}]})).summary
+    assert killed["bgp_sessions_total"] == 19 * 18 / 2

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scalelab.components.apiserver import ApiServer
+from scalelab.components.calico import BgpSessions
 from scalelab.components.controller_manager import ControllerManager
 from scalelab.components.etcd import Etcd
 from scalelab.components.kube_proxy import watch_set as kube_proxy_watches
@@ -123,16 +124,19 @@ class Simulation:
         engine.schedule(self._tick_seconds, self._tick)
         engine.schedule(SAMPLE_SECONDS, self._sample)
         self.deploys: list[Deploy] = []
+        self.bgp = BgpSessions(scenario.calico, nodes)
         self.faults = FaultInjector(engine, scenario.faults, nodes, self.node_down, self.node_up, recorder,
                                     self.rng.stream("faults"))
 
     def node_down(self, node: int) -> None:
         self.conns.node_down(node)
         self.kubelets.node_down(node)
+        self.bgp.node_down(node)
 
     def node_up(self, node: int) -> None:
         self.conns.node_up(node)
         self.kubelets.node_up(node)
+        self.bgp.node_up(node)
 
     @staticmethod
     def _node_table(scenario: Scenario) -> NodeTable:

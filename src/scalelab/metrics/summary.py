@@ -83,6 +83,8 @@ def summarise(sim: Simulation, results: Results) -> dict[str, float | None]:
     out["scheduler_bind_seconds_max"] = _round(float(max(binds.values))) if binds and binds.values else None
     out["apiserver_inflight_peak"] = float(max(a.inflight.peak for a in sim.apiservers))
     out["antiaffinity_violations"] = float(s.antiaffinity_violations()) if s.placements else None
+    out["bgp_sessions_total"] = float(sim.bgp.established_total())
+    out["bgp_sessions_per_node_max"] = float(sim.bgp.per_node_max())
     out["tls_handshake_failures_total"] = float(rec.counters.get("tls_handshake_failures_total", 0.0))
     out["watch_relists_total"] = float(rec.counters.get("apiserver_list_requests_total", 0.0))
     return out
