@@ -70,7 +70,7 @@ def test_every_modelled_reproduction_differs_only_by_its_setting() -> None:
 
 
 def test_calico_sessions_and_rule() -> None:
-    from scalelab.catalogue.data import calico_mesh_rule
+    from scalelab.catalogue.calico_mesh import rule as calico_mesh_rule
     from scalelab.runner import execute
 
     assert calico_mesh_rule(load_scenario("campaign-900")) is not None

@@ -124,7 +124,7 @@ class Simulation:
         engine.schedule(self._tick_seconds, self._tick)
         engine.schedule(SAMPLE_SECONDS, self._sample)
         self.deploys: list[Deploy] = []
-        self.bgp = BgpSessions(scenario.calico, nodes)
+        self.bgp = BgpSessions(engine, scenario.calico, nodes, recorder, self.rng.stream("calico"))
         self.faults = FaultInjector(engine, scenario.faults, nodes, self.node_down, self.node_up, recorder,
                                     self.rng.stream("faults"))
 

@@ -3,26 +3,10 @@ our words, the fix as a patch where the spec can express it, and why each is not
 
 from __future__ import annotations
 
-from scalelab.catalogue.entry import Entry, Evidence, Finding
-from scalelab.spec.model import ClusterSpec
+from scalelab.catalogue.entry import Entry
 
 _LATER_K8S = "mechanism arrives with a later issue (scheduler generations, DNS, Calico, runtime)"
 _LATER_OS = "OpenStack services are not modelled yet"
-
-#: Calico's and BIRD's advice: the node-to-node mesh only up to ~100 nodes.
-MESH_ADVISED_NODES = 100
-
-
-def calico_mesh_rule(spec: ClusterSpec) -> Finding | None:
-    """A full mesh past ~100 nodes: n(n-1)/2 sessions, each node peering with every other."""
-    if spec.calico.mode != "mesh" or spec.nodes <= MESH_ADVISED_NODES:
-        return None
-    n = spec.nodes
-    return Finding("calico-full-mesh", "error", "Calico full BGP mesh at scale",
-                   Evidence(value=f"node-to-node mesh, {n} nodes: {n * (n - 1) // 2} sessions",
-                            metric="calico.mode", observed=float(n)),
-                   "Use route reflectors: each node peers only with the reflectors.")
-
 
 DATA_ENTRIES: tuple[Entry, ...] = (
     Entry("kubedns-overload", "kube-dns cannot take a big cluster's load with default settings", "kubernetes",
@@ -40,14 +24,6 @@ DATA_ENTRIES: tuple[Entry, ...] = (
           "Detect the hang and restart docker on the node (the report's workaround).",
           patch={"remediation.docker_restart": True}, broken={"remediation.docker_restart": False},
           not_modelled_reason=_LATER_K8S),
-    Entry("calico-full-mesh", "Calico takes ~5 minutes to re-mesh after a node is killed", "kubernetes",
-          "About 5 minutes until all BGP sessions are back after a node restart at 900 nodes.",
-          "Without route reflectors every node peers with every other node: n(n-1)/2 BGP sessions.",
-          "Use route reflectors: each node peers only with the reflectors.",
-          patch={"calico.mode": "route_reflectors", "calico.route_reflectors": 2},
-          broken={"calico.mode": "mesh", "calico.route_reflectors": 0},
-          rule=calico_mesh_rule,
-          not_modelled_reason="session counts and the static rule are modelled; re-establishment timing is not yet"),
     Entry("monitoring-retention-loss", "Monitoring data of the 900-node run was lost", "monitoring",
           "Old Prometheus data (the 900-node run included) was deleted to speed up its API.",
           "Prometheus 1.x kept data only locally; no remote storage.",

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from scalelab.catalogue import apiserver_inflight, apiserver_reconnect, scheduler_antiaffinity, scheduler_colocated
+from scalelab.catalogue import (
+    apiserver_inflight,
+    apiserver_reconnect,
+    calico_mesh,
+    scheduler_antiaffinity,
+    scheduler_colocated,
+)
 from scalelab.catalogue.data import DATA_ENTRIES
 from scalelab.catalogue.entry import Entry
 
@@ -27,7 +33,7 @@ ORDER = (
 def _build() -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
     for entry in (apiserver_reconnect.ENTRY, apiserver_inflight.INFLIGHT, scheduler_antiaffinity.ENTRY,
-                  scheduler_colocated.ENTRY, apiserver_inflight.EXPIRY, *DATA_ENTRIES):
+                  scheduler_colocated.ENTRY, apiserver_inflight.EXPIRY, calico_mesh.ENTRY, *DATA_ENTRIES):
         if entry.id in entries:
             raise ValueError(f"catalogue entry {entry.id!r} registered twice")
         entries[entry.id] = entry

@@ -85,6 +85,8 @@ def summarise(sim: Simulation, results: Results) -> dict[str, float | None]:
     out["antiaffinity_violations"] = float(s.antiaffinity_violations()) if s.placements else None
     out["bgp_sessions_total"] = float(sim.bgp.established_total())
     out["bgp_sessions_per_node_max"] = float(sim.bgp.per_node_max())
+    convergence = rec.histograms.get("route_convergence_seconds")
+    out["route_convergence_seconds"] = _round(float(max(convergence.values)), 3) if convergence else None
     out["tls_handshake_failures_total"] = float(rec.counters.get("tls_handshake_failures_total", 0.0))
     out["watch_relists_total"] = float(rec.counters.get("apiserver_list_requests_total", 0.0))
     return out

@@ -145,6 +145,12 @@ class Dns(Section):
 class Calico(Section):
     mode: Literal["mesh", "route_reflectors"] = "mesh"
     route_reflectors: Annotated[int, Field(ge=0)] = 0
+    # BIRD 1.x defaults; calico/node 2.x's bgp_template overrides none of them.
+    hold_time: PositiveDuration = 240.0
+    connect_delay_time: NonNegativeDuration = 5.0
+    connect_retry_time: PositiveDuration = 120.0
+    error_wait_time: NonNegativeDuration = 60.0  # first value of BIRD's "error wait time 60,300"
+    graceful_restart: bool = True  # calico/node's template: "graceful restart"
 
 
 class Runtime(Section):
