@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView
+from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, metric_detector
 from scalelab.spec.model import ClusterSpec
 
 INFLIGHT_ID = "apiserver-inflight-429"
@@ -20,11 +20,8 @@ def inflight_rule(spec: ClusterSpec) -> Finding | None:
                                      observed=float(limit)), severity="warning")
 
 
-def inflight_detect(view: RunView) -> Finding | None:
-    share = view.metric("api_429_share")
-    if not share:
-        return None
-    return INFLIGHT.finding(Evidence(metric="api_429_share", observed=share))
+#: any 429 at all is the symptom
+inflight_detect = metric_detector("api_429_share", 1e-9, lambda: INFLIGHT)
 
 
 def inflight_explain(broken: RunView, fixed: RunView) -> str:
@@ -43,11 +40,7 @@ def expiry_rule(spec: ClusterSpec) -> Finding | None:
                                    metric="scheduler.assume_ttl_after_bind"), severity="warning")
 
 
-def expiry_detect(view: RunView) -> Finding | None:
-    violations = view.metric("antiaffinity_violations")
-    if not violations:
-        return None
-    return EXPIRY.finding(Evidence(metric="antiaffinity_violations", observed=violations))
+expiry_detect = metric_detector("antiaffinity_violations", 1.0, lambda: EXPIRY)
 
 
 def expiry_explain(broken: RunView, fixed: RunView) -> str:
@@ -57,7 +50,7 @@ def expiry_explain(broken: RunView, fixed: RunView) -> str:
             f"mechanism itself is shown in tests/test_scheduler_framework.py with binds held for 40 s")
 
 
-INFLIGHT = Entry(
+INFLIGHT: Entry = Entry(
     id=INFLIGHT_ID,
     title="kube-apiserver's low default inflight limit answers 429",
     layer="kubernetes",
@@ -77,7 +70,7 @@ INFLIGHT = Entry(
     ),
 )
 
-EXPIRY = Entry(
+EXPIRY: Entry = Entry(
     id=EXPIRY_ID,
     title="Scheduler breaks anti-affinity under 429s",
     layer="kubernetes",

@@ -61,7 +61,7 @@ def explain(broken: RunView, fixed: RunView) -> str:
             f"the HDD RAID + RTT); 200-400 ms needs a latency source not modelled")
 
 
-ENTRY = Entry(
+ENTRY: Entry = Entry(
     id=ID,
     title="Huge load on kube-apiserver: node proxies cut idle watch connections",
     layer="kubernetes",

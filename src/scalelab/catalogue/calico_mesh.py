@@ -3,7 +3,7 @@ restart at 900 nodes (report). Reflectors: each node peers with the reflectors o
 
 from __future__ import annotations
 
-from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView
+from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, metric_detector
 from scalelab.spec.model import ClusterSpec
 
 ID = "calico-full-mesh"
@@ -23,11 +23,7 @@ def rule(spec: ClusterSpec) -> Finding | None:
                                   metric="calico.mode", observed=float(n)))
 
 
-def detect(view: RunView) -> Finding | None:
-    convergence = view.metric("route_convergence_seconds")
-    if convergence is None or convergence < SLOW_CONVERGENCE_SECONDS:
-        return None
-    return ENTRY.finding(Evidence(metric="route_convergence_seconds", observed=convergence))
+detect = metric_detector("route_convergence_seconds", SLOW_CONVERGENCE_SECONDS, lambda: ENTRY)
 
 
 def explain(broken: RunView, fixed: RunView) -> str:
@@ -41,7 +37,7 @@ def explain(broken: RunView, fixed: RunView) -> str:
             f"downtimes near the hold timer; the report does not say how long the node was down")
 
 
-ENTRY = Entry(
+ENTRY: Entry = Entry(
     id=ID,
     title="Calico takes ~5 minutes to re-mesh after a node is killed",
     layer="kubernetes",

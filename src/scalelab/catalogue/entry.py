@@ -79,6 +79,19 @@ Explainer = Callable[[RunView, RunView], str]
 to ``gap`` when a band misses."""
 
 
+def metric_detector(metric: str, minimum: float, entry: Callable[[], Entry]) -> Detector:
+    """The common detector: the symptom shows when ``metric`` reaches ``minimum``.
+    ``entry`` is called lazily (the entry is built after its detector)."""
+
+    def detect(view: RunView) -> Finding | None:
+        value = view.metric(metric)
+        if value is None or value < minimum:
+            return None
+        return entry().finding(Evidence(metric=metric, observed=value))
+
+    return detect
+
+
 @dataclass(frozen=True)
 class Reproduction:
     """How to reproduce: the baseline scenario, settings applied to both runs (``context``:

@@ -3,7 +3,7 @@ every (node, placed pod) pair of every anti-affinity check; 1.5.2 builds it once
 
 from __future__ import annotations
 
-from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView
+from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, metric_detector
 from scalelab.spec.model import ClusterSpec
 
 ID = "scheduler-antiaffinity-slow"
@@ -19,11 +19,7 @@ def rule(spec: ClusterSpec) -> Finding | None:
                                   metric="scheduler.generation"))
 
 
-def detect(view: RunView) -> Finding | None:
-    per_pod = view.metric("scheduler_seconds_per_pod_mean")
-    if per_pod is None or per_pod < SLOW_SECONDS_PER_POD:
-        return None
-    return ENTRY.finding(Evidence(metric="scheduler_seconds_per_pod_mean", observed=per_pod))
+detect = metric_detector("scheduler_seconds_per_pod_mean", SLOW_SECONDS_PER_POD, lambda: ENTRY)
 
 
 def explain(broken: RunView, fixed: RunView) -> str:
@@ -40,7 +36,7 @@ def explain(broken: RunView, fixed: RunView) -> str:
             f"controller-manager's 20 creates/s, not by scheduling")
 
 
-ENTRY = Entry(
+ENTRY: Entry = Entry(
     id=ID,
     title="Scheduler is slow with pod anti-affinity",
     layer="kubernetes",

@@ -3,7 +3,7 @@ share one master's cores; under load the scheduler's cycles stretch."""
 
 from __future__ import annotations
 
-from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView
+from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, metric_detector
 from scalelab.spec.model import ClusterSpec
 
 ID = "scheduler-colocated-contention"
@@ -18,11 +18,7 @@ def rule(spec: ClusterSpec) -> Finding | None:
                                   metric="placement.scheduler"), severity="warning")
 
 
-def detect(view: RunView) -> Finding | None:
-    slowdown = view.metric("scheduler_cpu_slowdown_mean")
-    if slowdown is None or slowdown < STARVED_SLOWDOWN:
-        return None
-    return ENTRY.finding(Evidence(metric="scheduler_cpu_slowdown_mean", observed=slowdown))
+detect = metric_detector("scheduler_cpu_slowdown_mean", STARVED_SLOWDOWN, lambda: ENTRY)
 
 
 def explain(broken: RunView, fixed: RunView) -> str:
@@ -34,7 +30,7 @@ def explain(broken: RunView, fixed: RunView) -> str:
             f"from the modelled loads (the report's apiservers at ~2000 % would still leave room)")
 
 
-ENTRY = Entry(
+ENTRY: Entry = Entry(
     id=ID,
     title="Scheduler needs its own node",
     layer="kubernetes",

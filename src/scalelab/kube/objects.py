@@ -187,14 +187,11 @@ class WorkloadSpec(KubeModel):
     template: PodTemplate = PodTemplate()
 
 
-class Deployment(KubeModel):
-    kind: Literal["Deployment", "ReplicaSet"]
-    metadata: ObjectMeta
-    spec: WorkloadSpec = WorkloadSpec()
+class Workload(KubeModel):
+    """Deployment, ReplicaSet or DaemonSet: what the scheduler needs is the pod template
+    (and, but for DaemonSets, the replica count)."""
 
-
-class DaemonSet(KubeModel):
-    kind: Literal["DaemonSet"]
+    kind: Literal["Deployment", "ReplicaSet", "DaemonSet"]
     metadata: ObjectMeta
     spec: WorkloadSpec = WorkloadSpec()
 
@@ -216,7 +213,7 @@ class Node(KubeModel):
     status: NodeStatus = NodeStatus()
 
 
-KubeObject = Annotated[Pod | Deployment | DaemonSet | Node, Field(discriminator="kind")]
+KubeObject = Annotated[Pod | Workload | Node, Field(discriminator="kind")]
 KINDS = ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Node")
 
 

@@ -16,14 +16,13 @@ import numpy as np
 
 from scalelab.components.scheduler.framework import AffinityTerm, NodeTable, PodInfo
 from scalelab.kube.objects import (
-    DaemonSet,
-    Deployment,
     Node,
     ObjectMeta,
     Pod,
     PodAffinity,
     PodAffinityTerm,
     PodSpec,
+    Workload,
     scheduling_view,
 )
 
@@ -102,10 +101,10 @@ def expand(objects: Iterable[Any], generation: str, node_names: Sequence[str]) -
         if isinstance(obj, Pod):
             key = f"{ns}/{obj.metadata.name}"
             out.append(PendingPodSpec(key, pod_info(key, obj.metadata, obj.spec, generation), obj.spec.node_name))
-        elif isinstance(obj, Deployment | DaemonSet):
+        elif isinstance(obj, Workload):
             template = obj.spec.template
             meta = template.metadata.model_copy(update={"namespace": ns})
-            if isinstance(obj, DaemonSet):
+            if obj.kind == "DaemonSet":
                 for node in node_names:
                     key = f"{ns}/{obj.metadata.name}-{node}"
                     out.append(PendingPodSpec(key, pod_info(key, meta, template.spec, generation), node))
