@@ -83,3 +83,13 @@ def test_calico_sessions_and_rule() -> None:
     killed = execute(small(steady="30s", worker_hosts=4,
                            extra={"faults": [{"kind": "kill_node", "target": 0, "at": "5s"}]})).summary
     assert killed["bgp_sessions_total"] == 19 * 18 / 2
+
+
+def test_kubedns_rule_and_detector() -> None:
+    from scalelab.catalogue import kubedns
+
+    finding = kubedns.rule(load_scenario("campaign-900"))
+    assert finding is not None and finding.severity == "error"
+    assert kubedns.rule(load_scenario("campaign-900-fixed")) is None
+    assert kubedns.detect(RunView({"dns_refused_total": 12.0}, {})) is not None
+    assert kubedns.detect(RunView({"dns_refused_total": 0.0}, {})) is None

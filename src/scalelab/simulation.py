@@ -15,6 +15,7 @@ import numpy as np
 from scalelab.components.apiserver import ApiServer
 from scalelab.components.calico import BgpSessions
 from scalelab.components.controller_manager import ControllerManager
+from scalelab.components.dns import QUERIES_PER_LOOKUP, ClusterDns
 from scalelab.components.etcd import Etcd
 from scalelab.components.kube_proxy import watch_set as kube_proxy_watches
 from scalelab.components.kubelet import Kubelets
@@ -124,6 +125,8 @@ class Simulation:
         engine.schedule(self._tick_seconds, self._tick)
         engine.schedule(SAMPLE_SECONDS, self._sample)
         self.deploys: list[Deploy] = []
+        services = SYSTEM_SERVICES + sum(p.deployments + 1 for p in scenario.workload if isinstance(p, DeployPhase))
+        self.dns = ClusterDns(engine, scenario.dns, services * QUERIES_PER_LOOKUP, recorder, self.rng.stream("dns"))
         self.bgp = BgpSessions(engine, scenario.calico, nodes, recorder, self.rng.stream("calico"))
         self.faults = FaultInjector(engine, scenario.faults, nodes, self.node_down, self.node_up, recorder,
                                     self.rng.stream("faults"))
@@ -165,6 +168,9 @@ class Simulation:
     def _tick(self) -> None:
         self.conns.tick(self._tick_seconds)
         self.kubelets.tick()
+        workload_pods = sum(d.running for d in self.deploys)
+        if workload_pods:
+            self.dns.tick(workload_pods, self._tick_seconds)
         self.engine.schedule(self._tick_seconds, self._tick)
 
     def _sample(self) -> None:

@@ -9,15 +9,6 @@ _LATER_K8S = "mechanism arrives with a later issue (scheduler generations, DNS, 
 _LATER_OS = "OpenStack services are not modelled yet"
 
 DATA_ENTRIES: tuple[Entry, ...] = (
-    Entry("kubedns-overload", "kube-dns cannot take a big cluster's load with default settings", "kubernetes",
-          'dnsmasq logs "Maximum number of concurrent DNS queries reached", answers REFUSED, restarts on '
-          "its memory limit; kubedns restarts on failed liveness checks even on an idle big cluster.",
-          "One kube-dns replica; dnsmasq with forward-max 150 and a 1000-entry cache; low container limits.",
-          "6 replicas, dnsmasq --dns-forward-max=1000, --cache-size=10000, higher limits "
-          "(the report calls the kubedns part only partly fixed).",
-          patch={"dns.replicas": 6, "dns.dns_forward_max": 1000, "dns.cache_size": 10000},
-          broken={"dns.replicas": 1, "dns.dns_forward_max": 150, "dns.cache_size": 1000},
-          not_modelled_reason=_LATER_K8S),
     Entry("docker-hang", "Docker daemon hangs at random", "kubernetes",
           "kubelet logs runtime timeouts; pods cannot be created or terminated on the node.",
           "Unknown (Docker 1.12.3, also seen with 1.13); no notable daemon logs.",

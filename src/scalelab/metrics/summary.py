@@ -83,6 +83,13 @@ def summarise(sim: Simulation, results: Results) -> dict[str, float | None]:
     out["scheduler_bind_seconds_max"] = _round(float(max(binds.values))) if binds and binds.values else None
     out["apiserver_inflight_peak"] = float(max(a.inflight.peak for a in sim.apiservers))
     out["antiaffinity_violations"] = float(s.antiaffinity_violations()) if s.placements else None
+    dns = sim.dns
+    out["dns_queries_per_second"] = _round(dns.queries / results.sim_seconds, 3) if results.sim_seconds else None
+    answered = sum(d.hits + d.misses for d in dns.dnsmasq)
+    out["dns_cache_hit_ratio"] = _round(sum(d.hits for d in dns.dnsmasq) / answered) if answered else None
+    out["dns_forward_peak"] = float(max(d.peak for d in dns.dnsmasq))
+    for name in ("dns_refused_total", "dns_timeouts_total", "dns_lookup_failures_total"):
+        out[name] = float(rec.counters.get(name, 0.0))
     out["bgp_sessions_total"] = float(sim.bgp.established_total())
     out["bgp_sessions_per_node_max"] = float(sim.bgp.per_node_max())
     convergence = rec.histograms.get("route_convergence_seconds")

@@ -1,0 +1,64 @@
+"""``kubedns-overload``: one kube-dns replica, dnsmasq with 150 forward entries and a
+1000-entry cache, kubedns on 100m of CPU."""
+
+from __future__ import annotations
+
+from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, metric_detector
+from scalelab.spec.model import ClusterSpec
+
+ID = "kubedns-overload"
+#: Kargo's PR 652 and the report's fix: replicas, forward-max 1000, cache 10000.
+FIXED_REPLICAS = 6
+FIXED_FORWARD_MAX = 1000
+
+
+def rule(spec: ClusterSpec) -> Finding | None:
+    dns = spec.dns
+    if dns.replicas >= FIXED_REPLICAS and dns.dns_forward_max >= FIXED_FORWARD_MAX:
+        return None
+    return ENTRY.finding(Evidence(value=f"kube-dns replicas {dns.replicas}, dnsmasq --dns-forward-max="
+                                        f"{dns.dns_forward_max}, --cache-size={dns.cache_size}",
+                                  metric="dns.replicas", observed=float(dns.replicas)),
+                         severity="error" if spec.nodes >= 500 else "warning")
+
+
+detect = metric_detector("dns_refused_total", 1.0, lambda: ENTRY)
+
+
+def explain(broken: RunView, fixed: RunView) -> str:
+    return (f"model: {broken.metric('dns_queries_per_second')} queries/s over the run, cache hit ratio "
+            f"{broken.metric('dns_cache_hit_ratio')}, at most {broken.metric('dns_forward_peak')} of 150 "
+            f"forward entries in use: the cluster's few service names (x4 search-path/record-type "
+            f"entries, 30 s TTL) fit the 1000-entry cache, so almost nothing reaches the forward table "
+            f"and kubedns. REFUSED needs many distinct or uncacheable names (external names through "
+            f"ndots:5, per-pod names) or a far higher miss rate; which ones the report's pods asked for "
+            f"is not known. Not modelled: kubedns liveness restarts, dnsmasq memory restarts")
+
+
+ENTRY: Entry = Entry(
+    id=ID,
+    title="kube-dns cannot take a big cluster's load with default settings",
+    layer="kubernetes",
+    symptoms='dnsmasq logs "Maximum number of concurrent DNS queries reached", answers REFUSED, restarts on '
+             "its memory limit; kubedns restarts on failed liveness checks even on an idle big cluster.",
+    cause="One kube-dns replica; dnsmasq with forward-max 150 and a 1000-entry cache; low container limits.",
+    fix_text="6 replicas, dnsmasq --dns-forward-max=1000, --cache-size=10000, higher limits "
+             "(the report calls the kubedns part only partly fixed).",
+    references=("Kargo pull request 652 (kube-dns replicas and limits configurable)",),
+    patch={"dns.replicas": 6, "dns.dns_forward_max": 1000, "dns.cache_size": 10000},
+    broken={"dns.replicas": 1, "dns.dns_forward_max": 150, "dns.cache_size": 1000},
+    rule=rule,
+    detect=detect,
+    explain=explain,
+    reproduction=Reproduction(context={"workload": [
+        {"kind": "steady", "duration": "1m"},
+        {"kind": "deploy", "pods_per_node": 5, "anti_affinity": True},
+        {"kind": "steady", "duration": "5m"}]}),
+    bands=(
+        Band("broken", "dns_refused_total", 1.0, None, "measured", "report: REFUSED and the max-queries log line"),
+        Band("broken", "dns_lookup_failures_total", 1.0, None, "measured",
+             "report: Name or service not known for galera.ccp.svc.cluster.local"),
+        Band("fixed", "dns_refused_total", None, 0.0, "expected", "report: fixed by the settings above"),
+        Band("fixed", "dns_lookup_failures_total", None, 0.0, "expected", "report: fixed by the settings above"),
+    ),
+)

@@ -1,0 +1,178 @@
+"""Cluster DNS (1.5 era): per kube-dns replica a dnsmasq cache in front of kubedns.
+
+dnsmasq, as it behaves (CATALOGUE.md facts, measured on a real dnsmasq):
+- a cache of ``cache_size`` entries, least recently used evicted, answers kept for their TTL
+  (kubedns answers carry 30 s); REFUSED answers are not cached;
+- ``dns_forward_max`` forward entries: a loss system, no queue. A query that misses the cache
+  needs a free entry, else it is answered REFUSED at once ("Maximum number of concurrent DNS
+  queries reached", logged about once per 6 s however many are refused). A query for a name
+  already being forwarded joins that forward (no new upstream query) but still takes an entry;
+  entries are held until the upstream answers, or 10 s when it does not.
+kubedns (the upstream) answers on its CPU limit: a processor-shared ``Cores`` of
+``kubedns_cpu_limit`` threads, so its latency, and the forward entries' holding time, grow
+with its load.
+
+Clients (glibc resolver, resolv.conf ``ndots:5`` with the cluster's search domains): a lookup
+of ``service.namespace`` tries ``<ns>.svc.cluster.local`` (NXDOMAIN), then
+``svc.cluster.local`` (found), A and AAAA each: 4 queries. A REFUSED query is retried once
+(``attempts:2``); a lookup fails when a query of it is refused twice or times out.
+
+Fidelity: hybrid. Lookups arrive per tick as Poisson counts spread over the cluster's service
+names; cache hits are counted in bulk; every miss is an individual event at its own time
+within the tick (the forward table is where the symptom lives). Model card: docs/models/dns.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Cores, Engine
+from scalelab.spec.model import Dns as DnsSpec
+
+#: kubedns answer TTL (kube-dns 1.5 default for service records).
+ANSWER_TTL_SECONDS = 30.0
+#: dnsmasq gives up on a forward after 10 s (its forwarded-query timeout).
+FORWARD_TIMEOUT_SECONDS = 10.0
+#: dnsmasq rate-limits its "Maximum number of concurrent DNS queries reached" line.
+MAX_QUERIES_LOG_EVERY_SECONDS = 6.0
+#: Search-path tries until the name is found (``<ns>.svc.cluster.local`` then
+#: ``svc.cluster.local``) times two record types.
+QUERIES_PER_LOOKUP = 4
+
+
+class Dnsmasq:
+    """One dnsmasq: cache + forward table in front of an ``upstream(name, done)``."""
+
+    def __init__(self, engine: Engine, names: int, cache_size: int, forward_max: int,
+                 upstream: Callable[[int, Callable[[], None]], None], recorder: Recorder,
+                 retries: int = 1) -> None:
+        self.engine = engine
+        #: resolver retries of a refused query (glibc ``attempts:2`` = 1 retry, sent at once)
+        self.retries = retries
+        self.cache_size = cache_size
+        self.forward_max = forward_max
+        self.upstream = upstream
+        self.recorder = recorder
+        self.expiry = np.full(names, -np.inf)
+        self.last_used = np.full(names, -np.inf)
+        self.cached = np.zeros(names, dtype=bool)
+        self.in_use = 0
+        self.inflight: dict[int, list[int]] = {}  # name -> [entries held, forward id]
+        self._forward_id = 0
+        self._last_log = -np.inf
+        self.hits = 0
+        self.misses = 0
+        self.refused = 0
+        self.peak = 0
+
+    def lookup_batch(self, counts: np.ndarray, window: float, rng: np.random.Generator,
+                     on_failure: Callable[[int], None]) -> None:
+        """Queries per name arriving over the next ``window`` seconds."""
+        now = self.engine.now
+        asked = np.flatnonzero(counts)
+        valid = self.cached[asked] & (self.expiry[asked] > now)
+        hit_names = asked[valid]
+        self.hits += int(counts[hit_names].sum())
+        self.last_used[hit_names] = now
+        for name in asked[~valid].tolist():
+            for t in np.sort(rng.uniform(0.0, window, int(counts[name]))).tolist():
+                self.engine.schedule(t, self.query, name, 0, on_failure)
+
+    def query(self, name: int, attempt: int, on_failure: Callable[[int], None]) -> None:
+        """One query that missed the cache (or found it expired meanwhile)."""
+        now = self.engine.now
+        if self.cached[name] and self.expiry[name] > now:
+            self.hits += 1
+            self.last_used[name] = now
+            return
+        self.misses += 1
+        if self.in_use >= self.forward_max:
+            self.refused += 1
+            self.recorder.inc("dns_refused_total")
+            if now - self._last_log >= MAX_QUERIES_LOG_EVERY_SECONDS:
+                self._last_log = now
+                self.recorder.inc("dnsmasq_max_concurrent_logged_total")
+            if attempt < self.retries:
+                self.query(name, attempt + 1, on_failure)
+            else:
+                on_failure(1)
+            return
+        self.in_use += 1
+        self.peak = max(self.peak, self.in_use)
+        forward = self.inflight.get(name)
+        if forward is not None:
+            forward[0] += 1
+            return
+        self._forward_id += 1
+        fid = self._forward_id
+        self.inflight[name] = [1, fid]
+        self.upstream(name, lambda: self._answered(name, fid, timed_out=False))
+        self.engine.schedule(FORWARD_TIMEOUT_SECONDS, self._answered, name, fid, True, on_failure)
+
+    def _answered(self, name: int, fid: int, timed_out: bool,
+                  on_failure: Callable[[int], None] | None = None) -> None:
+        forward = self.inflight.get(name)
+        if forward is None or forward[1] != fid:
+            return  # answered already (or timed out already)
+        del self.inflight[name]
+        self.in_use -= forward[0]
+        if timed_out:
+            self.recorder.inc("dns_timeouts_total", forward[0])
+            if on_failure is not None:
+                on_failure(forward[0])
+            return
+        self._insert(name)
+
+    def _insert(self, name: int) -> None:
+        now = self.engine.now
+        if not self.cached[name] and int(self.cached.sum()) >= self.cache_size:
+            live = np.flatnonzero(self.cached)
+            victim = live[np.argmin(self.last_used[live])]  # least recently used
+            self.cached[victim] = False
+        self.cached[name] = True
+        self.expiry[name] = now + ANSWER_TTL_SECONDS
+        self.last_used[name] = now
+
+
+class ClusterDns:
+    """kube-dns replicas behind the kube-dns Service (kube-proxy spreads queries evenly)."""
+
+    def __init__(self, engine: Engine, spec: DnsSpec, names: int, recorder: Recorder,
+                 rng: np.random.Generator) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.names = names
+        self.recorder = recorder
+        self.rng = rng
+        self.kubedns = [Cores(engine, spec.kubedns_cpu_limit, f"kubedns-{i}") for i in range(spec.replicas)]
+        self.dnsmasq = [Dnsmasq(engine, names, spec.cache_size, spec.dns_forward_max,
+                                self._upstream(i), recorder) for i in range(spec.replicas)]
+        self.queries = 0
+        self.lookups = 0
+
+    def _upstream(self, replica: int) -> Callable[[int, Callable[[], None]], None]:
+        cores = self.kubedns[replica]
+
+        def forward(_name: int, done: Callable[[], None]) -> None:
+            cores.submit(self.spec.kubedns_query_cpu_seconds, done, owner="kubedns")
+
+        return forward
+
+    def tick(self, pods: float, window: float) -> None:
+        """Lookups of ``pods`` resolving service names over the next ``window`` seconds."""
+        lookups = int(self.rng.poisson(pods * self.spec.lookups_per_pod_per_second * window))
+        if lookups == 0:
+            return
+        self.lookups += lookups
+        self.queries += lookups * QUERIES_PER_LOOKUP
+        cells = self.names * len(self.dnsmasq)
+        per_replica = self.rng.multinomial(lookups * QUERIES_PER_LOOKUP, np.full(cells, 1.0 / cells))
+        per_replica = per_replica.reshape(self.names, len(self.dnsmasq))
+        for r, dnsmasq in enumerate(self.dnsmasq):
+            dnsmasq.lookup_batch(per_replica[:, r], window, self.rng, self._failed)
+
+    def _failed(self, queries: int) -> None:
+        self.recorder.inc("dns_lookup_failures_total", queries)

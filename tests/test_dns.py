@@ -1,0 +1,83 @@
+"""dnsmasq's forward table is a loss system; its cache an LRU with TTLs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from scalelab.components.dns import Dnsmasq
+from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Engine
+
+
+def erlang_b(servers: int, load: float) -> float:
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = load * b / (k + load * b)
+    return b
+
+
+def _refused_share(rate: float, hold: float, slots: int, queries: int = 40_000, seed: int = 5) -> float:
+    engine = Engine()
+
+    def upstream(_name: int, done: object) -> None:
+        engine.schedule(hold, done)  # type: ignore[arg-type]
+
+    dnsmasq = Dnsmasq(engine, queries, cache_size=1, forward_max=slots, upstream=upstream,
+                      recorder=Recorder(), retries=0)
+    times = np.cumsum(np.random.default_rng(seed).exponential(1.0 / rate, queries))
+    for i, t in enumerate(times.tolist()):
+        engine.schedule(t, dnsmasq.query, i, 0, lambda _n: None)  # every name distinct: all miss
+    engine.run(math.inf)
+    return dnsmasq.refused / queries
+
+
+@pytest.mark.parametrize(("rate", "slots"), [(80.0, 10), (120.0, 10), (1500.0, 150)])
+def test_refused_share_near_capacity_follows_erlang_b(rate: float, slots: int) -> None:
+    hold = 0.1
+    assert _refused_share(rate, hold, slots) == pytest.approx(erlang_b(slots, rate * hold), rel=0.1)
+
+
+def test_far_above_capacity_the_table_passes_exactly_its_capacity() -> None:
+    rate, hold, slots = 2000.0, 0.1, 10
+    share = _refused_share(rate, hold, slots)
+    assert share == pytest.approx(1.0 - (slots / hold) / rate, abs=0.01)
+
+
+def _hit_ratio(names: int, cache: int) -> float:
+    engine = Engine()
+    rng = np.random.default_rng(9)
+
+    def upstream(_name: int, done: object) -> None:
+        engine.schedule(0.001, done)  # type: ignore[arg-type]
+
+    dnsmasq = Dnsmasq(engine, names, cache_size=cache, forward_max=10_000, upstream=upstream, recorder=Recorder())
+    for step in range(600):
+        counts = rng.multinomial(200, np.full(names, 1.0 / names))
+        engine.schedule(0.0, dnsmasq.lookup_batch, counts, 0.1, rng, lambda _n: None)
+        engine.run(0.1 * (step + 1))
+    return dnsmasq.hits / (dnsmasq.hits + dnsmasq.misses)
+
+
+def test_hit_ratio_falls_as_names_outgrow_the_cache() -> None:
+    ratios = [_hit_ratio(200, cache) for cache in (1000, 150, 50)]
+    assert ratios[0] > 0.95
+    assert ratios[0] > ratios[1] > ratios[2]
+
+
+def test_duplicate_queries_join_the_forward_but_take_entries() -> None:
+    engine = Engine()
+    upstream_calls: list[int] = []
+
+    def upstream(name: int, done: object) -> None:
+        upstream_calls.append(name)
+        engine.schedule(1.0, done)  # type: ignore[arg-type]
+
+    dnsmasq = Dnsmasq(engine, 5, cache_size=10, forward_max=3, upstream=upstream, recorder=Recorder(), retries=0)
+    for _ in range(4):
+        dnsmasq.query(0, 0, lambda _n: None)
+    assert upstream_calls == [0] and dnsmasq.in_use == 3 and dnsmasq.refused == 1
+    engine.run(2.0)
+    assert dnsmasq.in_use == 0 and dnsmasq.cached[0]
