@@ -22,6 +22,7 @@ from scalelab.components.kubelet import Kubelets
 from scalelab.components.leader_election import LeaderElection
 from scalelab.components.node_proxy import ClientConnections, Fidelity
 from scalelab.components.objects import ClusterObjects
+from scalelab.components.runtime import DockerDaemons
 from scalelab.components.scheduler.framework import Framework, NodeTable
 from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
 from scalelab.components.scheduler.scheduler import SchedulerProcess
@@ -92,8 +93,9 @@ class Simulation:
             engine, nodes, [scenario.kubelet.watches, kube_proxy_watches(scenario.kube_proxy)],
             self.apiservers, self.objects, recorder, self.rng.stream("node_proxy"),
             scenario.node_proxy.proxy_timeout, scenario.node_proxy.balance, fidelity)
+        self.runtime = DockerDaemons(engine, scenario.runtime, scenario.remediation, recorder)
         self.kubelets = Kubelets(engine, scenario.kubelet, nodes, self.conns, self.apiservers, recorder,
-                                 self.rng.stream("kubelet"))
+                                 self.rng.stream("kubelet"), self.runtime)
         # Scheduler and controller-manager talk to the apiserver on their own host.
         if scenario.placement.scheduler == "dedicated":
             self.scheduler_cores = Cores(engine, scenario.hosts.hardware.threads, "scheduler-host")
@@ -129,7 +131,7 @@ class Simulation:
         self.dns = ClusterDns(engine, scenario.dns, services * QUERIES_PER_LOOKUP, recorder, self.rng.stream("dns"))
         self.bgp = BgpSessions(engine, scenario.calico, nodes, recorder, self.rng.stream("calico"))
         self.faults = FaultInjector(engine, scenario.faults, nodes, self.node_down, self.node_up, recorder,
-                                    self.rng.stream("faults"))
+                                    self.rng.stream("faults"), runtime_hang=self.runtime.hang)
 
     def node_down(self, node: int) -> None:
         self.conns.node_down(node)

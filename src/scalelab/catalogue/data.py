@@ -9,12 +9,6 @@ _LATER_K8S = "mechanism arrives with a later issue (scheduler generations, DNS, 
 _LATER_OS = "OpenStack services are not modelled yet"
 
 DATA_ENTRIES: tuple[Entry, ...] = (
-    Entry("docker-hang", "Docker daemon hangs at random", "kubernetes",
-          "kubelet logs runtime timeouts; pods cannot be created or terminated on the node.",
-          "Unknown (Docker 1.12.3, also seen with 1.13); no notable daemon logs.",
-          "Detect the hang and restart docker on the node (the report's workaround).",
-          patch={"remediation.docker_restart": True}, broken={"remediation.docker_restart": False},
-          not_modelled_reason=_LATER_K8S),
     Entry("monitoring-retention-loss", "Monitoring data of the 900-node run was lost", "monitoring",
           "Old Prometheus data (the 900-node run included) was deleted to speed up its API.",
           "Prometheus 1.x kept data only locally; no remote storage.",

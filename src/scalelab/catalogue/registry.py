@@ -13,6 +13,7 @@ from scalelab.catalogue import (
     apiserver_inflight,
     apiserver_reconnect,
     calico_mesh,
+    docker_hang,
     kubedns,
     scheduler_antiaffinity,
     scheduler_colocated,
@@ -35,7 +36,7 @@ def _build() -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
     for entry in (apiserver_reconnect.ENTRY, apiserver_inflight.INFLIGHT, scheduler_antiaffinity.ENTRY,
                   scheduler_colocated.ENTRY, apiserver_inflight.EXPIRY, kubedns.ENTRY,
-                  calico_mesh.ENTRY, *DATA_ENTRIES):
+                  docker_hang.ENTRY, calico_mesh.ENTRY, *DATA_ENTRIES):
         if entry.id in entries:
             raise ValueError(f"catalogue entry {entry.id!r} registered twice")
         entries[entry.id] = entry

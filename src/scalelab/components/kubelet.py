@@ -4,7 +4,7 @@ Each kubelet holds one HTTP/2 connection through its node's proxy (``node_proxy`
 its reflectors (its pods by ``spec.nodeName``, its own Node, all Services) and its requests.
 Node status (1.5 ``tryUpdateNodeStatus``): GET the Node, then PUT its status; the PUT is a
 Node change, which the kubelet's own Node watch then receives. Its pods: bound pod -> start
-(``pod_start_seconds``; runtime latencies come with the runtime model) -> PUT pod status.
+(``pod_start_seconds`` of kubelet work, then the runtime's pull and start) -> PUT pod status.
 Requests pass the kubelet's client rate limiter (QPS 5, burst 10).
 Node status updates are cohorts per tick (all nodes due in one tick, per apiserver).
 Model card: docs/models/kubelet.md.
@@ -22,6 +22,7 @@ from scalelab.components.apiserver import ApiServer, CohortReply
 from scalelab.components.node_proxy import ClientConnections
 from scalelab.components.objects import OBJECT_BYTES
 from scalelab.components.ratelimit import TokenBucket
+from scalelab.components.runtime import DockerDaemons
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
 from scalelab.spec.model import Kubelet as KubeletSpec
@@ -34,7 +35,9 @@ class Kubelets:
     """The kubelets of all nodes."""
 
     def __init__(self, engine: Engine, spec: KubeletSpec, nodes: int, conns: ClientConnections,
-                 apiservers: Sequence[ApiServer], recorder: Recorder, rng: np.random.Generator) -> None:
+                 apiservers: Sequence[ApiServer], recorder: Recorder, rng: np.random.Generator,
+                 runtime: DockerDaemons) -> None:
+        self.runtime = runtime
         self.engine = engine
         self.spec = spec
         self.nodes = nodes
@@ -95,7 +98,8 @@ class Kubelets:
         """The pod watch told this node's kubelet about a pod bound to it."""
         conn = self.conns.conn_of(np.array([node]), CLIENT_INDEX)
         self.conns.deliver("pods", 1, conn)
-        self.engine.schedule(self.pod_start_seconds, self._report_running, node, on_running)
+        self.engine.schedule(self.pod_start_seconds, self.runtime.start_pod, node,
+                             partial(self._report_running, node, on_running))
 
     def _report_running(self, node: int, on_running: Callable[[], None]) -> None:
         limiter = self._limiters.get(node)

@@ -90,6 +90,11 @@ def summarise(sim: Simulation, results: Results) -> dict[str, float | None]:
     out["dns_forward_peak"] = float(max(d.peak for d in dns.dnsmasq))
     for name in ("dns_refused_total", "dns_timeouts_total", "dns_lookup_failures_total"):
         out[name] = float(rec.counters.get(name, 0.0))
+    out["runtime_timeouts_total"] = float(rec.counters.get("runtime_timeouts_total", 0.0))
+    out["pods_stuck_max"] = float(sim.runtime.stuck_max)
+    out["pods_stuck_end"] = float(sim.runtime.stuck)
+    recovery = rec.histograms.get("runtime_recovery_seconds")
+    out["runtime_recovery_seconds"] = _round(float(max(recovery.values)), 3) if recovery else None
     out["bgp_sessions_total"] = float(sim.bgp.established_total())
     out["bgp_sessions_per_node_max"] = float(sim.bgp.per_node_max())
     convergence = rec.histograms.get("route_convergence_seconds")

@@ -161,10 +161,22 @@ class Calico(Section):
 
 class Runtime(Section):
     docker_version: str = "1.12.3"  # report
+    # Pulling a pod's image from the lab's registry (assumption: a ~300 MB OpenStack image
+    # over the local registry at ~30 MB/s); every deploy pod's image is new to its node.
+    image_pull_seconds: NonNegativeDuration = 10.0
+    # docker create + start of a container in Docker 1.12 (~0.5 s each, assumption).
+    container_start_seconds: NonNegativeDuration = 1.0
+    # kubelet 1.5 --runtime-request-timeout
+    runtime_request_timeout: PositiveDuration = 120.0
+    # kubelet pod-worker resync after an error (1.5 sync period 10 s)
+    kubelet_retry_seconds: PositiveDuration = 10.0
 
 
 class Remediation(Section):
     docker_restart: bool = False
+    # The report's workaround, automated: restart docker after this many runtime timeouts.
+    detect_after_timeouts: PositiveInt = 1
+    docker_restart_seconds: PositiveDuration = 30.0  # assumption: stop + start of dockerd
 
 
 class OpenStack(Section):
@@ -225,7 +237,8 @@ class DeployPhase(Section):
     # Simulated time allowed after the last pod is created (the phase ends earlier when
     # every pod runs).
     timeout: PositiveDuration = 4 * 3600.0
-    # Kubelet: bound pod -> running (image present; runtime latency comes with issue 4).
+    # Kubelet's pod worker before the runtime call (volumes, the pause container; assumption);
+    # the runtime's pull and start come from ``runtime``.
     pod_start_seconds: NonNegativeDuration = 2.0
 
 
@@ -243,7 +256,7 @@ Phase = Annotated[SteadyPhase | DeployPhase | ReconfigurePhase, Field(discrimina
 class Fault(Section):
     """One schema for every injected fault."""
 
-    kind: Literal["kill_node", "restart_node"]
+    kind: Literal["kill_node", "restart_node", "docker_hang"]
     target: Annotated[int, Field(ge=0)] | Literal["random"] = "random"
     at: NonNegativeDuration | None = None
     rate: Annotated[float, Field(gt=0)] | None = None  # per node per hour

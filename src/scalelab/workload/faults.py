@@ -2,9 +2,11 @@
 
 ``kill_node``: the node's kubelet and kube-proxy stop for good (its connections close, its
 status stops). ``restart_node``: the same, then after ``duration`` fresh processes dial the
-apiservers and LIST + WATCH everything. A fault fires at ``at`` (simulated seconds), or as a
-Poisson process at ``rate`` per node per hour; ``target`` is a node index or ``random``.
-The engine is not touched: a fault is a scheduled callback on the components.
+apiservers and LIST + WATCH everything. ``docker_hang``: the node's container runtime stops
+answering (see ``components.runtime``); ``duration`` does not apply (only a docker restart
+ends it). A fault fires at ``at`` (simulated seconds), or as a Poisson process at ``rate``
+per node per hour; ``target`` is a node index or ``random``. The engine is not touched: a
+fault is a scheduled callback on the components.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ NodeAction = Callable[[int], None]
 
 class FaultInjector:
     def __init__(self, engine: Engine, faults: Sequence[Fault], nodes: int, node_down: NodeAction,
-                 node_up: NodeAction, recorder: Recorder, rng: np.random.Generator) -> None:
+                 node_up: NodeAction, recorder: Recorder, rng: np.random.Generator,
+                 runtime_hang: NodeAction | None = None) -> None:
+        self.runtime_hang = runtime_hang
         self.engine = engine
         self.nodes = nodes
         self.node_down = node_down
@@ -50,6 +54,10 @@ class FaultInjector:
             return  # a target beyond a scaled-down cluster: nothing to break
         self.recorder.inc(f'faults_total{{kind="{fault.kind}"}}')
         self.recorder.event(self.engine.now, fault.kind, f"node{node}")
+        if fault.kind == "docker_hang":
+            if self.runtime_hang is not None:
+                self.runtime_hang(node)
+            return
         self.node_down(node)
         if fault.kind == "restart_node":
             self.engine.schedule(fault.duration, self._restart, node)
