@@ -70,6 +70,7 @@ def test_all_errors_reported_with_paths(tmp_path: Path) -> None:
     ("name: x\nname: y\n---\nname: z\n", "expected one YAML document"),
     ("name: x\nseed: null\n", "seed"),
     ("name: x\nworkload: [{kind: reconfigure, set: {node_proxy.nope: 1}}]\n", "workload.0.set.node_proxy.nope"),
+    ("name: x\nworkload: [{kind: reconfigure, set: {topology.worker_hosts: 9}}]\n", "not changeable on a live"),
     ("name: x\nworkload: [{kind: reconfigure, set: {node_proxy.proxy_timeout: x}}]\n", "workload.0.set."),
 ])
 def test_bad_documents(tmp_path: Path, text: str, needle: str) -> None:

@@ -189,6 +189,9 @@ class Simulation:
         self.conns.reconfigure(new.node_proxy.proxy_timeout)
         self._tick_seconds = cohort_tick(new.node_proxy.proxy_timeout)
         self.kubelets.reconfigure(new.kubelet)
+        self.scheduler.reconfigure(new.scheduler)
+        self.runtime.spec = new.runtime
+        self.runtime.remediation = new.remediation
         self.recorder.event(self.engine.now, "reconfigure", ", ".join(f"{k}={v}" for k, v in patch.items()))
 
     def run(self, progress: Callable[[float], None] | None = None) -> Results:

@@ -158,10 +158,14 @@ def validate(doc: dict[str, Any], source: str, check_phases: bool = True) -> Sce
         raise ScenarioError(source, _problems(err)) from None
     if not check_phases:
         return scenario
+    from scalelab.spec.model import RECONFIGURABLE
     # A reconfigure phase's patch is checked now, not when the run reaches it.
     problems = []
     for i, phase in enumerate(scenario.workload):
         if phase.kind == "reconfigure":
+            fixed_paths = [p for p in phase.set if not p.startswith(RECONFIGURABLE)]
+            problems += [f"workload.{i}.set.{p}: not changeable on a live cluster (only {', '.join(RECONFIGURABLE)})"
+                         for p in fixed_paths]
             try:
                 apply_patch(scenario, dict(phase.set), source=source, check_phases=False)
             except ScenarioError as exc:

@@ -253,6 +253,11 @@ class ReconfigurePhase(Section):
 Phase = Annotated[SteadyPhase | DeployPhase | ReconfigurePhase, Field(discriminator="kind")]
 
 
+#: Sections a ``reconfigure`` phase may change mid-run (the components that re-read their
+#: settings live); topology, placement, DNS and Calico need a new run.
+RECONFIGURABLE = ("apiserver.", "node_proxy.", "kubelet.", "scheduler.", "runtime.", "remediation.")
+
+
 class Fault(Section):
     """One schema for every injected fault."""
 

@@ -63,6 +63,12 @@ class SchedulerProcess:
         self.placements: list[tuple[PodInfo, int]] = []
         self.last_bound: float | None = None
 
+    def reconfigure(self, spec: SchedulerSpec) -> None:
+        """A scheduler restarted with new flags: its rate limiter starts full again."""
+        if (spec.qps, spec.burst) != (self.spec.qps, self.spec.burst):
+            self._limiter = TokenBucket(spec.qps, spec.burst, self.engine.now)
+        self.spec = spec
+
     def cycle_cost(self, pod: PodInfo) -> CycleCost:
         """CPU of the next cycle for ``pod`` by the generation's algorithm (``cost``)."""
         return cycle_cost(self.spec.generation, pod, self.nodes, self.spec.per_node_cpu_seconds,
