@@ -6,19 +6,17 @@ reflectors (dedicated hosts, not counted as nodes), which also mesh among themse
 n*r + r(r-1)/2 sessions, r per node. A node that is down has none of its sessions up.
 
 Re-establishment after a node restarts (crash at t0, back at t1), per peer session, from
-BIRD 1.x behaviour with the timers of ``spec.calico`` (calico/node 2.x overrides none):
-- the peer still believes the session is up until it detects the loss: its hold timer
-  (last keepalive from the node 0-80 s before the crash, + 240 s), or the TCP reset its own
-  next keepalive (every hold/3) gets once the node's host is back;
-- the restarted node's BIRD connects to every peer ``connect_delay_time`` after start; a peer
-  that has not detected the loss accepts it as a graceful restart (both sides configure
-  ``graceful restart``): the session is up at once;
-- a peer that detected the loss waits ``error_wait_time`` refusing connections, then connects
-  itself (after ``connect_delay_time``) and retries every ``connect_retry_time`` while the node
-  is unreachable; the node retries refused connects every ``connect_retry_time``.
-Each session coming up is one event; ``route_convergence_seconds`` runs from the node's return
-until its last session is up (mesh: all n-1 peers; reflectors: the r reflectors, which pass
-the routes on to every node over sessions that never went down).
+BIRD 1.5/1.6's state machine (calico's BIRD of the era) with the timers of ``spec.calico``:
+- the peer believes the session is up until its hold timer runs out (last keepalive from the
+  node 0-80 s before the crash, + 240 s) or until its own next keepalive (every hold/3) meets
+  the TCP reset of the returned host;
+- the restarted node connects ``connect_delay_time`` after start; a peer still holding an
+  established session accepts it as a graceful restart: up at once;
+- a reset (a socket error) sends the peer straight back to connecting after the connect delay,
+  with no error wait; a hold-timer expiry is a protocol error: the peer waits
+  ``error_wait_time`` (60 s) and rejects connections meanwhile;
+- a rejected connect is a socket error for the node, which retries after the connect delay;
+  a peer connecting to a node still down waits ``connect_retry_time`` for the TCP connect.
 Model card: docs/models/calico.md.
 """
 
@@ -72,18 +70,31 @@ class BgpSessions:
         since_last = self.rng.uniform(0.0, keepalive, peers)
         phase = self.rng.uniform(0.0, keepalive, peers)
         hold_expiry = t0 - since_last + s.hold_time
-        first_keepalive_after_return = t0 + phase + keepalive * np.ceil(np.maximum(t1 - t0 - phase, 0.0) / keepalive)
-        detected = np.minimum(hold_expiry, first_keepalive_after_return)
-        node_attempt = t1 + s.connect_delay_time
-        graceful = s.graceful_restart & (detected > node_attempt)
-        ready = detected + s.error_wait_time
+        reset_at = t0 + phase + keepalive * np.ceil(np.maximum(t1 - t0 - phase, 0.0) / keepalive)
+        node_first = t1 + s.connect_delay_time
+        # How the peer notices the loss, and from when it accepts a connection again.
+        by_reset = reset_at < hold_expiry
+        noticed = np.where(by_reset, reset_at, hold_expiry)
+        accepts_from = np.where(by_reset, reset_at, hold_expiry + s.error_wait_time)
+        if s.graceful_restart:  # a peer unaware of the loss takes the node's connect as a restart
+            accepts_from = np.where(noticed > node_first, node_first, accepts_from)
+        node_time = self._next_node_attempt(node_first, accepts_from)
+        # The peer's own connects: after the connect delay; to a node still down, every
+        # connect-retry time (the TCP connect gets no answer).
+        peer_first = np.maximum(accepts_from, noticed) + s.connect_delay_time
         retry = s.connect_retry_time
-        peer_try = ready + s.connect_delay_time
-        peer_try = np.where(peer_try >= t1, peer_try, peer_try + retry * np.ceil((t1 - peer_try) / retry))
-        node_try = np.where(node_attempt >= ready, node_attempt,
-                            node_attempt + retry * np.ceil((ready - node_attempt) / retry))
-        out: np.ndarray = np.where(graceful, node_attempt, np.minimum(peer_try, node_try))
+        peer_time = np.where(peer_first >= t1, peer_first,
+                             peer_first + retry * np.ceil((t1 - peer_first) / retry))
+        out: np.ndarray = np.minimum(node_time, peer_time)
         return out
+
+    def _next_node_attempt(self, first: float, after: np.ndarray) -> np.ndarray:
+        """The node's first connect attempt at or after ``after`` (it retries every connect
+        delay once a connect was rejected)."""
+        step = max(self.spec.connect_delay_time, 1.0)
+        k = np.ceil(np.maximum(after - first, 0.0) / step)
+        nxt: np.ndarray = first + k * step
+        return nxt
 
     def _session_up(self, node: int) -> None:
         self.recorder.inc("bgp_sessions_established_total")
