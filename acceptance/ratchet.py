@@ -12,9 +12,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def verdict(results: list[dict[str, object]], listed: list[str]) -> tuple[list[str], list[str]]:
+    """(ids listed but no longer reproduced, ids reproduced but not listed yet)."""
+    status = {str(r["id"]): r["status"] for r in results}
+    lost = [i for i in listed if status.get(i) != "reproduced"]
+    newly = [i for i, s in status.items() if s == "reproduced" and i not in listed]
+    return lost, newly
+
+
+def listed_ids(path: Path = HERE / "reproduced.txt") -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
 def main() -> int:
-    listed = [line.strip() for line in (HERE / "reproduced.txt").read_text().splitlines()
-              if line.strip() and not line.startswith("#")]
+    listed = listed_ids()
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run(
             [sys.executable, "-m", "scalelab.cli", "reproduce", "all", "--format", "json",
@@ -29,20 +40,18 @@ def main() -> int:
     except json.JSONDecodeError:
         print("acceptance: reproduce all printed no JSON document", file=sys.stderr)
         return 1
-    status = {r["id"]: r["status"] for r in results}
     for r in results:
         note = f" ({r['gap']})" if r.get("gap") and r["status"] != "not_modelled" else ""
         print(f"{r['id']}: {r['status']}{note}")
-    lost = [i for i in listed if status.get(i) != "reproduced"]
-    newly = [i for i, s in status.items() if s == "reproduced" and i not in listed]
+    lost, newly = verdict(results, listed)
     if newly:
         print(f"acceptance: newly reproduced, add to acceptance/reproduced.txt: {', '.join(newly)}")
     if lost:
         print(f"acceptance: FAILED, no longer reproduced: {', '.join(lost)}", file=sys.stderr)
         return 1
-    print(f"acceptance: ok ({sum(s == 'reproduced' for s in status.values())} reproduced, "
-          f"{sum(s == 'gap' for s in status.values())} gap, "
-          f"{sum(s == 'not_modelled' for s in status.values())} not modelled)")
+    counts = {s: sum(r["status"] == s for r in results) for s in ("reproduced", "gap", "not_modelled")}
+    print(f"acceptance: ok ({counts['reproduced']} reproduced, {counts['gap']} gap, "
+          f"{counts['not_modelled']} not modelled)")
     return 0
 
 
