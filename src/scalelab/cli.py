@@ -181,17 +181,26 @@ def catalogue(entry_id: str | None, store_path: Path | None, fmt: str) -> None:
     if entry_id is not None and entry_id not in ENTRIES:
         raise UserError(f"{entry_id}: unknown catalogue id")
     chosen = [ENTRIES[entry_id]] if entry_id else list(ENTRIES.values())
-    docs = [{"id": e.id, "title": e.title, "layer": e.layer, "status": "modelled" if e.modelled else "not_modelled",
+    docs: list[dict[str, Any]] = [{"id": e.id, "title": e.title, "layer": e.layer, "status": "modelled" if e.modelled else "not_modelled",
              "symptoms": e.symptoms, "cause": e.cause, "fix": e.fix_text, "patch": dict(e.patch or {}),
-             "references": list(e.references)} for e in chosen]
+             "references": list(e.references),
+             "context": dict(e.reproduction.context) if e.reproduction else {},
+             "bands": [{"run": b.run, "metric": b.metric, "low": b.low, "high": b.high,
+                        "source": f"{b.source}: {b.note}"} for b in e.bands],
+             "not_modelled_reason": e.not_modelled_reason if not e.modelled else None} for e in chosen]
     if fmt == "json":
         click.echo(dumps(docs[0] if entry_id else docs))
         return
     console = Console()
     if entry_id:
         d = docs[0]
-        for key in ("id", "title", "layer", "status", "symptoms", "cause", "fix", "patch"):
+        for key in ("id", "title", "layer", "status", "symptoms", "cause", "fix", "patch", "context"):
             console.print(f"[bold]{key}[/]: {d[key]}")
+        for band in d["bands"]:
+            bounds = f"[{band['low']}, {band['high']}]"
+            console.print(f"  band {band['run']} {band['metric']} in {bounds} ({band['source']})")
+        if d["not_modelled_reason"]:
+            console.print(f"[bold]not modelled[/]: {d['not_modelled_reason']}")
         return
     table = Table("id", "layer", "status", "title")
     for d in docs:
