@@ -181,7 +181,8 @@ def catalogue(entry_id: str | None, store_path: Path | None, fmt: str) -> None:
     if entry_id is not None and entry_id not in ENTRIES:
         raise UserError(f"{entry_id}: unknown catalogue id")
     chosen = [ENTRIES[entry_id]] if entry_id else list(ENTRIES.values())
-    docs: list[dict[str, Any]] = [{"id": e.id, "title": e.title, "layer": e.layer, "status": "modelled" if e.modelled else "not_modelled",
+    docs: list[dict[str, Any]] = [
+            {"id": e.id, "title": e.title, "layer": e.layer, "status": "modelled" if e.modelled else "not_modelled",
              "symptoms": e.symptoms, "cause": e.cause, "fix": e.fix_text, "patch": dict(e.patch or {}),
              "references": list(e.references),
              "context": dict(e.reproduction.context) if e.reproduction else {},
