@@ -23,11 +23,12 @@ from scalelab.spec.model import ApiServer as ApiServerSpec
 Done = Callable[[int, float], None]
 """Called with (HTTP code, weight): 200 for served requests, 429 for rejected ones."""
 
-#: JSON passes a request's object makes through the 1.5 apiserver: a read is decoded from
-#: etcd and encoded to the client (2); a write is decoded from the client, converted and
-#: encoded for etcd, and encoded back in the response (3).
-READ_PASSES = 2
-WRITE_PASSES = 3
+#: Serialisation passes of a request's object in the 1.5 apiserver. Storage is etcd2 with JSON;
+#: kubelet, kube-proxy, scheduler and controller-manager speak protobuf since 1.3. A read is
+#: decoded from etcd (JSON) and encoded to the client (protobuf); a write is decoded from the
+#: client (protobuf), encoded for etcd (JSON) and encoded back in the response (protobuf).
+READ_PASSES = (1, 1)  # (JSON, protobuf)
+WRITE_PASSES = (1, 2)
 
 
 def _noop() -> None:
@@ -75,6 +76,7 @@ class ApiServer:
         self.quorum_reads = quorum_reads
         self.inflight = Slots(engine, spec.max_requests_inflight)
         self._json = spec.json_bytes_per_cpu_second
+        self._proto = spec.protobuf_bytes_per_cpu_second
         #: this process's name on its host's cores (which it may share)
         self.owner = f"apiserver{index}"
 
@@ -82,6 +84,7 @@ class ApiServer:
         """Restarted with new flags; slots in use stay held until their requests end."""
         self.spec = spec
         self._json = spec.json_bytes_per_cpu_second
+        self._proto = spec.protobuf_bytes_per_cpu_second
         self.inflight.capacity = spec.max_requests_inflight
 
     def _charge(self, work: float, callback: Callable[..., None], *args: object, weight: float = 1.0) -> None:
@@ -101,8 +104,9 @@ class ApiServer:
                 self.engine.schedule(0.0, done, 429, rejected)
         if got <= 0:
             return
-        passes = WRITE_PASSES if mutating else READ_PASSES
-        work = self.spec.request_cpu_seconds + passes * object_bytes / self._json + extra_cpu
+        json_passes, proto_passes = WRITE_PASSES if mutating else READ_PASSES
+        work = (self.spec.request_cpu_seconds + json_passes * object_bytes / self._json
+                + proto_passes * object_bytes / self._proto + extra_cpu)
         through_etcd = storage and (mutating or self.quorum_reads)
         self._charge(work, self._after_cpu, start, mutating, through_etcd, done, got, weight=got)
 
@@ -150,12 +154,14 @@ class ApiServer:
     def list_cost(self, scanned: float, returned: float, object_bytes: float) -> float:
         """CPU of one LIST served from the watch cache (resourceVersion 0): every cached
         object of the type is filtered, the matches are encoded."""
-        return scanned * self.spec.filter_cpu_seconds + returned * object_bytes / self._json
+        return scanned * self.spec.filter_cpu_seconds + returned * object_bytes / self._proto
 
     def fanout(self, events: float, watchers: float, delivered: float, object_bytes: float) -> None:
-        """Watch-cache dispatch: each event is filtered for every watcher of its type on
-        this apiserver and encoded once per watcher it is delivered to (1.5 had no
-        serialisation cache)."""
-        work = events * watchers * self.spec.filter_cpu_seconds + delivered * object_bytes / self._json
+        """Watch-cache dispatch: each event is decoded from etcd, filtered for every watcher
+        of its type on this apiserver and encoded once per watcher it is delivered to (1.5
+        had no serialisation cache)."""
+        # each event is decoded once from etcd's JSON watch, then encoded per delivery
+        work = (events * object_bytes / self._json + events * watchers * self.spec.filter_cpu_seconds
+                + delivered * object_bytes / self._proto)
         if work > 0:
             self._charge(work, _noop)

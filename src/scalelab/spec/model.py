@@ -76,6 +76,9 @@ class ApiServer(Section):
     # Go 1.7 encoding/json: ~50 MB/s per core (Go's BenchmarkCodeDecoder/Encoder of the
     # era); every object is decoded and encoded several times on its way through.
     json_bytes_per_cpu_second: PositiveFloat = 50e6
+    # Generated (gogo) protobuf marshalling, several times faster than encoding/json: ~250 MB/s
+    # per core (assumption of the order of gogo/protobuf's published benchmarks).
+    protobuf_bytes_per_cpu_second: PositiveFloat = 250e6
     # Per object and per watcher: label/field set built and matched (1.5 GetAttrs): ~2 us.
     filter_cpu_seconds: NonNegativeFloat = 2e-6
     # kube-apiserver 1.5: watch cache size of nodes, pods, endpoints, services
