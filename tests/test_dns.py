@@ -81,3 +81,17 @@ def test_duplicate_queries_join_the_forward_but_take_entries() -> None:
     assert upstream_calls == [0] and dnsmasq.in_use == 3 and dnsmasq.refused == 1
     engine.run(2.0)
     assert dnsmasq.in_use == 0 and dnsmasq.cached[0]
+
+
+def test_slow_external_resolver_fills_the_forward_table_and_the_fix_absorbs_it() -> None:
+    from conftest import small
+    from scalelab.runner import execute
+
+    slow = {"dns.external_dns_seconds": "1s", "dns.dns_forward_max": 10}
+    broken = execute(small(worker_hosts=20, deploy=True, steady="30s", extra=slow)).summary
+    assert broken["dns_refused_total"] > 0 and broken["dns_lookup_failures_total"] > 0  # type: ignore[operator]
+    fixed = execute(small(worker_hosts=20, deploy=True, steady="30s",
+                          extra={**slow, "dns.dns_forward_max": 1000, "dns.replicas": 6})).summary
+    assert fixed["dns_refused_total"] == 0 and fixed["dns_lookup_failures_total"] == 0
+    fast = execute(small(worker_hosts=20, deploy=True, steady="30s", extra={"dns.dns_forward_max": 10})).summary
+    assert fast["dns_refused_total"] == 0  # a 1 ms resolver keeps joins short

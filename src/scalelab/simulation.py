@@ -15,7 +15,7 @@ import numpy as np
 from scalelab.components.apiserver import ApiServer
 from scalelab.components.calico import BgpSessions
 from scalelab.components.controller_manager import ControllerManager
-from scalelab.components.dns import QUERIES_PER_LOOKUP, ClusterDns
+from scalelab.components.dns import ClusterDns
 from scalelab.components.etcd import Etcd
 from scalelab.components.kube_proxy import watch_set as kube_proxy_watches
 from scalelab.components.kubelet import Kubelets
@@ -128,7 +128,7 @@ class Simulation:
         engine.schedule(SAMPLE_SECONDS, self._sample)
         self.deploys: list[Deploy] = []
         services = SYSTEM_SERVICES + sum(p.deployments + 1 for p in scenario.workload if isinstance(p, DeployPhase))
-        self.dns = ClusterDns(engine, scenario.dns, services * QUERIES_PER_LOOKUP, recorder, self.rng.stream("dns"))
+        self.dns = ClusterDns(engine, scenario.dns, services, recorder, self.rng.stream("dns"))
         self.bgp = BgpSessions(engine, scenario.calico, nodes, recorder, self.rng.stream("calico"))
         self.faults = FaultInjector(engine, scenario.faults, nodes, self.node_down, self.node_up, recorder,
                                     self.rng.stream("faults"), runtime_hang=self.runtime.hang)

@@ -38,9 +38,23 @@ ANSWER_TTL_SECONDS = 30.0
 FORWARD_TIMEOUT_SECONDS = 10.0
 #: dnsmasq rate-limits its "Maximum number of concurrent DNS queries reached" line.
 MAX_QUERIES_LOG_EVERY_SECONDS = 6.0
-#: Search-path tries until the name is found (``<ns>.svc.cluster.local`` then
-#: ``svc.cluster.local``) times two record types.
-QUERIES_PER_LOOKUP = 4
+#: Cluster search domains in a pod's resolv.conf (``<ns>.svc.cluster.local``,
+#: ``svc.cluster.local``, ``cluster.local``).
+CLUSTER_SEARCH_DOMAINS = 3
+
+
+def query_names(form: str, host_search_domains: int) -> tuple[list[bool], list[bool]]:
+    """The queries one lookup sends, per record type, as (goes to the external resolver,
+    is a negative answer) flags, in order. ``service``: ``galera.ccp`` (one dot) is tried with
+    ``<ns>.svc.cluster.local`` (NXDOMAIN) then ``svc.cluster.local`` (found). ``fqdn``:
+    ``galera.ccp.svc.cluster.local`` (4 dots < ndots:5) is tried with the three cluster suffixes
+    (NXDOMAIN from kubedns), then each host search domain (NXDOMAIN from the external resolver),
+    then as it is (found)."""
+    if form == "service":
+        return [False, False], [True, False]
+    external = [False] * CLUSTER_SEARCH_DOMAINS + [True] * host_search_domains + [False]
+    negative = [True] * (CLUSTER_SEARCH_DOMAINS + host_search_domains) + [False]
+    return external, negative
 
 
 class Dnsmasq:
@@ -48,8 +62,10 @@ class Dnsmasq:
 
     def __init__(self, engine: Engine, names: int, cache_size: int, forward_max: int,
                  upstream: Callable[[int, Callable[[], None]], None], recorder: Recorder,
-                 retries: int = 1) -> None:
+                 retries: int = 1, ttl: np.ndarray | None = None) -> None:
         self.engine = engine
+        #: seconds an answer stays cached, per name (positive 30 s; negative: the SOA's TTL)
+        self.ttl = ttl if ttl is not None else np.full(names, ANSWER_TTL_SECONDS)
         #: resolver retries of a refused query (glibc ``attempts:2`` = 1 retry, sent at once)
         self.retries = retries
         self.cache_size = cache_size
@@ -133,31 +149,42 @@ class Dnsmasq:
             victim = live[np.argmin(self.last_used[live])]  # least recently used
             self.cached[victim] = False
         self.cached[name] = True
-        self.expiry[name] = now + ANSWER_TTL_SECONDS
+        self.expiry[name] = now + self.ttl[name]
         self.last_used[name] = now
 
 
 class ClusterDns:
-    """kube-dns replicas behind the kube-dns Service (kube-proxy spreads queries evenly)."""
+    """kube-dns replicas behind the kube-dns Service (kube-proxy spreads queries evenly).
 
-    def __init__(self, engine: Engine, spec: DnsSpec, names: int, recorder: Recorder,
+    Names are (service, search try, record type); dnsmasq sends cluster names to kubedns and
+    the others to the external resolver of the node's resolv.conf."""
+
+    def __init__(self, engine: Engine, spec: DnsSpec, services: int, recorder: Recorder,
                  rng: np.random.Generator) -> None:
         self.engine = engine
         self.spec = spec
-        self.names = names
         self.recorder = recorder
         self.rng = rng
+        external, negative = query_names(spec.lookup_form, spec.host_search_domains)
+        per_lookup = np.repeat(np.array(external), 2), np.repeat(np.array(negative), 2)  # A and AAAA
+        self.queries_per_lookup = len(per_lookup[0])
+        self.names = services * self.queries_per_lookup
+        self.external = np.tile(per_lookup[0], services)
+        ttl = np.where(np.tile(per_lookup[1], services), spec.negative_ttl_seconds, ANSWER_TTL_SECONDS)
         self.kubedns = [Cores(engine, spec.kubedns_cpu_limit, f"kubedns-{i}") for i in range(spec.replicas)]
-        self.dnsmasq = [Dnsmasq(engine, names, spec.cache_size, spec.dns_forward_max,
-                                self._upstream(i), recorder) for i in range(spec.replicas)]
+        self.dnsmasq = [Dnsmasq(engine, self.names, spec.cache_size, spec.dns_forward_max,
+                                self._upstream(i), recorder, ttl=ttl) for i in range(spec.replicas)]
         self.queries = 0
         self.lookups = 0
 
     def _upstream(self, replica: int) -> Callable[[int, Callable[[], None]], None]:
         cores = self.kubedns[replica]
 
-        def forward(_name: int, done: Callable[[], None]) -> None:
-            cores.submit(self.spec.kubedns_query_cpu_seconds, done, owner="kubedns")
+        def forward(name: int, done: Callable[[], None]) -> None:
+            if self.external[name]:
+                self.engine.schedule(self.spec.external_dns_seconds, done)
+            else:
+                cores.submit(self.spec.kubedns_query_cpu_seconds, done, owner="kubedns")
 
         return forward
 
@@ -167,9 +194,10 @@ class ClusterDns:
         if lookups == 0:
             return
         self.lookups += lookups
-        self.queries += lookups * QUERIES_PER_LOOKUP
+        queries = lookups * self.queries_per_lookup
+        self.queries += queries
         cells = self.names * len(self.dnsmasq)
-        per_replica = self.rng.multinomial(lookups * QUERIES_PER_LOOKUP, np.full(cells, 1.0 / cells))
+        per_replica = self.rng.multinomial(queries, np.full(cells, 1.0 / cells))
         per_replica = per_replica.reshape(self.names, len(self.dnsmasq))
         for r, dnsmasq in enumerate(self.dnsmasq):
             dnsmasq.lookup_batch(per_replica[:, r], window, self.rng, self._failed)

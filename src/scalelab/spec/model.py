@@ -149,6 +149,18 @@ class Dns(Section):
     # Lookup load (assumption, no source measured it): each workload pod resolves a service
     # name for a new connection every 5 s.
     lookups_per_pod_per_second: Annotated[float, Field(ge=0)] = 0.2
+    # The report's traceback resolves "galera.ccp.svc.cluster.local": full names, which with
+    # ndots:5 still walk the search list first.
+    lookup_form: Literal["service", "fqdn"] = "fqdn"
+    # Search domains of the node's own resolv.conf appended after the cluster ones (Kargo
+    # keeps the host's; assumption: one).
+    host_search_domains: Annotated[int, Field(ge=0)] = 1
+    # The lab's external resolver (assumption: on the lab network, ~1 ms); dnsmasq sends it
+    # every name outside cluster.local.
+    external_dns_seconds: NonNegativeDuration = 0.001
+    # How long NXDOMAIN answers stay cached (the SOA's minimum; assumption: 30 s like
+    # kubedns' records).
+    negative_ttl_seconds: NonNegativeDuration = 30.0
 
 
 class Calico(Section):
