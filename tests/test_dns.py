@@ -95,3 +95,44 @@ def test_slow_external_resolver_fills_the_forward_table_and_the_fix_absorbs_it()
     assert fixed["dns_refused_total"] == 0 and fixed["dns_lookup_failures_total"] == 0
     fast = execute(small(worker_hosts=20, deploy=True, steady="30s", extra={"dns.dns_forward_max": 10})).summary
     assert fast["dns_refused_total"] == 0  # a 1 ms resolver keeps joins short
+
+
+def test_liveness_probe_restarts_after_five_failures() -> None:
+    from scalelab.components.dns import LivenessProbe
+
+    engine = Engine()
+    restarts: list[float] = []
+    LivenessProbe(engine, lambda done: None, lambda: restarts.append(engine.now), first=0.0)  # never answers
+    engine.run(120.0)
+    # failures at 5, 15, 25, 35, 45 s (5 s timeouts of the probes at 0, 10, ... 40 s)
+    assert restarts[:2] == [pytest.approx(45.0), pytest.approx(95.0)]
+
+
+def test_dnsmasq_restart_flushes_cache_and_fails_inflight() -> None:
+    engine = Engine()
+    failed: list[int] = []
+    dnsmasq = Dnsmasq(engine, 4, cache_size=10, forward_max=10, upstream=lambda n, d: None, recorder=Recorder())
+    dnsmasq.cached[1] = True
+    dnsmasq.expiry[1] = 100.0
+    dnsmasq.query(0, 0, failed.append)  # forwarded, never answered
+    dnsmasq.restart(2.0, failed.append)
+    assert failed == [1] and dnsmasq.in_use == 0 and not dnsmasq.cached.any()
+    dnsmasq.query(2, 0, failed.append)  # the port is closed while it restarts
+    assert failed == [1, 1]
+
+
+def test_starved_kubedns_fails_its_probe_and_restarts() -> None:
+    from scalelab.components.dns import ClusterDns
+    from scalelab.spec.model import Dns
+
+    engine, rec = Engine(), Recorder()
+    spec = Dns(kubedns_cpu_limit=0.0002, negative_ttl_seconds=0.0, lookups_per_pod_per_second=5.0)
+    dns = ClusterDns(engine, spec, services=10, recorder=rec, rng=np.random.default_rng(1))
+
+    def tick() -> None:
+        dns.tick(200.0, 1.0)
+        engine.schedule(1.0, tick)
+
+    tick()
+    engine.run(300.0)
+    assert rec.counters["kubedns_restarts_total"] >= 1

@@ -32,9 +32,12 @@ def explain(broken: RunView, fixed: RunView) -> str:
             f"forward entries in use with the lab's external resolver assumed at 1 ms. When a popular "
             f"name's cached answer expires, every query for it joins the forward and holds an entry "
             f"until the answer: with an external resolver answering in 0.3 s the table overflows at "
-            f"900 nodes (6 124 REFUSED, 3 062 failed lookups; 1 s: 66 340), and the report's fix "
-            f"(6 replicas, 1000 entries, 10 000 cache) absorbs even 1 s. The report does not give its "
-            f"resolver's latency. Not modelled: kubedns liveness restarts, dnsmasq memory restarts")
+            f"900 nodes (~6 000 REFUSED; 1 s: ~66 000), and the report's fix (6 replicas, 1000 entries, "
+            f"10 000 cache) absorbs even 1 s. The report does not give its resolver's latency. Liveness "
+            f"probes (10 s, 5 s timeout, 5 failures) restart dnsmasq or kubedns only when the probe's "
+            f"own lookup is refused or starved 5 times in a row: {broken.metric('dnsmasq_restarts_total')} "
+            f"and {broken.metric('kubedns_restarts_total')} here. Not modelled: dnsmasq's memory-limit "
+            f"restarts (its memory is small; no cause found)")
 
 
 ENTRY: Entry = Entry(

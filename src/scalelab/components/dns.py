@@ -25,6 +25,7 @@ within the tick (the forward table is where the symptom lives). Model card: docs
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -57,6 +58,49 @@ def query_names(form: str, host_search_domains: int) -> tuple[list[bool], list[b
     return external, negative
 
 
+class LivenessProbe:
+    """A kubelet liveness probe: ``check`` every ``period``; no success within ``timeout`` is a
+    failure; ``threshold`` failures in a row restart the container (kube-dns 1.5 manifest:
+    period 10 s, timeout 5 s, failure threshold 5)."""
+
+    def __init__(self, engine: Engine, check: Callable[[Callable[[bool], None]], None],
+                 restart: Callable[[], None], first: float, period: float = 10.0, timeout: float = 5.0,
+                 threshold: int = 5) -> None:
+        self.engine = engine
+        self.check = check
+        self.restart = restart
+        self.period = period
+        self.timeout = timeout
+        self.threshold = threshold
+        self.failures = 0
+        self._round = 0
+        engine.schedule(first, self._probe)
+
+    def _probe(self) -> None:
+        self._round += 1
+        current = self._round
+        answered = [False]
+
+        def result(ok: bool) -> None:
+            if answered[0] or current != self._round:
+                return
+            answered[0] = True
+            self._record(ok)
+
+        self.check(result)
+        self.engine.schedule(self.timeout, lambda: result(False))
+        self.engine.schedule(self.period, self._probe)
+
+    def _record(self, ok: bool) -> None:
+        if ok:
+            self.failures = 0
+            return
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.failures = 0
+            self.restart()
+
+
 class Dnsmasq:
     """One dnsmasq: cache + forward table in front of an ``upstream(name, done)``."""
 
@@ -83,6 +127,8 @@ class Dnsmasq:
         self.misses = 0
         self.refused = 0
         self.peak = 0
+        self.down_until = -np.inf
+        self.restarts = 0
 
     def lookup_batch(self, counts: np.ndarray, window: float, rng: np.random.Generator,
                      on_failure: Callable[[int], None]) -> None:
@@ -100,6 +146,10 @@ class Dnsmasq:
     def query(self, name: int, attempt: int, on_failure: Callable[[int], None]) -> None:
         """One query that missed the cache (or found it expired meanwhile)."""
         now = self.engine.now
+        if now < self.down_until:  # restarting: the port is closed, the resolver gives up
+            self.recorder.inc("dns_queries_to_restarting_dnsmasq_total")
+            on_failure(1)
+            return
         if self.cached[name] and self.expiry[name] > now:
             self.hits += 1
             self.last_used[name] = now
@@ -127,6 +177,40 @@ class Dnsmasq:
         self.inflight[name] = [1, fid]
         self.upstream(name, lambda: self._answered(name, fid, timed_out=False))
         self.engine.schedule(FORWARD_TIMEOUT_SECONDS, self._answered, name, fid, True, on_failure)
+
+    def probe(self, name: int, result: Callable[[bool], None]) -> None:
+        """The liveness probe's lookup through this dnsmasq (an answer, cached or forwarded,
+        is a success; REFUSED or a closed port a failure)."""
+        now = self.engine.now
+        if now < self.down_until or self.in_use >= self.forward_max:
+            result(False)
+            return
+        if self.cached[name] and self.expiry[name] > now:
+            result(True)
+            return
+        self.in_use += 1
+        generation = self.restarts
+
+        def answered() -> None:
+            if generation == self.restarts:  # a restart meanwhile already freed the entry
+                self.in_use -= 1
+                self._insert(name)
+            result(True)
+
+        self.upstream(name, answered)
+
+    def restart(self, seconds: float, on_failure: Callable[[int], None]) -> None:
+        """The container restarts: the cache is gone, forwards in flight fail."""
+        self.recorder.inc("dnsmasq_restarts_total")
+        self.restarts += 1
+        self.cached[:] = False
+        self.expiry[:] = -np.inf
+        lost = sum(f[0] for f in self.inflight.values())
+        self.inflight.clear()
+        self.in_use = 0
+        if lost:
+            on_failure(lost)
+        self.down_until = self.engine.now + seconds
 
     def _answered(self, name: int, fid: int, timed_out: bool,
                   on_failure: Callable[[int], None] | None = None) -> None:
@@ -169,11 +253,23 @@ class ClusterDns:
         per_lookup = np.repeat(np.array(external), 2), np.repeat(np.array(negative), 2)  # A and AAAA
         self.queries_per_lookup = len(per_lookup[0])
         self.names = services * self.queries_per_lookup
-        self.external = np.tile(per_lookup[0], services)
-        ttl = np.where(np.tile(per_lookup[1], services), spec.negative_ttl_seconds, ANSWER_TTL_SECONDS)
+        # one more name: the liveness probe's kubernetes.default.svc.cluster.local
+        self.probe_name = self.names
+        self.external = np.append(np.tile(per_lookup[0], services), False)
+        ttl = np.append(np.where(np.tile(per_lookup[1], services), spec.negative_ttl_seconds, ANSWER_TTL_SECONDS),
+                        ANSWER_TTL_SECONDS)
         self.kubedns = [Cores(engine, spec.kubedns_cpu_limit, f"kubedns-{i}") for i in range(spec.replicas)]
-        self.dnsmasq = [Dnsmasq(engine, self.names, spec.cache_size, spec.dns_forward_max,
+        self.kubedns_down_until = [-np.inf] * spec.replicas
+        self.dnsmasq = [Dnsmasq(engine, self.names + 1, spec.cache_size, spec.dns_forward_max,
                                 self._upstream(i), recorder, ttl=ttl) for i in range(spec.replicas)]
+        self.probes: list[LivenessProbe] = []
+        for i, dnsmasq in enumerate(self.dnsmasq):
+            phase = float(rng.uniform(0.0, 10.0))
+            self.probes.append(LivenessProbe(engine, partial(dnsmasq.probe, self.probe_name),
+                                             partial(dnsmasq.restart, spec.dnsmasq_restart_seconds, self._failed),
+                                             phase))
+            self.probes.append(LivenessProbe(engine, partial(self._kubedns_probe, i),
+                                             partial(self._restart_kubedns, i), phase))
         self.queries = 0
         self.lookups = 0
 
@@ -183,10 +279,22 @@ class ClusterDns:
         def forward(name: int, done: Callable[[], None]) -> None:
             if self.external[name]:
                 self.engine.schedule(self.spec.external_dns_seconds, done)
-            else:
+            elif self.engine.now >= self.kubedns_down_until[replica]:
                 cores.submit(self.spec.kubedns_query_cpu_seconds, done, owner="kubedns")
+            # a restarting kubedns never answers: dnsmasq times the forward out
 
         return forward
+
+    def _kubedns_probe(self, replica: int, done: Callable[[bool], None]) -> None:
+        """kube-dns 1.5's healthz sidecar asks kubedns directly (port 10053)."""
+        if self.engine.now < self.kubedns_down_until[replica]:
+            done(False)
+            return
+        self.kubedns[replica].submit(self.spec.kubedns_query_cpu_seconds, done, True, owner="kubedns")
+
+    def _restart_kubedns(self, replica: int) -> None:
+        self.recorder.inc("kubedns_restarts_total")
+        self.kubedns_down_until[replica] = self.engine.now + self.spec.kubedns_restart_seconds
 
     def tick(self, pods: float, window: float) -> None:
         """Lookups of ``pods`` resolving service names over the next ``window`` seconds."""

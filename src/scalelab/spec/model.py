@@ -161,6 +161,10 @@ class Dns(Section):
     # How long NXDOMAIN answers stay cached (the SOA's minimum; assumption: 30 s like
     # kubedns' records).
     negative_ttl_seconds: NonNegativeDuration = 30.0
+    # Container restarts after failed liveness probes (assumptions: dnsmasq starts in ~2 s;
+    # kubedns re-lists services and endpoints before it answers, ~15 s).
+    dnsmasq_restart_seconds: NonNegativeDuration = 2.0
+    kubedns_restart_seconds: NonNegativeDuration = 15.0
 
 
 class Calico(Section):
