@@ -58,3 +58,12 @@ def test_hung_nodes_stay_ready_and_keep_receiving_pods() -> None:
 def test_rule() -> None:
     assert docker_hang.rule(load_scenario("campaign-900")) is not None
     assert docker_hang.rule(load_scenario("campaign-900-fixed")) is None
+
+
+def test_stuck_pods_grow_with_the_hang_rate() -> None:
+    stuck = []
+    for rate in (0.0, 2.0, 20.0):  # hangs per node per hour
+        faults = [{"kind": "docker_hang", "rate": rate}] if rate else []
+        run = execute(small(worker_hosts=10, deploy=True, steady="1m", extra={"faults": faults})).summary
+        stuck.append(run["pods_stuck_end"])
+    assert stuck[0] == 0 and stuck[0] <= stuck[1] < stuck[2]
