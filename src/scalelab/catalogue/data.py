@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from scalelab.catalogue.entry import Entry
 
-_LATER_K8S = "mechanism arrives with a later issue (scheduler generations, DNS, Calico, runtime)"
 _LATER_OS = "OpenStack services are not modelled yet"
 
 DATA_ENTRIES: tuple[Entry, ...] = (
