@@ -69,3 +69,12 @@ def test_control_plane_on_small_vms_collapses_only_with_the_storm() -> None:
     assert broken["api_response_seconds_mean"] > 0.5  # type: ignore[operator]
     assert fixed["tls_handshake_failures_total"] == 0
     assert fixed["api_response_seconds_mean"] < 0.1  # type: ignore[operator]
+
+
+def test_every_summary_metric_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "metrics.md").read_text()
+    summary = execute(small(steady="30s")).summary
+    missing = [key for key in summary if f"`{key}`" not in doc]
+    assert missing == []
