@@ -55,7 +55,7 @@ def explain(broken: RunView, fixed: RunView) -> str:
             f"reflector) + watch re-registrations = {per_reconnect_ms:.1f} ms apiserver CPU per cut; "
             f"2000 % on each apiserver would need ~{needed_ms:.0f} ms per cut (or that many times "
             f"more cuts): a cost the sourced model lacks (suspects: per-request costs of the 1.5 "
-            f"apiserver above the 0.3 ms + JSON assumed here, Go GC at GOMAXPROCS 48). Fixed: "
+            f"apiserver above the 0.3 ms + serialisation assumed here, Go GC at GOMAXPROCS 48). Fixed: "
             f"{cpu_f:.0f} % for both apiservers from node status (GET + PUT every 10 s) and watch "
             f"fan-out; mean response {resp * 1e3:.0f} ms = CPU + two etcd commits (7 ms fsync on "
             f"the HDD RAID + RTT); 200-400 ms needs a latency source not modelled")
