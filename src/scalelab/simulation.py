@@ -21,7 +21,7 @@ from scalelab.components.kube_proxy import watch_set as kube_proxy_watches
 from scalelab.components.kubelet import Kubelets
 from scalelab.components.leader_election import LeaderElection
 from scalelab.components.node_proxy import ClientConnections, Fidelity
-from scalelab.components.objects import ClusterObjects
+from scalelab.components.objects import OBJECT_BYTES, ClusterObjects
 from scalelab.components.runtime import DockerDaemons
 from scalelab.components.scheduler.framework import Framework, NodeTable
 from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
@@ -128,10 +128,14 @@ class Simulation:
         engine.schedule(SAMPLE_SECONDS, self._sample)
         self.deploys: list[Deploy] = []
         services = SYSTEM_SERVICES + sum(p.deployments + 1 for p in scenario.workload if isinstance(p, DeployPhase))
-        self.dns = ClusterDns(engine, scenario.dns, services, recorder, self.rng.stream("dns"))
+        kubelet = scenario.kubelet
+        self.dns = ClusterDns(engine, scenario.dns, services, recorder, self.rng.stream("dns"),
+                              (kubelet.restart_backoff_seconds, kubelet.max_restart_backoff_seconds))
+        self.conns.listeners.append(self.dns.watch_event)
         self.bgp = BgpSessions(engine, scenario.calico, nodes, recorder, self.rng.stream("calico"))
         self.faults = FaultInjector(engine, scenario.faults, nodes, self.node_down, self.node_up, recorder,
-                                    self.rng.stream("faults"), runtime_hang=self.runtime.hang)
+                                    self.rng.stream("faults"), runtime_hang=self.runtime.hang,
+                                    dnsmasq_oom=self.dns.oom_kill_dnsmasq, replicas=scenario.dns.replicas)
 
     def node_down(self, node: int) -> None:
         self.conns.node_down(node)
@@ -165,7 +169,8 @@ class Simulation:
         return read
 
     def _endpoints_changed(self) -> None:
-        self.conns.deliver("endpoints", 1, None)
+        """A leader-election record (a small kube-system Endpoints) was written."""
+        self.conns.deliver("endpoints", 1, None, object_bytes=OBJECT_BYTES["endpoints"])
 
     def _tick(self) -> None:
         self.conns.tick(self._tick_seconds)

@@ -31,13 +31,16 @@ def explain(broken: RunView, fixed: RunView) -> str:
             f"{broken.metric('dns_cache_hit_ratio')}, at most {broken.metric('dns_forward_peak')} of 150 "
             f"forward entries in use with the lab's external resolver assumed at 1 ms. When a popular "
             f"name's cached answer expires, every query for it joins the forward and holds an entry "
-            f"until the answer: with an external resolver answering in 0.3 s the table overflows at "
-            f"900 nodes (~6 000 REFUSED; 1 s: ~66 000), and the report's fix (6 replicas, 1000 entries, "
-            f"10 000 cache) absorbs even 1 s. The report does not give its resolver's latency. Liveness "
-            f"probes (10 s, 5 s timeout, 5 failures) restart dnsmasq or kubedns only when the probe's "
-            f"own lookup is refused or starved 5 times in a row: {broken.metric('dnsmasq_restarts_total')} "
-            f"and {broken.metric('kubedns_restarts_total')} here. Not modelled: dnsmasq's memory-limit "
-            f"restarts (its memory is small; no cause found)")
+            f"until the answer, so the table overflows when the external resolver is slow (0.3 s: "
+            f"thousands of REFUSED at 900 nodes; docs/models/dns.md has the sweep) and the report's fix "
+            f"absorbs even 1 s; the report does not give its resolver's latency. Kargo's manifest has one "
+            f"liveness probe, on kubedns, reading an exechealthz command that looks up through dnsmasq "
+            f"first: a dnsmasq refusing or down for 5 probes (50 s) gets kubedns killed with nothing in "
+            f"its logs, then held back by CrashLoopBackOff (10 s doubling to 300 s). Restarts here: "
+            f"kubedns {broken.metric('kubedns_restarts_total')}, dnsmasq "
+            f"{broken.metric('dnsmasq_restarts_total')}. Not reproduced: kubedns restarts on an idle big "
+            f"cluster (no cause in the model: kubedns is idle there); dnsmasq's memory-limit restarts are "
+            f"an injected fault (dnsmasq_oom), no cause found")
 
 
 ENTRY: Entry = Entry(

@@ -29,6 +29,7 @@ from functools import partial
 
 import numpy as np
 
+from scalelab.components.probes import ExecHealthz, LivenessProbe, RestartBackoff
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Cores, Engine
 from scalelab.spec.model import Dns as DnsSpec
@@ -58,47 +59,13 @@ def query_names(form: str, host_search_domains: int) -> tuple[list[bool], list[b
     return external, negative
 
 
-class LivenessProbe:
-    """A kubelet liveness probe: ``check`` every ``period``; no success within ``timeout`` is a
-    failure; ``threshold`` failures in a row restart the container (kube-dns 1.5 manifest:
-    period 10 s, timeout 5 s, failure threshold 5)."""
+def _noop() -> None:
+    pass
 
-    def __init__(self, engine: Engine, check: Callable[[Callable[[bool], None]], None],
-                 restart: Callable[[], None], first: float, period: float = 10.0, timeout: float = 5.0,
-                 threshold: int = 5) -> None:
-        self.engine = engine
-        self.check = check
-        self.restart = restart
-        self.period = period
-        self.timeout = timeout
-        self.threshold = threshold
-        self.failures = 0
-        self._round = 0
-        engine.schedule(first, self._probe)
 
-    def _probe(self) -> None:
-        self._round += 1
-        current = self._round
-        answered = [False]
-
-        def result(ok: bool) -> None:
-            if answered[0] or current != self._round:
-                return
-            answered[0] = True
-            self._record(ok)
-
-        self.check(result)
-        self.engine.schedule(self.timeout, lambda: result(False))
-        self.engine.schedule(self.period, self._probe)
-
-    def _record(self, ok: bool) -> None:
-        if ok:
-            self.failures = 0
-            return
-        self.failures += 1
-        if self.failures >= self.threshold:
-            self.failures = 0
-            self.restart()
+def _count_failure(on_failure: Callable[[int], None], ok: bool) -> None:
+    if not ok:
+        on_failure(1)
 
 
 class Dnsmasq:
@@ -120,7 +87,8 @@ class Dnsmasq:
         self.last_used = np.full(names, -np.inf)
         self.cached = np.zeros(names, dtype=bool)
         self.in_use = 0
-        self.inflight: dict[int, list[int]] = {}  # name -> [entries held, forward id]
+        #: name -> (forward id, one answer callback per query holding an entry)
+        self.inflight: dict[int, tuple[int, list[Callable[[bool], None]]]] = {}
         self._forward_id = 0
         self._last_log = -np.inf
         self.hits = 0
@@ -144,87 +112,96 @@ class Dnsmasq:
                 self.engine.schedule(t, self.query, name, 0, on_failure)
 
     def query(self, name: int, attempt: int, on_failure: Callable[[int], None]) -> None:
-        """One query that missed the cache (or found it expired meanwhile)."""
-        now = self.engine.now
-        if now < self.down_until:  # restarting: the port is closed, the resolver gives up
+        """One workload query that missed the cache (or found it expired meanwhile)."""
+        if self.engine.now < self.down_until:  # restarting: the port is closed, the resolver gives up
             self.recorder.inc("dns_queries_to_restarting_dnsmasq_total")
             on_failure(1)
             return
-        if self.cached[name] and self.expiry[name] > now:
-            self.hits += 1
-            self.last_used[name] = now
+        if self._cached(name):
             return
-        self.misses += 1
-        if self.in_use >= self.forward_max:
-            self.refused += 1
-            self.recorder.inc("dns_refused_total")
-            if now - self._last_log >= MAX_QUERIES_LOG_EVERY_SECONDS:
-                self._last_log = now
-                self.recorder.inc("dnsmasq_max_concurrent_logged_total")
+        if not self._take_entry():
             if attempt < self.retries:
                 self.query(name, attempt + 1, on_failure)
             else:
                 on_failure(1)
             return
+        self._forward(name, partial(_count_failure, on_failure))
+
+    def ask(self, name: int, result: Callable[[bool], None]) -> None:
+        """One lookup with an answer callback (the health checks' ``nslookup``): an answer,
+        cached or forwarded, is True; REFUSED, a closed port or a forward timeout False."""
+        if self.engine.now < self.down_until:
+            result(False)
+            return
+        if self._cached(name):
+            result(True)
+            return
+        if not self._take_entry():
+            result(False)
+            return
+        self._forward(name, result)
+
+    def _cached(self, name: int) -> bool:
+        if self.cached[name] and self.expiry[name] > self.engine.now:
+            self.hits += 1
+            self.last_used[name] = self.engine.now
+            return True
+        self.misses += 1
+        return False
+
+    def _take_entry(self) -> bool:
+        """A forward entry for a query that missed the cache, or REFUSED (False)."""
+        if self.in_use >= self.forward_max:
+            self.refused += 1
+            self.recorder.inc("dns_refused_total")
+            now = self.engine.now
+            if now - self._last_log >= MAX_QUERIES_LOG_EVERY_SECONDS:
+                self._last_log = now
+                self.recorder.inc("dnsmasq_max_concurrent_logged_total")
+            return False
         self.in_use += 1
         self.peak = max(self.peak, self.in_use)
+        return True
+
+    def _forward(self, name: int, waiter: Callable[[bool], None]) -> None:
+        """Send ``name`` upstream, or join its forward in flight (the entry is taken already)."""
         forward = self.inflight.get(name)
         if forward is not None:
-            forward[0] += 1
+            forward[1].append(waiter)
             return
         self._forward_id += 1
         fid = self._forward_id
-        self.inflight[name] = [1, fid]
-        self.upstream(name, lambda: self._answered(name, fid, timed_out=False))
-        self.engine.schedule(FORWARD_TIMEOUT_SECONDS, self._answered, name, fid, True, on_failure)
+        self.inflight[name] = (fid, [waiter])
+        self.upstream(name, partial(self._answered, name, fid, False))
+        self.engine.schedule(FORWARD_TIMEOUT_SECONDS, self._answered, name, fid, True)
 
-    def probe(self, name: int, result: Callable[[bool], None]) -> None:
-        """The liveness probe's lookup through this dnsmasq (an answer, cached or forwarded,
-        is a success; REFUSED or a closed port a failure)."""
-        now = self.engine.now
-        if now < self.down_until or self.in_use >= self.forward_max:
-            result(False)
-            return
-        if self.cached[name] and self.expiry[name] > now:
-            result(True)
-            return
-        self.in_use += 1
-        generation = self.restarts
-
-        def answered() -> None:
-            if generation == self.restarts:  # a restart meanwhile already freed the entry
-                self.in_use -= 1
-                self._insert(name)
-            result(True)
-
-        self.upstream(name, answered)
-
-    def restart(self, seconds: float, on_failure: Callable[[int], None]) -> None:
-        """The container restarts: the cache is gone, forwards in flight fail."""
+    def restart(self, down_seconds: float) -> None:
+        """The container is gone for ``down_seconds``: the cache is lost, forwards in flight fail."""
         self.recorder.inc("dnsmasq_restarts_total")
         self.restarts += 1
         self.cached[:] = False
         self.expiry[:] = -np.inf
-        lost = sum(f[0] for f in self.inflight.values())
+        lost = list(self.inflight.values())
         self.inflight.clear()
         self.in_use = 0
-        if lost:
-            on_failure(lost)
-        self.down_until = self.engine.now + seconds
+        self.down_until = self.engine.now + down_seconds
+        for _, waiters in lost:
+            for waiter in waiters:
+                waiter(False)
 
-    def _answered(self, name: int, fid: int, timed_out: bool,
-                  on_failure: Callable[[int], None] | None = None) -> None:
+    def _answered(self, name: int, fid: int, timed_out: bool) -> None:
         forward = self.inflight.get(name)
-        if forward is None or forward[1] != fid:
-            return  # answered already (or timed out already)
+        if forward is None or forward[0] != fid:
+            return  # answered already, timed out already, or lost in a restart
         del self.inflight[name]
-        self.in_use -= forward[0]
+        waiters = forward[1]
+        self.in_use -= len(waiters)
         if timed_out:
-            self.recorder.inc("dns_timeouts_total", forward[0])
-            if on_failure is not None:
-                on_failure(forward[0])
-            return
-        self._insert(name)
+            self.recorder.inc("dns_timeouts_total", len(waiters))
+        else:
+            self._insert(name)
+        for waiter in waiters:
+            waiter(not timed_out)
 
     def _insert(self, name: int) -> None:
         now = self.engine.now
@@ -237,6 +214,88 @@ class Dnsmasq:
         self.last_used[name] = now
 
 
+class KubeDnsPod:
+    """One kube-dns replica: dnsmasq in front of kubedns, their liveness checks, and the
+    kubelet's restarts of each container (with the back-off of ``probes.RestartBackoff``).
+
+    ``liveness: combined`` (Kargo's kubedns-rc.yml, before and after its PR 652): the only
+    probe is on the kubedns container, and it reads the exechealthz sidecar, whose command
+    looks the probe name up through dnsmasq and then asks kubedns directly. So a dnsmasq that
+    refuses or is down gets *kubedns* killed, with nothing in kubedns's logs.
+    ``liveness: split`` (later kube-dns): dnsmasq's probe looks up through dnsmasq and restarts
+    dnsmasq; kubedns's probe asks kubedns and restarts kubedns."""
+
+    def __init__(self, engine: Engine, index: int, spec: DnsSpec, backoff: tuple[float, float],
+                 dnsmasq: Callable[[Callable[[int, Callable[[], None]], None]], Dnsmasq],
+                 external: np.ndarray, probe_name: int, recorder: Recorder, phase: float,
+                 on_failure: Callable[[int], None]) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.recorder = recorder
+        self.external = external
+        self.on_failure = on_failure
+        self.kubedns = Cores(engine, spec.kubedns_cpu_limit, f"kubedns-{index}")
+        self.kubedns_generation = 0
+        self.kubedns_down_until = -np.inf
+        self.kubedns_backoff = RestartBackoff(*backoff)
+        self.dnsmasq_backoff = RestartBackoff(*backoff)
+        self.dnsmasq = dnsmasq(self._upstream)
+        probe_lookup = partial(self.dnsmasq.ask, probe_name)
+        delay = spec.liveness_initial_delay_seconds
+        self.dnsmasq_probe: LivenessProbe | None = None
+        if spec.liveness == "combined":
+            self.healthz = ExecHealthz(engine, (probe_lookup, self._ask_kubedns), phase,
+                                       step_timeout=spec.probe_lookup_timeout_seconds)
+            self.kubedns_probe = LivenessProbe(engine, self.healthz.healthy, self.kill_kubedns,
+                                               phase + delay, initial_delay=delay)
+        else:
+            self.kubedns_probe = LivenessProbe(engine, self._ask_kubedns, self.kill_kubedns, phase + delay,
+                                               initial_delay=delay)
+            self.dnsmasq_probe = LivenessProbe(engine, probe_lookup, self.kill_dnsmasq, phase + delay,
+                                               initial_delay=delay)
+
+    def _upstream(self, name: int, done: Callable[[], None]) -> None:
+        """dnsmasq's single server (kubedns, which recurses to the node's resolver for
+        names outside the cluster domain)."""
+        if self.external[name]:
+            self.engine.schedule(self.spec.external_dns_seconds, done)
+        elif self.engine.now >= self.kubedns_down_until:
+            self.kubedns.submit(self.spec.kubedns_query_cpu_seconds, self._kubedns_answer,
+                                self.kubedns_generation, done, owner="kubedns")
+        # a kubedns that is down never answers: dnsmasq times the forward out
+
+    def _kubedns_answer(self, generation: int, done: Callable[[], None]) -> None:
+        if generation == self.kubedns_generation:  # a killed process answers nothing
+            done()
+
+    def _ask_kubedns(self, result: Callable[[bool], None]) -> None:
+        """``nslookup ... 127.0.0.1:10053``: kubedns directly, on its CPU quota."""
+        if self.engine.now < self.kubedns_down_until:
+            return  # no answer: the step times out
+        self.kubedns.submit(self.spec.kubedns_query_cpu_seconds, self._kubedns_answer, self.kubedns_generation,
+                            partial(result, True), owner="kubedns")
+
+    def kill_kubedns(self) -> None:
+        """The kubelet kills kubedns and starts it again after its back-off; it answers once it
+        has listed services and endpoints again."""
+        now = self.engine.now
+        wait = self.kubedns_backoff.wait(now)
+        self.recorder.inc("kubedns_restarts_total")
+        self.recorder.inc("kubedns_backoff_seconds_total", wait)
+        self.kubedns_generation += 1
+        self.kubedns_down_until = now + wait + self.spec.kubedns_restart_seconds
+        self.kubedns_probe.resume(now + wait)
+
+    def kill_dnsmasq(self) -> None:
+        """dnsmasq is killed (failed probe, or its memory limit): back after back-off + start."""
+        now = self.engine.now
+        wait = self.dnsmasq_backoff.wait(now)
+        self.recorder.inc("dnsmasq_backoff_seconds_total", wait)
+        self.dnsmasq.restart(wait + self.spec.dnsmasq_restart_seconds)
+        if self.dnsmasq_probe is not None:
+            self.dnsmasq_probe.resume(now + wait)
+
+
 class ClusterDns:
     """kube-dns replicas behind the kube-dns Service (kube-proxy spreads queries evenly).
 
@@ -244,7 +303,7 @@ class ClusterDns:
     the others to the external resolver of the node's resolv.conf."""
 
     def __init__(self, engine: Engine, spec: DnsSpec, services: int, recorder: Recorder,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, backoff: tuple[float, float] = (10.0, 300.0)) -> None:
         self.engine = engine
         self.spec = spec
         self.recorder = recorder
@@ -258,43 +317,30 @@ class ClusterDns:
         self.external = np.append(np.tile(per_lookup[0], services), False)
         ttl = np.append(np.where(np.tile(per_lookup[1], services), spec.negative_ttl_seconds, ANSWER_TTL_SECONDS),
                         ANSWER_TTL_SECONDS)
-        self.kubedns = [Cores(engine, spec.kubedns_cpu_limit, f"kubedns-{i}") for i in range(spec.replicas)]
-        self.kubedns_down_until = [-np.inf] * spec.replicas
-        self.dnsmasq = [Dnsmasq(engine, self.names + 1, spec.cache_size, spec.dns_forward_max,
-                                self._upstream(i), recorder, ttl=ttl) for i in range(spec.replicas)]
-        self.probes: list[LivenessProbe] = []
-        for i, dnsmasq in enumerate(self.dnsmasq):
-            phase = float(rng.uniform(0.0, 10.0))
-            self.probes.append(LivenessProbe(engine, partial(dnsmasq.probe, self.probe_name),
-                                             partial(dnsmasq.restart, spec.dnsmasq_restart_seconds, self._failed),
-                                             phase))
-            self.probes.append(LivenessProbe(engine, partial(self._kubedns_probe, i),
-                                             partial(self._restart_kubedns, i), phase))
+
+        def dnsmasq(upstream: Callable[[int, Callable[[], None]], None]) -> Dnsmasq:
+            return Dnsmasq(engine, self.names + 1, spec.cache_size, spec.dns_forward_max, upstream, recorder,
+                           ttl=ttl)
+
+        self.pods = [KubeDnsPod(engine, i, spec, backoff, dnsmasq, self.external, self.probe_name, recorder,
+                                float(rng.uniform(0.0, 10.0)), self._failed) for i in range(spec.replicas)]
+        self.dnsmasq = [pod.dnsmasq for pod in self.pods]
+        self.kubedns = [pod.kubedns for pod in self.pods]
         self.queries = 0
         self.lookups = 0
 
-    def _upstream(self, replica: int) -> Callable[[int, Callable[[], None]], None]:
-        cores = self.kubedns[replica]
-
-        def forward(name: int, done: Callable[[], None]) -> None:
-            if self.external[name]:
-                self.engine.schedule(self.spec.external_dns_seconds, done)
-            elif self.engine.now >= self.kubedns_down_until[replica]:
-                cores.submit(self.spec.kubedns_query_cpu_seconds, done, owner="kubedns")
-            # a restarting kubedns never answers: dnsmasq times the forward out
-
-        return forward
-
-    def _kubedns_probe(self, replica: int, done: Callable[[bool], None]) -> None:
-        """kube-dns 1.5's healthz sidecar asks kubedns directly (port 10053)."""
-        if self.engine.now < self.kubedns_down_until[replica]:
-            done(False)
+    def watch_event(self, resource: str, events: int, object_bytes: float) -> None:
+        """A Service or Endpoints change: every running kubedns decodes it on its quota."""
+        if resource not in ("services", "endpoints"):
             return
-        self.kubedns[replica].submit(self.spec.kubedns_query_cpu_seconds, done, True, owner="kubedns")
+        work = events * object_bytes / self.spec.kubedns_decode_bytes_per_cpu_second
+        for pod in self.pods:
+            if self.engine.now >= pod.kubedns_down_until:
+                pod.kubedns.submit(work, _noop, owner="kubedns-watch")
 
-    def _restart_kubedns(self, replica: int) -> None:
-        self.recorder.inc("kubedns_restarts_total")
-        self.kubedns_down_until[replica] = self.engine.now + self.spec.kubedns_restart_seconds
+    def oom_kill_dnsmasq(self, replica: int) -> None:
+        """An injected ``dnsmasq_oom`` fault: the container hit its memory limit."""
+        self.pods[replica % len(self.pods)].kill_dnsmasq()
 
     def tick(self, pods: float, window: float) -> None:
         """Lookups of ``pods`` resolving service names over the next ``window`` seconds."""

@@ -18,7 +18,7 @@ Model card: docs/models/node_proxy.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Literal
 
@@ -47,6 +47,8 @@ class ClientConnections:
                  fidelity: Fidelity = "cohort", concurrent_dials: bool = True) -> None:
         self.engine = engine
         self.nodes = nodes
+        #: cluster-wide watchers outside the nodes (kubedns): (resource, events, bytes each)
+        self.listeners: list[Callable[[str, int, float], None]] = []
         self.apiservers = list(apiservers)
         self.objects = objects
         self.recorder = recorder
@@ -140,10 +142,16 @@ class ClientConnections:
         self._dial(idx)
 
     # -- watch events ---------------------------------------------------------------
-    def deliver(self, resource: str, events: int, receivers: np.ndarray | None) -> None:
-        """``events`` changes of ``resource``; ``receivers`` are the connections whose watch
-        matches one of them (None: every watcher of the resource). Charges the fan-out."""
+    def deliver(self, resource: str, events: int, receivers: np.ndarray | None,
+                object_bytes: float | None = None) -> None:
+        """``events`` changes of ``resource`` (each ``object_bytes`` big, default the
+        resource's typical size); ``receivers`` are the connections whose watch matches one of
+        them (None: every watcher of the resource). Charges the fan-out and tells the
+        cluster-wide watchers outside the nodes (``listeners``)."""
         r = RESOURCE_INDEX[resource]
+        size = float(self.objects.bytes[r]) if object_bytes is None else object_bytes
+        for listener in self.listeners:
+            listener(resource, events, size)
         position = self.objects.changed(resource, events)
         col = self.res == r
         watchers = self.watchers_per_apiserver(resource)
@@ -157,7 +165,6 @@ class ClientConnections:
         self.watch_events[got, cols] += 1
         self.watch_seen[got, cols] = position
         delivered = np.bincount(self.upstream[got], minlength=len(self.apiservers))
-        size = float(self.objects.bytes[r])
         for a, api in enumerate(self.apiservers):
             api.fanout(events, watchers[a], float(delivered[a]), size)
         self.touch(got)

@@ -15,6 +15,13 @@ import numpy as np
 from scalelab.components.reflector import RESOURCE_INDEX, RESOURCES
 
 OBJECT_BYTES = {"pods": 4_000.0, "nodes": 12_000.0, "services": 600.0, "endpoints": 500.0}
+#: An Endpoints record grows by one address entry (IP, nodeName, targetRef) per ready pod.
+ENDPOINTS_ADDRESS_BYTES = 60.0
+
+
+def endpoints_bytes(addresses: int) -> float:
+    """Serialised size of an Endpoints record holding ``addresses`` ready pods."""
+    return OBJECT_BYTES["endpoints"] + ENDPOINTS_ADDRESS_BYTES * addresses
 
 
 class ClusterObjects:
@@ -30,6 +37,12 @@ class ClusterObjects:
 
     def add(self, resource: str, n: float = 1.0) -> None:
         self.count[RESOURCE_INDEX[resource]] += n
+
+    def grow(self, resource: str, extra_bytes: float) -> None:
+        """One object of ``resource`` grew by ``extra_bytes``: LISTs carry it (the mean size)."""
+        i = RESOURCE_INDEX[resource]
+        if self.count[i] > 0:
+            self.bytes[i] += extra_bytes / self.count[i]
 
     def changed(self, resource: str, n: int = 1) -> int:
         """Record ``n`` events of a resource; returns the new stream position."""

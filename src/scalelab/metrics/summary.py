@@ -23,6 +23,23 @@ def _window_samples(results: Results, metric: str) -> np.ndarray:
     return values[keep]
 
 
+def _deploy_samples(results: Results, metric: str) -> np.ndarray:
+    """Samples taken while a deploy phase ran (from its start to its last pod running)."""
+    times, values = results.recorder.series(metric)
+    keep = np.zeros(len(times), dtype=bool)
+    start: float | None = None
+    for event in results.recorder.events:
+        if event.kind == "deploy_started":
+            start = event.time
+        elif event.kind == "deploy_finished" and start is not None:
+            # a sample covers the interval before it: the one just after the end counts
+            keep |= (times > start) & (times < event.time + results.recorder.sample_every)
+            start = None
+    if start is not None:  # the run ended mid-deploy
+        keep |= times > start
+    return values[keep]
+
+
 def _round(value: float | None, digits: int = 6) -> float | None:
     if value is None or not np.isfinite(value):
         return None
@@ -50,6 +67,11 @@ def summarise(sim: Simulation, results: Results) -> dict[str, float | None]:
         for key in ("apiserver_cpu_percent_mean", "apiserver_cpu_percent_p95",
                     "apiserver_cpu_percent_total_mean", "apiserver_cpu_percent_min_mean"):
             out[key] = None
+    deploy_cpu = [_deploy_samples(results, f'apiserver_cpu_percent{{apiserver="{a.index}"}}') for a in sim.apiservers]
+    deploy_means = [float(v.mean()) for v in deploy_cpu if len(v)]
+    out["apiserver_cpu_percent_deploy_mean"] = _round(max(deploy_means), 3) if deploy_means else None
+    out["apiserver_cpu_percent_deploy_max"] = (
+        _round(max(float(v.max()) for v in deploy_cpu if len(v)), 3) if deploy_means else None)
     reconnects = _window_samples(results, "node_proxy_reconnects_total")
     handshakes = _window_samples(results, "apiserver_tls_handshakes_total")
     span = len(reconnects) * rec.sample_every
@@ -89,7 +111,7 @@ def summarise(sim: Simulation, results: Results) -> dict[str, float | None]:
     out["dns_cache_hit_ratio"] = _round(sum(d.hits for d in dns.dnsmasq) / answered) if answered else None
     out["dns_forward_peak"] = float(max(d.peak for d in dns.dnsmasq))
     for name in ("dns_refused_total", "dns_timeouts_total", "dns_lookup_failures_total", "dnsmasq_restarts_total",
-                 "kubedns_restarts_total"):
+                 "kubedns_restarts_total", "kubedns_backoff_seconds_total", "dnsmasq_backoff_seconds_total"):
         out[name] = float(rec.counters.get(name, 0.0))
     out["runtime_timeouts_total"] = float(rec.counters.get("runtime_timeouts_total", 0.0))
     out["pods_stuck_max"] = float(sim.runtime.stuck_max)

@@ -109,6 +109,10 @@ class Kubelet(Section):
     watches: tuple[Literal["pods", "nodes", "services", "endpoints"], ...] = ("pods", "nodes", "services")
     # Kubelet object sizes as serialised JSON: a 1.5 Node with its image list ~12 KB.
     node_object_bytes: PositiveInt = 12_000
+    # Container restart back-off (CrashLoopBackOff): kubelet backOffPeriod 10 s doubling up to
+    # MaxContainerBackOff 300 s; reset once a container stayed up twice the cap.
+    restart_backoff_seconds: PositiveDuration = 10.0
+    max_restart_backoff_seconds: PositiveDuration = 300.0
 
 
 class KubeProxy(Section):
@@ -146,6 +150,9 @@ class Dns(Section):
     # CPU per query answered by kubedns from its in-memory records: ~50 us, the order of
     # CoreDNS's published ~20-30k cluster queries/s per core (kubedns was not faster).
     kubedns_query_cpu_seconds: PositiveFloat = 50e-6
+    # kubedns watches every Service and Endpoints (JSON in 1.5 clients) and decodes each event
+    # whole on its own CPU quota: Go 1.7 encoding/json, as apiserver.json_bytes_per_cpu_second.
+    kubedns_decode_bytes_per_cpu_second: PositiveFloat = 50e6
     # Lookup load (assumption, no source measured it): each workload pod resolves a service
     # name for a new connection every 5 s.
     lookups_per_pod_per_second: Annotated[float, Field(ge=0)] = 0.2
@@ -165,6 +172,14 @@ class Dns(Section):
     # kubedns re-lists services and endpoints before it answers, ~15 s).
     dnsmasq_restart_seconds: NonNegativeDuration = 2.0
     kubedns_restart_seconds: NonNegativeDuration = 15.0
+    # Liveness of the kube-dns pod. "combined" (Kargo's kubedns-rc.yml before and after its
+    # PR 652): one probe, on kubedns, reading exechealthz, whose command is "nslookup through
+    # dnsmasq && nslookup to kubedns"; dnsmasq has no probe. "split" (kube-dns 1.6+): each
+    # container probed on its own check.
+    liveness: Literal["combined", "split"] = "combined"
+    liveness_initial_delay_seconds: NonNegativeDuration = 60.0  # manifest initialDelaySeconds
+    # The probe's nslookup gives up after glibc's resolver timeout 5 s x attempts 2.
+    probe_lookup_timeout_seconds: PositiveDuration = 10.0
 
 
 class Calico(Section):
@@ -280,10 +295,11 @@ RECONFIGURABLE = ("apiserver.", "node_proxy.", "kubelet.", "scheduler.", "runtim
 class Fault(Section):
     """One schema for every injected fault."""
 
-    kind: Literal["kill_node", "restart_node", "docker_hang"]
+    kind: Literal["kill_node", "restart_node", "docker_hang", "dnsmasq_oom"]
     target: Annotated[int, Field(ge=0)] | Literal["random"] = "random"
     at: NonNegativeDuration | None = None
-    rate: Annotated[float, Field(gt=0)] | None = None  # per node per hour
+    # per node per hour (dnsmasq_oom: per kube-dns replica per hour)
+    rate: Annotated[float, Field(gt=0)] | None = None
     duration: NonNegativeDuration = 60.0
 
 

@@ -19,7 +19,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         # kube-scheduler today: PreFilter-computed affinity counts.
         "scheduler": {"generation": "modern", "assume_ttl_after_bind": True},
         # kube-dns/CoreDNS era defaults: several replicas via the autoscaler.
-        "dns": {"replicas": 2},
+        # kube-dns 1.6+ (and CoreDNS) probe each container on its own health check.
+        "dns": {"replicas": 2, "liveness": "split"},
         # Calico today advises route reflectors past ~100 nodes; kept as the 1.5 default
         # mesh so a scenario states its choice.
     },

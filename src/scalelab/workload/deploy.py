@@ -20,7 +20,7 @@ import numpy as np
 from scalelab.components.controller_manager import ControllerManager
 from scalelab.components.kubelet import Kubelets
 from scalelab.components.node_proxy import ClientConnections
-from scalelab.components.objects import ClusterObjects
+from scalelab.components.objects import ENDPOINTS_ADDRESS_BYTES, ClusterObjects, endpoints_bytes
 from scalelab.components.scheduler.framework import AffinityTerm, PodInfo
 from scalelab.components.scheduler.scheduler import PendingPod, SchedulerProcess
 from scalelab.components.scheduler.snapshot import HOSTNAME_LABEL
@@ -56,6 +56,8 @@ class Deploy:
         self.recorder = recorder
         self.on_finished = on_finished
         self.pods = self._pods(phase, nodes)
+        #: ready addresses per Service (one Service per deployment, keyed by the app label)
+        self.addresses: dict[str, int] = {}
         self.running = 0
         self.startup: list[float] = []
         kubelets.pod_start_seconds = phase.pod_start_seconds
@@ -104,7 +106,12 @@ class Deploy:
         self.running += 1
         self.startup.append(self.engine.now - pod.created)
         self.recorder.observe("pod_startup_seconds", self.engine.now - pod.created)
-        self.conns.deliver("endpoints", 1, None)  # the pod joins its Service's endpoints
+        app = pod.info.labels["app"]
+        self.addresses[app] = self.addresses.get(app, 0) + 1
+        self.objects.grow("endpoints", ENDPOINTS_ADDRESS_BYTES)
+        # the pod joins its Service's Endpoints: the whole record, grown by one address, goes
+        # to every endpoints watcher
+        self.conns.deliver("endpoints", 1, None, object_bytes=endpoints_bytes(self.addresses[app]))
         if self.running == len(self.pods):
             self.recorder.event(self.engine.now, "deploy_finished", f"{self.running} pods running")
             self.on_finished()

@@ -4,8 +4,11 @@
 status stops). ``restart_node``: the same, then after ``duration`` fresh processes dial the
 apiservers and LIST + WATCH everything. ``docker_hang``: the node's container runtime stops
 answering (see ``components.runtime``); ``duration`` does not apply (only a docker restart
-ends it). A fault fires at ``at`` (simulated seconds), or as a Poisson process at ``rate``
-per node per hour; ``target`` is a node index or ``random``. The engine is not touched: a
+ends it). ``dnsmasq_oom``: a kube-dns replica's dnsmasq container is killed on its memory limit
+and restarted by the kubelet (an empirical fault: the report saw it, no mechanism in the model
+produces it; ``target`` is then a replica index). A fault fires at ``at`` (simulated seconds),
+or as a Poisson process at ``rate`` per node (per replica) per hour; ``target`` is a node
+index or ``random``. The engine is not touched: a
 fault is a scheduled callback on the components.
 """
 
@@ -25,8 +28,11 @@ NodeAction = Callable[[int], None]
 class FaultInjector:
     def __init__(self, engine: Engine, faults: Sequence[Fault], nodes: int, node_down: NodeAction,
                  node_up: NodeAction, recorder: Recorder, rng: np.random.Generator,
-                 runtime_hang: NodeAction | None = None) -> None:
+                 runtime_hang: NodeAction | None = None, dnsmasq_oom: NodeAction | None = None,
+                 replicas: int = 1) -> None:
         self.runtime_hang = runtime_hang
+        self.dnsmasq_oom = dnsmasq_oom
+        self.replicas = replicas
         self.engine = engine
         self.nodes = nodes
         self.node_down = node_down
@@ -41,18 +47,28 @@ class FaultInjector:
 
     def _next_poisson(self, fault: Fault) -> None:
         assert fault.rate is not None
-        per_second = fault.rate * self.nodes / 3600.0
+        per_second = fault.rate * self._targets(fault) / 3600.0
         self.engine.schedule(float(self.rng.exponential(1.0 / per_second)), self._fire_poisson, fault)
 
     def _fire_poisson(self, fault: Fault) -> None:
         self._fire(fault)
         self._next_poisson(fault)
 
+    def _targets(self, fault: Fault) -> int:
+        return self.replicas if fault.kind == "dnsmasq_oom" else self.nodes
+
     def _fire(self, fault: Fault) -> None:
-        node = int(self.rng.integers(self.nodes)) if fault.target == "random" else int(fault.target)
-        if node >= self.nodes:
+        count = self._targets(fault)
+        target = int(self.rng.integers(count)) if fault.target == "random" else int(fault.target)
+        if target >= count:
             return  # a target beyond a scaled-down cluster: nothing to break
         self.recorder.inc(f'faults_total{{kind="{fault.kind}"}}')
+        if fault.kind == "dnsmasq_oom":
+            self.recorder.event(self.engine.now, fault.kind, f"kube-dns-{target}")
+            if self.dnsmasq_oom is not None:
+                self.dnsmasq_oom(target)
+            return
+        node = target
         self.recorder.event(self.engine.now, fault.kind, f"node{node}")
         if fault.kind == "docker_hang":
             if self.runtime_hang is not None:

@@ -1,0 +1,160 @@
+"""Container health as the kubelet runs it: liveness probes, the exechealthz sidecar, and the
+restart back-off that turns repeated restarts into CrashLoopBackOff.
+
+These sit below every container the model restarts (dnsmasq, kubedns). Sources:
+- probe: kubelet prober, the manifest's ``periodSeconds`` (default 10 s), ``timeoutSeconds``,
+  ``failureThreshold`` and ``initialDelaySeconds`` (counted from each container start);
+- exechealthz (kubernetes ``contrib/exec-healthz``): runs its command every ``-period`` (2 s)
+  from a Go ticker (a tick that arrives while the command runs is kept, so a slow command runs
+  back to back), keeps the last result, and answers 503 when that result failed or is older
+  than ``-latency`` (30 s);
+- back-off: kubelet ``backOffPeriod`` 10 s and ``MaxContainerBackOff`` 300 s through
+  ``flowcontrol.Backoff``: the first restart is immediate, each next one waits the current
+  delay after the container died and doubles it up to the cap, and a container that stayed up
+  longer than twice the cap starts over at no delay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from scalelab.sim import Engine
+
+#: A check answers through its callback: True healthy, False failed.
+Check = Callable[[Callable[[bool], None]], None]
+
+
+class RestartBackoff:
+    """kubelet's per-container restart back-off (``flowcontrol.Backoff``)."""
+
+    def __init__(self, initial: float = 10.0, cap: float = 300.0) -> None:
+        self.initial = initial
+        self.cap = cap
+        self.delay: float | None = None  # None: no entry yet
+        self.last_restart = float("-inf")
+
+    def wait(self, died_at: float) -> float:
+        """Seconds after ``died_at`` at which the kubelet starts the container again."""
+        if self.delay is None or died_at - self.last_restart > 2.0 * self.cap:
+            wait, self.delay = 0.0, self.initial
+        else:
+            wait, self.delay = self.delay, min(2.0 * self.delay, self.cap)
+        self.last_restart = died_at + wait
+        return wait
+
+
+class LivenessProbe:
+    """A kubelet liveness probe: ``check`` every ``period``; no answer within ``timeout`` is a
+    failure; ``threshold`` failures in a row call ``kill``. While the container is down the
+    probe is paused; ``resume(started_at)`` starts it again ``initial_delay`` after the new
+    container started (kube-dns 1.5 manifest: period 10 s, timeout 5 s, 5 failures, 60 s)."""
+
+    def __init__(self, engine: Engine, check: Check, kill: Callable[[], None], first: float,
+                 period: float = 10.0, timeout: float = 5.0, threshold: int = 5,
+                 initial_delay: float = 60.0) -> None:
+        self.engine = engine
+        self.check = check
+        self.kill = kill
+        self.period = period
+        self.timeout = timeout
+        self.threshold = threshold
+        self.initial_delay = initial_delay
+        self.failures = 0
+        self._generation = 0
+        self._round = 0
+        engine.schedule(first, self._probe, self._generation)
+
+    def resume(self, started_at: float) -> None:
+        """The container was (re)started at ``started_at``: probe from its initial delay on."""
+        self._generation += 1
+        self.failures = 0
+        delay = max(0.0, started_at + self.initial_delay - self.engine.now)
+        self.engine.schedule(delay, self._probe, self._generation)
+
+    def _probe(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # the container was restarted meanwhile: that probe loop is gone
+        self._round += 1
+        current = self._round
+        answered = [False]
+
+        def result(ok: bool) -> None:
+            if answered[0] or current != self._round or generation != self._generation:
+                return
+            answered[0] = True
+            self._record(ok)
+
+        self.check(result)
+        self.engine.schedule(self.timeout, result, False)
+        self.engine.schedule(self.period, self._probe, generation)
+
+    def _record(self, ok: bool) -> None:
+        if ok:
+            self.failures = 0
+            return
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.failures = 0
+            self._generation += 1  # no probing until resume()
+            self.kill()
+
+
+class ExecHealthz:
+    """The exechealthz sidecar: runs ``steps`` (the ``&&`` of its command) every ``period``,
+    each step failing after ``step_timeout``; ``healthy()`` is what its /healthz answers."""
+
+    def __init__(self, engine: Engine, steps: Sequence[Check], first: float, period: float = 2.0,
+                 max_latency: float = 30.0, step_timeout: float = 10.0) -> None:
+        self.engine = engine
+        self.steps = tuple(steps)
+        self.period = period
+        self.max_latency = max_latency
+        self.step_timeout = step_timeout
+        self.ok = True
+        self.at = engine.now + first  # the worker's initial result: ok, stamped at start
+        self.runs = 0
+        self._running = False
+        self._tick_pending = False
+        engine.schedule(first + period, self._tick)
+
+    def healthy(self, done: Callable[[bool], None]) -> None:
+        """/healthz: 200 when the last run succeeded and is recent enough."""
+        done(self.ok and self.engine.now - self.at <= self.max_latency)
+
+    def _tick(self) -> None:
+        self.engine.schedule(self.period, self._tick)
+        if self._running:
+            self._tick_pending = True  # the ticker channel keeps one tick
+            return
+        self._run()
+
+    def _run(self) -> None:
+        self._running = True
+        self.runs += 1
+        self._step(0, self.runs)
+
+    def _step(self, index: int, run: int) -> None:
+        if index == len(self.steps):
+            self._finish(True)
+            return
+        answered = [False]
+
+        def result(ok: bool) -> None:
+            if answered[0] or run != self.runs:
+                return
+            answered[0] = True
+            if ok:
+                self._step(index + 1, run)
+            else:
+                self._finish(False)
+
+        self.steps[index](result)
+        self.engine.schedule(self.step_timeout, result, False)
+
+    def _finish(self, ok: bool) -> None:
+        self.ok = ok
+        self.at = self.engine.now
+        self._running = False
+        if self._tick_pending:
+            self._tick_pending = False
+            self._run()

@@ -1,0 +1,151 @@
+"""Liveness probes, exechealthz and the kubelet's restart back-off (CrashLoopBackOff)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scalelab.components.dns import ClusterDns
+from scalelab.components.probes import ExecHealthz, LivenessProbe, RestartBackoff
+from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Engine
+from scalelab.spec.model import Dns
+
+
+def test_liveness_probe_kills_after_five_failures_and_waits_for_the_restart() -> None:
+    engine = Engine()
+    kills: list[float] = []
+    probe = LivenessProbe(engine, lambda done: None, lambda: kills.append(engine.now), first=0.0,
+                          initial_delay=60.0)  # never answers
+    engine.run(200.0)
+    # failures at 5, 15, 25, 35, 45 s (5 s timeouts of the probes at 0, 10, ... 40 s); then no
+    # probing: the container is down until the kubelet starts it again
+    assert kills == [pytest.approx(45.0)]
+    probe.resume(started_at=210.0)
+    engine.run(400.0)
+    # the new container is probed from 210 + 60 s: failures at 275 ... 315 s
+    assert kills == [pytest.approx(45.0), pytest.approx(315.0)]
+
+
+def test_restart_backoff_doubles_to_the_cap_and_resets_after_a_stable_run() -> None:
+    backoff = RestartBackoff(10.0, 300.0)
+    now, waits = 0.0, []
+    for _ in range(9):
+        wait = backoff.wait(now)
+        waits.append(wait)
+        now += wait + 5.0  # the container dies 5 s after each start
+    assert waits == [0.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0]
+    assert backoff.wait(now + 601.0) == 0.0  # stayed up longer than twice the cap: start over
+    assert backoff.wait(now + 602.0) == 10.0
+
+
+@given(st.lists(st.floats(min_value=0.0, max_value=2000.0), min_size=1, max_size=40))
+def test_restart_backoff_never_exceeds_its_cap(gaps: list[float]) -> None:
+    backoff = RestartBackoff(10.0, 300.0)
+    now = 0.0
+    for gap in gaps:
+        wait = backoff.wait(now)
+        assert 0.0 <= wait <= 300.0
+        if gap > 600.0:  # a run longer than twice the cap: the next restart is immediate
+            assert backoff.wait(now + wait + gap) == 0.0
+            now += wait + gap
+        now += gap
+
+
+def test_exechealthz_reports_the_last_run_of_its_command() -> None:
+    engine = Engine()
+    answers = {"ok": True}
+
+    def step(done: object) -> None:
+        if answers["ok"]:
+            done(True)  # type: ignore[operator]
+        # else: never answers, the step times out
+
+    healthz = ExecHealthz(engine, [step], first=0.0, period=2.0, step_timeout=10.0)
+    seen: list[bool] = []
+    engine.run(5.0)
+    healthz.healthy(seen.append)
+    answers["ok"] = False
+    engine.run(30.0)  # the run at 6 s times out at 16 s; runs follow back to back
+    healthz.healthy(seen.append)
+    answers["ok"] = True
+    engine.run(50.0)
+    healthz.healthy(seen.append)
+    assert seen == [True, False, True]
+
+
+def _refusing_cluster(liveness: str) -> tuple[ClusterDns, Recorder, Engine]:
+    """One replica whose dnsmasq refuses everything (its forward table is taken)."""
+    engine, rec = Engine(), Recorder()
+    spec = Dns(liveness=liveness)  # type: ignore[arg-type]
+    dns = ClusterDns(engine, spec, services=4, recorder=rec, rng=np.random.default_rng(2))
+    dns.dnsmasq[0].forward_max = 0
+    return dns, rec, engine
+
+
+def test_combined_probe_kills_kubedns_when_dnsmasq_refuses() -> None:
+    """Kargo's manifest: the one probe sits on kubedns and looks up through dnsmasq first, so a
+    refusing dnsmasq restarts a healthy kubedns (the report: restarts with nothing in its logs)."""
+    _, rec, engine = _refusing_cluster("combined")
+    engine.run(400.0)
+    assert rec.counters["kubedns_restarts_total"] >= 2
+    assert rec.counters.get("dnsmasq_restarts_total", 0.0) == 0.0
+    # CrashLoopBackOff: the second restart waited 10 s, the third 20 s ...
+    assert rec.counters["kubedns_backoff_seconds_total"] >= 10.0
+
+
+def test_split_probes_restart_the_container_that_fails() -> None:
+    _, rec, engine = _refusing_cluster("split")
+    engine.run(400.0)
+    assert rec.counters["dnsmasq_restarts_total"] >= 2
+    assert rec.counters.get("kubedns_restarts_total", 0.0) == 0.0
+
+
+def test_idle_cluster_restarts_nothing() -> None:
+    engine, rec = Engine(), Recorder()
+    ClusterDns(engine, Dns(), services=4, recorder=rec, rng=np.random.default_rng(3))
+    engine.run(3600.0)
+    assert rec.counters.get("kubedns_restarts_total", 0.0) == 0.0
+    assert rec.counters.get("dnsmasq_restarts_total", 0.0) == 0.0
+
+
+def test_dnsmasq_oom_that_outlasts_the_probe_budget_takes_kubedns_down_too() -> None:
+    """A dnsmasq killed repeatedly backs off; once it is down longer than the probe's 5 x 10 s,
+    the combined probe fails and kubedns is killed as well."""
+    engine, rec = Engine(), Recorder()
+    dns = ClusterDns(engine, Dns(), services=4, recorder=rec, rng=np.random.default_rng(4))
+    for t in (100.0, 110.0, 140.0, 190.0, 280.0):  # each right after the previous restart
+        engine.at(t, dns.oom_kill_dnsmasq, 0)
+    engine.run(600.0)
+    assert rec.counters["dnsmasq_restarts_total"] == 5
+    assert rec.counters["kubedns_restarts_total"] >= 1
+
+
+def test_dnsmasq_oom_fault_from_a_scenario_restarts_that_replica_only() -> None:
+    from conftest import small
+    from scalelab.runner import execute
+
+    faults = [{"kind": "dnsmasq_oom", "at": "10s"}, {"kind": "dnsmasq_oom", "at": "15s", "target": 5}]
+    summary = execute(small(worker_hosts=10, deploy=True, steady="30s", extra={"faults": faults})).summary
+    assert summary["dnsmasq_restarts_total"] == 1  # replica 5 does not exist with one replica
+    quiet = execute(small(worker_hosts=10, deploy=True, steady="30s")).summary
+    assert quiet["dnsmasq_restarts_total"] == 0
+
+
+def test_endpoints_fanout_grows_with_the_records_during_a_deploy() -> None:
+    """Each ready pod sends its Service's whole Endpoints record to every kube-proxy: the deploy
+    window's apiserver CPU grows faster than the node count (records grow with the pods too)."""
+    from conftest import small
+    from scalelab.runner import execute
+
+    def deploy_cpu(hosts: int) -> float:
+        summary = execute(small(worker_hosts=hosts, deploy=True, steady="30s",
+                                base="campaign-900-fixed")).summary
+        value = summary["apiserver_cpu_percent_deploy_mean"]
+        assert value is not None
+        return value
+
+    small_cluster, big_cluster = deploy_cpu(10), deploy_cpu(40)
+    assert big_cluster > 4.0 * small_cluster
