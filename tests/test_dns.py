@@ -125,3 +125,38 @@ def test_starved_kubedns_fails_its_probe_and_restarts() -> None:
     tick()
     engine.run(300.0)
     assert rec.counters["kubedns_restarts_total"] >= 1
+
+
+@pytest.mark.parametrize(("offered", "limit"), [(2_000.0, 0.1), (8_000.0, 0.1), (20_000.0, 1.0)])
+def test_dnsmasq_thread_drops_what_its_cpu_limit_cannot_serve(offered: float, limit: float) -> None:
+    from scalelab.components.dns import DatagramServer
+
+    cost = 25e-6
+    server = DatagramServer(cost, limit, buffer=277)
+    shares = [server.offer(offered, 1.0) for _ in range(60)]
+    capacity = limit / cost
+    expected = max(0.0, 1.0 - capacity / offered)
+    assert shares[-1] == pytest.approx(expected, abs=1e-9)  # steady state: the fluid balance
+    assert server.backlog <= 277
+
+
+def test_a_starved_dnsmasq_thread_fails_lookups_and_the_fix_does_not() -> None:
+    from conftest import small
+    from scalelab.runner import execute
+
+    starved = {"dns.dnsmasq_cpu_limit": 0.0005}
+    broken = execute(small(worker_hosts=10, deploy=True, steady="30s", extra=starved)).summary
+    assert broken["dns_dropped_total"] > 0 and broken["dns_lookup_failures_total"] > 0  # type: ignore[operator]
+    fixed = execute(small(worker_hosts=10, deploy=True, steady="30s", extra={"dns.dnsmasq_cpu_limit": 1.0})).summary
+    assert fixed["dns_dropped_total"] == 0
+
+
+def test_rule_flags_a_low_dnsmasq_cpu_limit_even_with_replicas_and_forward_max_fixed() -> None:
+    from scalelab.catalogue import kubedns
+    from scalelab.spec.loader import apply_patch, load_scenario
+
+    fixed = load_scenario("campaign-900-fixed")
+    assert kubedns.rule(fixed) is None
+    limited = apply_patch(fixed, {"dns.dnsmasq_cpu_limit": "100m"})
+    finding = kubedns.rule(limited)
+    assert finding is not None and "dnsmasq CPU limit 0.1" in finding.evidence.value

@@ -59,6 +59,33 @@ def query_names(form: str, host_search_domains: int) -> tuple[list[bool], list[b
     return external, negative
 
 
+class DatagramServer:
+    """dnsmasq's single thread under its CPU limit, as a fluid queue per tick: queries beyond
+    what ``limit`` of a core serves at ``cost`` each wait in the socket buffer; beyond
+    ``buffer`` queries the kernel drops them (the client hears nothing and retries after its
+    timeout). The wait itself is short (a full 277-query buffer drains in ~70 ms at 100m),
+    so only the drops are kept."""
+
+    def __init__(self, cost: float, limit: float, buffer: int) -> None:
+        self.cost = cost
+        self.limit = limit
+        self.buffer = buffer
+        self.backlog = 0.0
+        self.drop_share = 0.0
+        self.busy_seconds = 0.0
+
+    def offer(self, queries: float, window: float) -> float:
+        """``queries`` arrive over ``window`` seconds; returns the share dropped."""
+        backlog = self.backlog + queries
+        served = min(backlog, self.limit * window / self.cost)
+        self.busy_seconds += served * self.cost
+        backlog -= served
+        dropped = max(0.0, backlog - self.buffer)
+        self.backlog = backlog - dropped
+        self.drop_share = dropped / queries if queries > 0 else 0.0
+        return self.drop_share
+
+
 def _noop() -> None:
     pass
 
@@ -228,8 +255,12 @@ class KubeDnsPod:
     def __init__(self, engine: Engine, index: int, spec: DnsSpec, backoff: tuple[float, float],
                  dnsmasq: Callable[[Callable[[int, Callable[[], None]], None]], Dnsmasq],
                  external: np.ndarray, probe_name: int, recorder: Recorder, phase: float,
-                 on_failure: Callable[[int], None]) -> None:
+                 on_failure: Callable[[int], None], rng: np.random.Generator) -> None:
         self.engine = engine
+        self.rng = rng
+        self.probe_name = probe_name
+        limit = 1.0 if spec.dnsmasq_cpu_limit is None else min(1.0, spec.dnsmasq_cpu_limit)
+        self.cpu = DatagramServer(spec.dnsmasq_query_cpu_seconds, limit, spec.dnsmasq_socket_queries)
         self.spec = spec
         self.recorder = recorder
         self.external = external
@@ -240,7 +271,7 @@ class KubeDnsPod:
         self.kubedns_backoff = RestartBackoff(*backoff)
         self.dnsmasq_backoff = RestartBackoff(*backoff)
         self.dnsmasq = dnsmasq(self._upstream)
-        probe_lookup = partial(self.dnsmasq.ask, probe_name)
+        probe_lookup = self._probe_lookup
         delay = spec.liveness_initial_delay_seconds
         self.dnsmasq_probe: LivenessProbe | None = None
         if spec.liveness == "combined":
@@ -253,6 +284,13 @@ class KubeDnsPod:
                                                initial_delay=delay)
             self.dnsmasq_probe = LivenessProbe(engine, probe_lookup, self.kill_dnsmasq, phase + delay,
                                                initial_delay=delay)
+
+    def _probe_lookup(self, result: Callable[[bool], None]) -> None:
+        """The health check's lookup through dnsmasq; dropped like the others when dnsmasq's
+        thread cannot keep up (then it just times out)."""
+        if self.cpu.drop_share > 0.0 and self.rng.random() < self.cpu.drop_share:
+            return
+        self.dnsmasq.ask(self.probe_name, result)
 
     def _upstream(self, name: int, done: Callable[[], None]) -> None:
         """dnsmasq's single server (kubedns, which recurses to the node's resolver for
@@ -323,7 +361,7 @@ class ClusterDns:
                            ttl=ttl)
 
         self.pods = [KubeDnsPod(engine, i, spec, backoff, dnsmasq, self.external, self.probe_name, recorder,
-                                float(rng.uniform(0.0, 10.0)), self._failed) for i in range(spec.replicas)]
+                                float(rng.uniform(0.0, 10.0)), self._failed, rng) for i in range(spec.replicas)]
         self.dnsmasq = [pod.dnsmasq for pod in self.pods]
         self.kubedns = [pod.kubedns for pod in self.pods]
         self.queries = 0
@@ -353,8 +391,18 @@ class ClusterDns:
         cells = self.names * len(self.dnsmasq)
         per_replica = self.rng.multinomial(queries, np.full(cells, 1.0 / cells))
         per_replica = per_replica.reshape(self.names, len(self.dnsmasq))
-        for r, dnsmasq in enumerate(self.dnsmasq):
-            dnsmasq.lookup_batch(per_replica[:, r], window, self.rng, self._failed)
+        for r, pod in enumerate(self.pods):
+            counts = per_replica[:, r]
+            share = pod.cpu.offer(float(counts.sum()), window)
+            if share > 0.0:
+                kept = self.rng.binomial(counts, 1.0 - share)
+                dropped = int((counts - kept).sum())
+                self.recorder.inc("dns_dropped_total", dropped)
+                # the resolver resends a dropped query after its 5 s timeout; dropped again
+                # (attempts:2), the lookup fails
+                self._failed(int(self.rng.binomial(dropped, share)))
+                counts = kept
+            pod.dnsmasq.lookup_batch(counts, window, self.rng, self._failed)
 
     def _failed(self, queries: int) -> None:
         self.recorder.inc("dns_lookup_failures_total", queries)

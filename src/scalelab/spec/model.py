@@ -147,6 +147,16 @@ class Dns(Section):
     cache_size: PositiveInt = 1000  # kube-dns image flag
     kubedns_cpu_limit: Quantity = 0.1  # kube-dns 1.5 manifest: kubedns container limit 100m
     kubedns_memory_limit: Quantity = 170 * 2**20  # kube-dns 1.5 manifest: 170Mi
+    # dnsmasq is single-threaded: at most one core, less under a CPU limit (none in Kargo's
+    # manifest before its PR 652; the report's lab ran its post-652 render: 100m).
+    dnsmasq_cpu_limit: Quantity | None = None
+    # CPU per query dnsmasq handles (cache answer, or forward + reply): 100 000 sequential
+    # loopback queries took 4.8 s client and dnsmasq together on an i7-2600 (yuryu.net, 2013):
+    # 48 us per round trip; dnsmasq's part taken as half (assumption).
+    dnsmasq_query_cpu_seconds: PositiveFloat = 25e-6
+    # Queries dnsmasq's UDP socket buffers before the kernel drops them (Linux default
+    # rmem 212 992 B / ~768 B of truesize per small datagram).
+    dnsmasq_socket_queries: PositiveInt = 277
     # CPU per query answered by kubedns from its in-memory records: ~50 us, the order of
     # CoreDNS's published ~20-30k cluster queries/s per core (kubedns was not faster).
     kubedns_query_cpu_seconds: PositiveFloat = 50e-6
