@@ -149,3 +149,20 @@ def test_endpoints_fanout_grows_with_the_records_during_a_deploy() -> None:
 
     small_cluster, big_cluster = deploy_cpu(10), deploy_cpu(40)
     assert big_cluster > 4.0 * small_cluster
+
+
+def test_kubedns_above_its_memory_limit_is_oom_killed_again_and_again() -> None:
+    """What kubedns stores grows with Services and Endpoints addresses: past the 170Mi limit
+    (~72 000 objects with the sizing in the spec) it is OOM-killed, re-lists, dies again."""
+    engine, rec = Engine(), Recorder()
+    dns = ClusterDns(engine, Dns(), services=4, recorder=rec, rng=np.random.default_rng(5))
+    stored = {"objects": 50_000.0}
+    dns.watch_memory(lambda: stored["objects"])
+    engine.run(600.0)
+    assert rec.counters.get("kubedns_oom_kills_total", 0.0) == 0.0
+    stored["objects"] = 150_000.0
+    engine.run(1800.0)
+    kills = rec.counters["kubedns_oom_kills_total"]
+    assert kills >= 4
+    assert rec.counters["kubedns_backoff_seconds_total"] >= 10.0 + 20.0 + 40.0
+    assert dns.memory_peak == pytest.approx(75.6e6 + 1_400.0 * 150_000.0)

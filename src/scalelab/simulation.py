@@ -22,6 +22,7 @@ from scalelab.components.kubelet import Kubelets
 from scalelab.components.leader_election import LeaderElection
 from scalelab.components.node_proxy import ClientConnections, Fidelity
 from scalelab.components.objects import OBJECT_BYTES, ClusterObjects
+from scalelab.components.reflector import RESOURCE_INDEX
 from scalelab.components.runtime import DockerDaemons
 from scalelab.components.scheduler.framework import Framework, NodeTable
 from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
@@ -132,6 +133,7 @@ class Simulation:
         self.dns = ClusterDns(engine, scenario.dns, services, recorder, self.rng.stream("dns"),
                               (kubelet.restart_backoff_seconds, kubelet.max_restart_backoff_seconds))
         self.conns.listeners.append(self.dns.watch_event)
+        self.dns.watch_memory(self._dns_stored_objects)
         self.bgp = BgpSessions(engine, scenario.calico, nodes, recorder, self.rng.stream("calico"))
         self.faults = FaultInjector(engine, scenario.faults, nodes, self.node_down, self.node_up, recorder,
                                     self.rng.stream("faults"), runtime_hang=self.runtime.hang,
@@ -167,6 +169,11 @@ class Simulation:
             return 100.0 * (busy - prev) / SAMPLE_SECONDS
 
         return read
+
+    def _dns_stored_objects(self) -> float:
+        """What kubedns holds: every Service and every ready Endpoints address."""
+        services = float(self.objects.count[RESOURCE_INDEX["services"]])
+        return services + sum(sum(d.addresses.values()) for d in self.deploys)
 
     def _endpoints_changed(self) -> None:
         """A leader-election record (a small kube-system Endpoints) was written."""

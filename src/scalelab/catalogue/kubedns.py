@@ -42,9 +42,10 @@ def explain(broken: RunView, fixed: RunView) -> str:
             f"first: a dnsmasq refusing or down for 5 probes (50 s) gets kubedns killed with nothing in "
             f"its logs, then held back by CrashLoopBackOff (10 s doubling to 300 s). Restarts here: "
             f"kubedns {broken.metric('kubedns_restarts_total')}, dnsmasq "
-            f"{broken.metric('dnsmasq_restarts_total')}. Not reproduced: kubedns restarts on an idle big "
-            f"cluster (no cause in the model: kubedns is idle there); dnsmasq's memory-limit restarts are "
-            f"an injected fault (dnsmasq_oom), no cause found")
+            f"{broken.metric('dnsmasq_restarts_total')}; kubedns memory peak "
+            f"{broken.metric('kubedns_memory_mib_peak')} MiB of its 170Mi limit. Not reproduced: kubedns "
+            f"restarts on an idle big cluster (no cause in the model: kubedns is idle there); dnsmasq's "
+            f"memory-limit restarts are an injected fault (dnsmasq_oom), no cause found")
 
 
 ENTRY: Entry = Entry(

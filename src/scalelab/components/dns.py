@@ -366,6 +366,7 @@ class ClusterDns:
         self.kubedns = [pod.kubedns for pod in self.pods]
         self.queries = 0
         self.lookups = 0
+        self.memory_peak = 0.0
 
     def watch_event(self, resource: str, events: int, object_bytes: float) -> None:
         """A Service or Endpoints change: every running kubedns decodes it on its quota."""
@@ -375,6 +376,19 @@ class ClusterDns:
         for pod in self.pods:
             if self.engine.now >= pod.kubedns_down_until:
                 pod.kubedns.submit(work, _noop, owner="kubedns-watch")
+
+    def watch_memory(self, stored_objects: Callable[[], float], every: float = 10.0) -> None:
+        """Every ``every`` seconds, kubedns's memory from what it stores (Services and
+        Endpoints addresses); a running kubedns above its limit is OOM-killed and restarted
+        through the back-off (it re-lists the same objects, so it dies again: CrashLoopBackOff)."""
+        memory = self.spec.kubedns_memory_base_bytes + self.spec.kubedns_memory_per_object_bytes * stored_objects()
+        self.memory_peak = max(self.memory_peak, memory)
+        if memory > self.spec.kubedns_memory_limit:
+            for pod in self.pods:
+                if self.engine.now >= pod.kubedns_down_until:
+                    self.recorder.inc("kubedns_oom_kills_total")
+                    pod.kill_kubedns()
+        self.engine.schedule(every, self.watch_memory, stored_objects, every)
 
     def oom_kill_dnsmasq(self, replica: int) -> None:
         """An injected ``dnsmasq_oom`` fault: the container hit its memory limit."""

@@ -112,8 +112,9 @@ def summarise(sim: Simulation, results: Results) -> dict[str, float | None]:
     out["dns_forward_peak"] = float(max(d.peak for d in dns.dnsmasq))
     for name in ("dns_refused_total", "dns_timeouts_total", "dns_lookup_failures_total", "dnsmasq_restarts_total",
                  "kubedns_restarts_total", "kubedns_backoff_seconds_total", "dnsmasq_backoff_seconds_total",
-                 "dns_dropped_total"):
+                 "dns_dropped_total", "kubedns_oom_kills_total"):
         out[name] = float(rec.counters.get(name, 0.0))
+    out["kubedns_memory_mib_peak"] = _round(dns.memory_peak / 2**20, 3)
     out["runtime_timeouts_total"] = float(rec.counters.get("runtime_timeouts_total", 0.0))
     out["pods_stuck_max"] = float(sim.runtime.stuck_max)
     out["pods_stuck_end"] = float(sim.runtime.stuck)

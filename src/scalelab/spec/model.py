@@ -147,6 +147,12 @@ class Dns(Section):
     cache_size: PositiveInt = 1000  # kube-dns image flag
     kubedns_cpu_limit: Quantity = 0.1  # kube-dns 1.5 manifest: kubedns container limit 100m
     kubedns_memory_limit: Quantity = 170 * 2**20  # kube-dns 1.5 manifest: 170Mi
+    # kubedns's memory: it stores every Service and every Endpoints address. CoreDNS's
+    # published sizing ("Scaling CoreDNS in Kubernetes clusters", 2018): MB = (pods +
+    # services) / 1000 + 54; kube-dns measured ~40 % above CoreDNS in a 500-node load test
+    # (kubernetes PR 68683: ~49 vs ~35 MB per replica): both terms x 1.4.
+    kubedns_memory_base_bytes: Quantity = 75.6e6
+    kubedns_memory_per_object_bytes: Quantity = 1_400.0
     # dnsmasq is single-threaded: at most one core, less under a CPU limit (none in Kargo's
     # manifest before its PR 652; the report's lab ran its post-652 render: 100m).
     dnsmasq_cpu_limit: Quantity | None = None
