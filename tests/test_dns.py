@@ -147,8 +147,10 @@ def test_a_starved_dnsmasq_thread_fails_lookups_and_the_fix_does_not() -> None:
     starved = {"dns.dnsmasq_cpu_limit": 0.0005}
     broken = execute(small(worker_hosts=10, deploy=True, steady="30s", extra=starved)).summary
     assert broken["dns_dropped_total"] > 0 and broken["dns_lookup_failures_total"] > 0  # type: ignore[operator]
+    assert 0.0 < broken["dnsmasq_cpu_percent_mean"] <= 0.05 + 1e-9  # type: ignore[operator]  # its 0.0005 core
     fixed = execute(small(worker_hosts=10, deploy=True, steady="30s", extra={"dns.dnsmasq_cpu_limit": 1.0})).summary
     assert fixed["dns_dropped_total"] == 0
+    assert fixed["dnsmasq_cpu_percent_mean"] > broken["dnsmasq_cpu_percent_mean"]  # type: ignore[operator]
 
 
 def test_rule_flags_a_low_dnsmasq_cpu_limit_even_with_replicas_and_forward_max_fixed() -> None:

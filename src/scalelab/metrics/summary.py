@@ -110,6 +110,9 @@ def summarise(sim: Simulation, results: Results) -> dict[str, float | None]:
     answered = sum(d.hits + d.misses for d in dns.dnsmasq)
     out["dns_cache_hit_ratio"] = _round(sum(d.hits for d in dns.dnsmasq) / answered) if answered else None
     out["dns_forward_peak"] = float(max(d.peak for d in dns.dnsmasq))
+    busiest_thread = max(pod.cpu.busy_seconds for pod in dns.pods)
+    out["dnsmasq_cpu_percent_mean"] = (
+        _round(100.0 * busiest_thread / results.sim_seconds, 3) if results.sim_seconds > 0 else None)
     for name in ("dns_refused_total", "dns_timeouts_total", "dns_lookup_failures_total", "dnsmasq_restarts_total",
                  "kubedns_restarts_total", "kubedns_backoff_seconds_total", "dnsmasq_backoff_seconds_total",
                  "dns_dropped_total", "kubedns_oom_kills_total"):
