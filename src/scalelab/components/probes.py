@@ -28,7 +28,7 @@ class RestartBackoff:
     """kubelet's per-container restart back-off (``flowcontrol.Backoff``)."""
 
     def __init__(self, initial: float = 10.0, cap: float = 300.0) -> None:
-        self.initial = initial
+        self.initial = min(initial, cap)  # kubelet's Backoff never waits past its cap
         self.cap = cap
         self.delay: float | None = None  # None: no entry yet
         self.last_restart = float("-inf")
