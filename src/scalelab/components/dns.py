@@ -255,7 +255,7 @@ class KubeDnsPod:
     def __init__(self, engine: Engine, index: int, spec: DnsSpec, backoff: tuple[float, float],
                  dnsmasq: Callable[[Callable[[int, Callable[[], None]], None]], Dnsmasq],
                  external: np.ndarray, probe_name: int, recorder: Recorder, phase: float,
-                 on_failure: Callable[[int], None], rng: np.random.Generator) -> None:
+                 rng: np.random.Generator) -> None:
         self.engine = engine
         self.rng = rng
         self.probe_name = probe_name
@@ -264,7 +264,6 @@ class KubeDnsPod:
         self.spec = spec
         self.recorder = recorder
         self.external = external
-        self.on_failure = on_failure
         self.kubedns = Cores(engine, spec.kubedns_cpu_limit, f"kubedns-{index}")
         self.kubedns_generation = 0
         self.kubedns_down_until = -np.inf
@@ -361,7 +360,7 @@ class ClusterDns:
                            ttl=ttl)
 
         self.pods = [KubeDnsPod(engine, i, spec, backoff, dnsmasq, self.external, self.probe_name, recorder,
-                                float(rng.uniform(0.0, 10.0)), self._failed, rng) for i in range(spec.replicas)]
+                                float(rng.uniform(0.0, 10.0)), rng) for i in range(spec.replicas)]
         self.dnsmasq = [pod.dnsmasq for pod in self.pods]
         self.kubedns = [pod.kubedns for pod in self.pods]
         self.queries = 0
