@@ -166,3 +166,35 @@ def test_kubedns_above_its_memory_limit_is_oom_killed_again_and_again() -> None:
     assert kills >= 4
     assert rec.counters["kubedns_backoff_seconds_total"] >= 10.0 + 20.0 + 40.0
     assert dns.memory_peak == pytest.approx(75.6e6 + 1_400.0 * 150_000.0)
+
+
+def test_a_crashlooping_healthz_sidecar_gets_an_idle_kubedns_killed() -> None:
+    """Issue 29688's healthz OOMs, repeated: CrashLoopBackOff keeps the sidecar away longer each
+    time; once it is gone for 5 probes kubedns is killed, on an idle cluster, with nothing in
+    kubedns's logs. A single OOM (back in a second) kills nothing."""
+    def run(kill_times: list[float]) -> Recorder:
+        engine, rec = Engine(), Recorder()
+        dns = ClusterDns(engine, Dns(), services=4, recorder=rec, rng=np.random.default_rng(6))
+        for t in kill_times:
+            engine.at(t, dns.oom_kill_healthz, 0)
+        engine.run(900.0)
+        return rec
+
+    once = run([100.0])
+    assert once.counters["healthz_restarts_total"] == 1
+    assert once.counters.get("kubedns_restarts_total", 0.0) == 0.0
+    # each OOM shortly after the previous restart: waits 0, 10, 20, 40, 80 s
+    looping = run([100.0, 102.0, 114.0, 136.0, 178.0])
+    assert looping.counters["healthz_restarts_total"] == 5
+    assert looping.counters["kubedns_restarts_total"] >= 1
+
+
+def test_healthz_oom_faults_in_a_scenario_restart_kubedns_on_an_idle_cluster() -> None:
+    from conftest import small
+    from scalelab.runner import execute
+
+    faults = [{"kind": "healthz_oom", "at": f"{t}s", "target": 0} for t in (100, 102, 114, 136, 178)]
+    summary = execute(small(worker_hosts=4, steady="10m", extra={"faults": faults})).summary
+    assert summary["healthz_restarts_total"] == 5
+    assert summary["kubedns_restarts_total"] >= 1  # type: ignore[operator]
+    assert execute(small(worker_hosts=4, steady="10m")).summary["kubedns_restarts_total"] == 0

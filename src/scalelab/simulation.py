@@ -137,7 +137,8 @@ class Simulation:
         self.bgp = BgpSessions(engine, scenario.calico, nodes, recorder, self.rng.stream("calico"))
         self.faults = FaultInjector(engine, scenario.faults, nodes, self.node_down, self.node_up, recorder,
                                     self.rng.stream("faults"), runtime_hang=self.runtime.hang,
-                                    dnsmasq_oom=self.dns.oom_kill_dnsmasq, replicas=scenario.dns.replicas)
+                                    dnsmasq_oom=self.dns.oom_kill_dnsmasq, healthz_oom=self.dns.oom_kill_healthz,
+                                    replicas=scenario.dns.replicas)
 
     def node_down(self, node: int) -> None:
         self.conns.node_down(node)

@@ -44,7 +44,8 @@ def explain(broken: RunView, fixed: RunView) -> str:
             f"kubedns {broken.metric('kubedns_restarts_total')}, dnsmasq "
             f"{broken.metric('dnsmasq_restarts_total')}; kubedns memory peak "
             f"{broken.metric('kubedns_memory_mib_peak')} MiB of its 170Mi limit. Not reproduced: kubedns "
-            f"restarts on an idle big cluster (no cause in the model: kubedns is idle there); dnsmasq's "
+            f"restarts on an idle big cluster (no cause in the model: kubedns is idle there; a crash-looping "
+            f"healthz sidecar, kubernetes issue 29688, does it as the injected fault healthz_oom); dnsmasq's "
             f"memory-limit restarts are an injected fault (dnsmasq_oom), no cause found")
 
 

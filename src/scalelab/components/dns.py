@@ -40,6 +40,8 @@ ANSWER_TTL_SECONDS = 30.0
 FORWARD_TIMEOUT_SECONDS = 10.0
 #: dnsmasq rate-limits its "Maximum number of concurrent DNS queries reached" line.
 MAX_QUERIES_LOG_EVERY_SECONDS = 6.0
+#: A restarted exechealthz (a small static binary) serves /healthz within a second (assumption).
+HEALTHZ_START_SECONDS = 1.0
 #: Cluster search domains in a pod's resolv.conf (``<ns>.svc.cluster.local``,
 #: ``svc.cluster.local``, ``cluster.local``).
 CLUSTER_SEARCH_DOMAINS = 3
@@ -273,6 +275,8 @@ class KubeDnsPod:
         probe_lookup = self._probe_lookup
         delay = spec.liveness_initial_delay_seconds
         self.dnsmasq_probe: LivenessProbe | None = None
+        self.healthz: ExecHealthz | None = None
+        self.healthz_backoff = RestartBackoff(*backoff)
         if spec.liveness == "combined":
             self.healthz = ExecHealthz(engine, (probe_lookup, self._ask_kubedns), phase,
                                        step_timeout=spec.probe_lookup_timeout_seconds)
@@ -322,6 +326,17 @@ class KubeDnsPod:
         self.kubedns_generation += 1
         self.kubedns_down_until = now + wait + self.spec.kubedns_restart_seconds
         self.kubedns_probe.resume(now + wait)
+
+    def kill_healthz(self) -> None:
+        """The exechealthz sidecar is OOM-killed (kubernetes issue 29688: unexplained memory
+        spikes of that container in production); the kubelet restarts it after its back-off.
+        While it is down kubedns's probe gets connection refused."""
+        if self.healthz is None:
+            return  # split liveness: no exechealthz sidecar in this model
+        now = self.engine.now
+        wait = self.healthz_backoff.wait(now)
+        self.recorder.inc("healthz_restarts_total")
+        self.healthz.restart(wait + HEALTHZ_START_SECONDS)
 
     def kill_dnsmasq(self) -> None:
         """dnsmasq is killed (failed probe, or its memory limit): back after back-off + start."""
@@ -392,6 +407,10 @@ class ClusterDns:
     def oom_kill_dnsmasq(self, replica: int) -> None:
         """An injected ``dnsmasq_oom`` fault: the container hit its memory limit."""
         self.pods[replica % len(self.pods)].kill_dnsmasq()
+
+    def oom_kill_healthz(self, replica: int) -> None:
+        """An injected ``healthz_oom`` fault: the exechealthz sidecar hit its 50Mi limit."""
+        self.pods[replica % len(self.pods)].kill_healthz()
 
     def tick(self, pods: float, window: float) -> None:
         """Lookups of ``pods`` resolving service names over the next ``window`` seconds."""

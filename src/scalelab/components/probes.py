@@ -115,14 +115,31 @@ class ExecHealthz:
         self.runs = 0
         self._running = False
         self._tick_pending = False
+        self.down_until = float("-inf")
         engine.schedule(first + period, self._tick)
 
     def healthy(self, done: Callable[[bool], None]) -> None:
-        """/healthz: 200 when the last run succeeded and is recent enough."""
+        """/healthz: 200 when the last run succeeded and is recent enough (a sidecar that is
+        down refuses the connection: a failure)."""
+        if self.engine.now < self.down_until:
+            done(False)
+            return
         done(self.ok and self.engine.now - self.at <= self.max_latency)
+
+    def restart(self, down_seconds: float) -> None:
+        """The sidecar container dies and comes back after ``down_seconds`` with a fresh
+        worker: its first result is an ok stamped at start, as exechealthz initialises it."""
+        self.runs += 1  # a run in flight is lost
+        self._running = False
+        self._tick_pending = False
+        self.down_until = self.engine.now + down_seconds
+        self.ok = True
+        self.at = self.down_until
 
     def _tick(self) -> None:
         self.engine.schedule(self.period, self._tick)
+        if self.engine.now < self.down_until:
+            return
         if self._running:
             self._tick_pending = True  # the ticker channel keeps one tick
             return

@@ -115,7 +115,7 @@ def summarise(sim: Simulation, results: Results) -> dict[str, float | None]:
         _round(100.0 * busiest_thread / results.sim_seconds, 3) if results.sim_seconds > 0 else None)
     for name in ("dns_refused_total", "dns_timeouts_total", "dns_lookup_failures_total", "dnsmasq_restarts_total",
                  "kubedns_restarts_total", "kubedns_backoff_seconds_total", "dnsmasq_backoff_seconds_total",
-                 "dns_dropped_total", "kubedns_oom_kills_total"):
+                 "dns_dropped_total", "kubedns_oom_kills_total", "healthz_restarts_total"):
         out[name] = float(rec.counters.get(name, 0.0))
     out["kubedns_memory_mib_peak"] = _round(dns.memory_peak / 2**20, 3)
     out["runtime_timeouts_total"] = float(rec.counters.get("runtime_timeouts_total", 0.0))

@@ -311,10 +311,10 @@ RECONFIGURABLE = ("apiserver.", "node_proxy.", "kubelet.", "scheduler.", "runtim
 class Fault(Section):
     """One schema for every injected fault."""
 
-    kind: Literal["kill_node", "restart_node", "docker_hang", "dnsmasq_oom"]
+    kind: Literal["kill_node", "restart_node", "docker_hang", "dnsmasq_oom", "healthz_oom"]
     target: Annotated[int, Field(ge=0)] | Literal["random"] = "random"
     at: NonNegativeDuration | None = None
-    # per node per hour (dnsmasq_oom: per kube-dns replica per hour)
+    # per node per hour (dnsmasq_oom, healthz_oom: per kube-dns replica per hour)
     rate: Annotated[float, Field(gt=0)] | None = None
     duration: NonNegativeDuration = 60.0
 

@@ -6,7 +6,9 @@ apiservers and LIST + WATCH everything. ``docker_hang``: the node's container ru
 answering (see ``components.runtime``); ``duration`` does not apply (only a docker restart
 ends it). ``dnsmasq_oom``: a kube-dns replica's dnsmasq container is killed on its memory limit
 and restarted by the kubelet (an empirical fault: the report saw it, no mechanism in the model
-produces it; ``target`` is then a replica index). A fault fires at ``at`` (simulated seconds),
+produces it; ``target`` is then a replica index). ``healthz_oom``: the same for the kube-dns
+pod's exechealthz sidecar (kubernetes issue 29688 saw it OOM on unexplained memory spikes), whose
+/healthz is kubedns's liveness probe. A fault fires at ``at`` (simulated seconds),
 or as a Poisson process at ``rate`` per node (per replica) per hour; ``target`` is a node
 index or ``random``. The engine is not touched: a
 fault is a scheduled callback on the components.
@@ -23,13 +25,16 @@ from scalelab.sim import Engine
 from scalelab.spec.model import Fault
 
 NodeAction = Callable[[int], None]
+#: Fault kinds whose target is a kube-dns replica, not a node.
+REPLICA_FAULTS = ("dnsmasq_oom", "healthz_oom")
 
 
 class FaultInjector:
     def __init__(self, engine: Engine, faults: Sequence[Fault], nodes: int, node_down: NodeAction,
                  node_up: NodeAction, recorder: Recorder, rng: np.random.Generator,
                  runtime_hang: NodeAction | None = None, dnsmasq_oom: NodeAction | None = None,
-                 replicas: int = 1) -> None:
+                 healthz_oom: NodeAction | None = None, replicas: int = 1) -> None:
+        self.healthz_oom = healthz_oom
         self.runtime_hang = runtime_hang
         self.dnsmasq_oom = dnsmasq_oom
         self.replicas = replicas
@@ -55,7 +60,7 @@ class FaultInjector:
         self._next_poisson(fault)
 
     def _targets(self, fault: Fault) -> int:
-        return self.replicas if fault.kind == "dnsmasq_oom" else self.nodes
+        return self.replicas if fault.kind in REPLICA_FAULTS else self.nodes
 
     def _fire(self, fault: Fault) -> None:
         count = self._targets(fault)
@@ -63,10 +68,11 @@ class FaultInjector:
         if target >= count:
             return  # a target beyond a scaled-down cluster: nothing to break
         self.recorder.inc(f'faults_total{{kind="{fault.kind}"}}')
-        if fault.kind == "dnsmasq_oom":
+        if fault.kind in REPLICA_FAULTS:
             self.recorder.event(self.engine.now, fault.kind, f"kube-dns-{target}")
-            if self.dnsmasq_oom is not None:
-                self.dnsmasq_oom(target)
+            action = self.dnsmasq_oom if fault.kind == "dnsmasq_oom" else self.healthz_oom
+            if action is not None:
+                action(target)
             return
         node = target
         self.recorder.event(self.engine.now, fault.kind, f"node{node}")
