@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scalelab.components.dns import Dnsmasq
 from scalelab.metrics.recorder import Recorder
@@ -162,3 +164,33 @@ def test_rule_flags_a_low_dnsmasq_cpu_limit_even_with_replicas_and_forward_max_f
     limited = apply_patch(fixed, {"dns.dnsmasq_cpu_limit": "100m"})
     finding = kubedns.rule(limited)
     assert finding is not None and "dnsmasq CPU limit 0.1" in finding.evidence.value
+
+
+@given(st.lists(st.tuples(st.sampled_from(["query", "ask", "restart", "wait"]), st.integers(0, 5),
+                          st.floats(0.0, 12.0)), max_size=60))
+@settings(max_examples=60, deadline=None)
+def test_forward_table_accounting_holds_under_any_sequence(steps: list[tuple[str, int, float]]) -> None:
+    """Entries in use always equal the queries waiting on forwards, within [0, forward_max],
+    whatever mix of lookups, restarts and upstream delays (some never answered)."""
+    engine = Engine()
+
+    def upstream(name: int, done: object) -> None:
+        if name != 5:  # name 5's upstream never answers: dnsmasq times it out
+            engine.schedule(0.5 * name, done)  # type: ignore[arg-type]
+
+    dnsmasq = Dnsmasq(engine, 6, cache_size=3, forward_max=4, upstream=upstream, recorder=Recorder())
+    answers: list[bool] = []
+    for action, name, dt in steps:
+        if action == "query":
+            dnsmasq.query(name, 0, lambda _n: None)
+        elif action == "ask":
+            dnsmasq.ask(name, answers.append)
+        elif action == "restart":
+            dnsmasq.restart(1.0)
+        else:
+            engine.run(engine.now + dt)
+        waiting = sum(len(waiters) for _, waiters in dnsmasq.inflight.values())
+        assert 0 <= dnsmasq.in_use <= dnsmasq.forward_max
+        assert dnsmasq.in_use == waiting
+    engine.run(engine.now + 30.0)
+    assert dnsmasq.in_use == 0 and not dnsmasq.inflight  # everything answered or timed out
