@@ -194,3 +194,14 @@ def test_forward_table_accounting_holds_under_any_sequence(steps: list[tuple[str
         assert dnsmasq.in_use == waiting
     engine.run(engine.now + 30.0)
     assert dnsmasq.in_use == 0 and not dnsmasq.inflight  # everything answered or timed out
+
+
+def test_detector_fires_on_any_of_the_reports_dns_symptoms() -> None:
+    from scalelab.catalogue import kubedns
+    from scalelab.catalogue.entry import RunView
+
+    quiet = {name: 0.0 for name in kubedns.SYMPTOMS}
+    assert kubedns.detect(RunView(quiet, {})) is None
+    for name in kubedns.SYMPTOMS:
+        finding = kubedns.detect(RunView({**quiet, name: 3.0}, {}))
+        assert finding is not None and finding.evidence.metric == name

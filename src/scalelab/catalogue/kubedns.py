@@ -26,7 +26,18 @@ def rule(spec: ClusterSpec) -> Finding | None:
                          severity="error" if spec.nodes >= 500 else "warning")
 
 
-detect = metric_detector("dns_refused_total", 1.0, lambda: ENTRY)
+#: The report's symptoms, in the order they are reported: REFUSED answers, dropped queries,
+#: failed lookups, kubedns killed by its probe. The first one seen is the evidence.
+SYMPTOMS = ("dns_refused_total", "dns_dropped_total", "dns_lookup_failures_total", "kubedns_restarts_total")
+_DETECTORS = tuple(metric_detector(metric, 1.0, lambda: ENTRY) for metric in SYMPTOMS)
+
+
+def detect(view: RunView) -> Finding | None:
+    for detector in _DETECTORS:
+        finding = detector(view)
+        if finding is not None:
+            return finding
+    return None
 
 
 def explain(broken: RunView, fixed: RunView) -> str:
