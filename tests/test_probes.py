@@ -198,3 +198,32 @@ def test_healthz_oom_faults_in_a_scenario_restart_kubedns_on_an_idle_cluster() -
     assert summary["healthz_restarts_total"] == 5
     assert summary["kubedns_restarts_total"] >= 1  # type: ignore[operator]
     assert execute(small(worker_hosts=4, steady="10m")).summary["kubedns_restarts_total"] == 0
+
+
+@given(st.lists(st.sampled_from(["ok", "fail", "silent"]), min_size=1, max_size=40))
+def test_probe_kills_exactly_on_every_run_of_threshold_failures(outcomes: list[str]) -> None:
+    """Failures (an explicit one or no answer within the timeout) count in a row; a success
+    resets the count; the threshold-th failure kills and the count starts over."""
+    engine = Engine()
+    kills: list[float] = []
+    answers = iter(outcomes)
+
+    def check(done: object) -> None:
+        outcome = next(answers, "ok")
+        if outcome != "silent":
+            done(outcome == "ok")  # type: ignore[operator]
+
+    probe: LivenessProbe
+
+    def kill() -> None:
+        kills.append(engine.now)
+        probe.resume(engine.now)  # restarted at once, probed again without delay
+
+    probe = LivenessProbe(engine, check, kill, first=0.0, initial_delay=0.0)
+    engine.run(10.0 * len(outcomes) - 1.0)
+    expected, run = 0, 0
+    for outcome in outcomes:
+        run = 0 if outcome == "ok" else run + 1
+        if run == 5:
+            expected, run = expected + 1, 0
+    assert len(kills) == expected
