@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 Result = dict[str, Any]
+#: Timed repetitions of the engine benchmarks; the best one is reported.
+REPEATS = 3
 
 
 def _result(name: str, value: float, unit: str, target: float, cmp: str, detail: dict[str, Any]) -> Result:
@@ -32,13 +34,16 @@ def engine_benchmarks() -> list[Result]:
     customers = 300_000
     gaps, services = samples(0.9, 1.0, customers, seed=1)
     run_engine(gaps[:10_000], services[:10_000], 1)  # warm-up
-    t0 = time.perf_counter()
-    ours, events = run_engine(gaps, services, 1)
-    ours_wall = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    theirs = run_simpy(gaps, services, 1)
-    simpy_wall = time.perf_counter() - t0
-    detail = {"model": "M/M/1 FIFO, rho 0.9", "customers": customers, "events": events,
+    # best of REPEATS (as timeit does): the fastest run is the least disturbed by the machine
+    ours_wall = simpy_wall = float("inf")
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        ours, events = run_engine(gaps, services, 1)
+        ours_wall = min(ours_wall, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        theirs = run_simpy(gaps, services, 1)
+        simpy_wall = min(simpy_wall, time.perf_counter() - t0)
+    detail = {"model": "M/M/1 FIFO, rho 0.9", "customers": customers, "events": events, "repeats": REPEATS,
               "engine_wall_seconds": round(ours_wall, 3), "simpy_wall_seconds": round(simpy_wall, 3),
               "mean_wait_engine": ours, "mean_wait_simpy": theirs}
     return [
