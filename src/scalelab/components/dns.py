@@ -377,7 +377,6 @@ class ClusterDns:
         self.pods = [KubeDnsPod(engine, i, spec, backoff, dnsmasq, self.external, self.probe_name, recorder,
                                 float(rng.uniform(0.0, 10.0)), rng) for i in range(spec.replicas)]
         self.dnsmasq = [pod.dnsmasq for pod in self.pods]
-        self.kubedns = [pod.kubedns for pod in self.pods]
         self.queries = 0
         self.lookups = 0
         self.memory_peak = 0.0
