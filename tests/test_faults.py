@@ -46,8 +46,8 @@ def test_reconfigure_mid_run_ends_the_storm() -> None:
         {"kind": "steady", "duration": "1m"},
         {"kind": "reconfigure", "set": {"node_proxy.proxy_timeout": "10m"}, "duration": "2m"}]})
     sim = Simulation(sc)
-    sim.run()
-    times, values = sim.recorder.series("node_proxy_reconnects_total")
+    results = sim.run()
+    times, values = results.measurements.series("node_proxy_reconnects_total")
     before = values[times <= 60][-1]
     settle = values[(times > 70) & (times <= 80)][-1]
     assert before > 0

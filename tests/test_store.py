@@ -65,3 +65,25 @@ def test_sigkill_leaves_only_whole_runs(store_path: str) -> None:
             doc = store.result(row["run_id"])
             assert doc["summary"]  # a listed run is complete
             assert len(store.series(row["run_id"])) > 0
+
+
+def test_a_stored_run_is_summarised_again_to_the_same_figures(store_path: str) -> None:
+    from scalelab.assess import reassess
+
+    store = Store(store_path)
+    rec = execute(small(deploy=True, steady="30s", extra={"faults": [{"kind": "restart_node", "at": 10}]}))
+    store.save(rec, __version__)
+    measurements, window = store.measurements(rec.run_id)
+    assert window == rec.window
+    assert measurements.finals == rec.measurements.finals
+    summary, findings = reassess(store.document(rec.run_id), measurements, window)
+    assert summary == rec.summary
+    assert findings == rec.findings
+
+
+def test_importing_the_store_loads_no_simulator_component() -> None:
+    code = ("import sys, scalelab.store.duckdb_store; "
+            "print(sorted(m for m in sys.modules if m.startswith(('scalelab.components', 'scalelab.simulation', "
+            "'scalelab.sim.', 'scalelab.catalogue', 'scalelab.spec'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -242,7 +242,7 @@ def schedule(nodes_path: Path, pods_path: Path, existing_path: Path | None, gene
 @common
 def runs(store_path: Path | None, fmt: str) -> None:
     """List stored runs, oldest first."""
-    from scalelab.runner import dumps
+    from scalelab.results import dumps
 
     rows = _store(store_path).runs()
     if fmt == "json":
@@ -256,14 +256,22 @@ def runs(store_path: Path | None, fmt: str) -> None:
 
 @main.command()
 @click.argument("run_ref", metavar="RUN")
+@click.option("--recompute", is_flag=True,
+              help="Summarise the stored measurements again (today's metric definitions and detectors).")
 @common
-def show(run_ref: str, store_path: Path | None, fmt: str) -> None:
+def show(run_ref: str, recompute: bool, store_path: Path | None, fmt: str) -> None:
     """Show a stored run (id or unique prefix)."""
-    from scalelab.runner import dumps
+    from scalelab.results import dumps
 
     store = _store(store_path)
     try:
-        doc = store.result(store.resolve(run_ref))
+        run_id = store.resolve(run_ref)
+        doc = store.result(run_id)
+        if recompute:
+            from scalelab.assess import reassess
+
+            summary, findings = reassess(store.document(run_id), *store.measurements(run_id))
+            doc["summary"], doc["findings"] = summary, [f.to_json() for f in findings]
     except KeyError as exc:
         raise UserError(f"{exc.args[0]}: no such run in {store.path}") from None
     if fmt == "json":

@@ -8,7 +8,6 @@ the scenario beyond their own section.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,39 +27,20 @@ from scalelab.components.scheduler.framework import Framework, NodeTable
 from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
 from scalelab.components.scheduler.scheduler import SchedulerProcess
 from scalelab.metrics.recorder import Recorder
-from scalelab.metrics.summary import summarise
+from scalelab.metrics.summary import STATIC_PODS_PER_NODE
+from scalelab.results import Results, Window
 from scalelab.sim import Cores, Engine, RngTree
 from scalelab.spec.loader import apply_patch
 from scalelab.spec.model import DeployPhase, ReconfigurePhase, Scenario, SteadyPhase
 from scalelab.workload.deploy import CONTROL_PLANE_LABEL, Deploy
 from scalelab.workload.faults import FaultInjector
 
-#: Mirror pods of the static pods Kargo runs on every node (kube-proxy, nginx-proxy).
-STATIC_PODS_PER_NODE = 2
 #: Services and Endpoints a bare cluster has (kubernetes, kube-dns) plus the two
 #: leader-election Endpoints records.
 SYSTEM_SERVICES = 2
 SYSTEM_ENDPOINTS = 4
 #: Gauges are sampled every 10 s (CONTRACTS.md: p95 of 10 s samples).
 SAMPLE_SECONDS = 10.0
-
-
-@dataclass
-class Window:
-    """The measurement window: the steady phases before the first deploy."""
-
-    start: float = 0.0
-    end: float | None = None
-
-
-@dataclass
-class Results:
-    scenario: Scenario
-    sim_seconds: float
-    events: int
-    recorder: Recorder
-    window: Window
-    summary: dict[str, float | None] = field(default_factory=dict)
 
 
 def cohort_tick(proxy_timeout: float) -> float:
@@ -75,7 +55,6 @@ class Simulation:
         self.engine = engine = Engine()
         self.rng = RngTree(scenario.seed)
         self.recorder = recorder = Recorder(SAMPLE_SECONDS)
-        self.window = Window()
         nodes = scenario.nodes
         machine = scenario.hosts.hardware if scenario.placement.control_plane == "hardware" else scenario.hosts.vm
         self.cp_cores = [Cores(engine, machine.threads, f"control-plane-{i}")
@@ -210,6 +189,7 @@ class Simulation:
     def run(self, progress: Callable[[float], None] | None = None) -> Results:
         engine = self.engine
         window_open = True
+        window_end: float | None = None
         for index, phase in enumerate(self.scenario.workload):
             start = engine.now
             self.recorder.event(start, "phase", f"{index}:{phase.kind}")
@@ -228,7 +208,33 @@ class Simulation:
                 creation = len(deploy.pods) / self.scenario.controller_manager.qps
                 engine.run(start + creation + phase.timeout, progress)
             if window_open:
-                self.window.end = engine.now
-        results = Results(self.scenario, engine.now, engine.events_processed, self.recorder, self.window)
-        results.summary = summarise(self, results)
-        return results
+                window_end = engine.now
+        self._finish()
+        window = Window(0.0, window_end, engine.now)
+        return Results(engine.now, engine.events_processed, self.recorder.measurements(), window)
+
+    def _finish(self) -> None:
+        """End-of-run values only the components know, recorded for the summaries."""
+        rec = self.recorder
+        rec.final("pods_running_workload", float(sum(d.running for d in self.deploys)))
+        for api in self.apiservers:
+            rec.final(f'apiserver_inflight_peak{{apiserver="{api.index}"}}', float(api.inflight.peak))
+        s = self.scheduler
+        if s.first_enqueued is not None:
+            rec.final("scheduler_first_enqueued_seconds", s.first_enqueued)
+        if s.last_bound is not None:
+            rec.final("scheduler_last_bound_seconds", s.last_bound)
+        if s.placements:
+            rec.final("antiaffinity_violations", float(s.antiaffinity_violations()))
+        dns = self.dns
+        rec.final("dns_queries_total", float(dns.queries))
+        rec.final("dns_cache_hits_total", float(sum(d.hits for d in dns.dnsmasq)))
+        rec.final("dns_cache_misses_total", float(sum(d.misses for d in dns.dnsmasq)))
+        rec.final("dns_forward_peak", float(max(d.peak for d in dns.dnsmasq)))
+        for i, pod in enumerate(dns.pods):
+            rec.final(f'dnsmasq_cpu_seconds{{replica="{i}"}}', pod.cpu.busy_seconds)
+        rec.final("kubedns_memory_bytes_peak", dns.memory_peak)
+        rec.final("pods_stuck_max", float(self.runtime.stuck_max))
+        rec.final("pods_stuck", float(self.runtime.stuck))
+        rec.final("bgp_sessions_established", float(self.bgp.established_total()))
+        rec.final("bgp_sessions_per_node_max", float(self.bgp.per_node_max()))

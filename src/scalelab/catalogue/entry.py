@@ -12,36 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from scalelab.results import Evidence, Finding, Severity
 from scalelab.spec.model import ClusterSpec
 
-Severity = Literal["error", "warning", "info"]
+__all__ = ["Band", "Entry", "Evidence", "Finding", "Reproduction", "RunView", "Severity", "metric_detector"]
 BandSource = Literal["measured", "derived", "expected"]
-
-
-@dataclass(frozen=True)
-class Evidence:
-    file: str | None = None
-    lines: tuple[int, ...] | None = None
-    value: str | None = None
-    metric: str | None = None
-    observed: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "lines": list(self.lines) if self.lines is not None else None,
-                "value": self.value, "metric": self.metric, "observed": self.observed}
-
-
-@dataclass(frozen=True)
-class Finding:
-    id: str
-    severity: Severity
-    title: str
-    evidence: Evidence
-    fix: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "severity": self.severity, "title": self.title,
-                "evidence": self.evidence.to_json(), "fix": self.fix}
 
 
 @dataclass(frozen=True)

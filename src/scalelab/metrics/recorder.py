@@ -3,7 +3,8 @@
 Names follow Prometheus style (``apiserver_request_total{code="429"}``). Cohort code records
 one observation with a weight (n identical requests that took the same time), so histograms
 carry weights and quantiles are weighted. Reports and detectors read only what the recorder
-produced (``Results``), never live components.
+produced (``results.Measurements``), never live components. End-of-run values a component
+alone knows (a peak, a final count) are recorded by its finish hook with ``final``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scalelab.results import Distribution, Measurements, RunEvent
+
 
 @dataclass
 class Histogram:
@@ -25,34 +28,8 @@ class Histogram:
         self.values.append(value)
         self.weights.append(weight)
 
-    @property
-    def count(self) -> float:
-        return float(sum(self.weights))
-
-    def mean(self) -> float | None:
-        if not self.values:
-            return None
-        v = np.frombuffer(self.values, dtype=np.float64)
-        w = np.frombuffer(self.weights, dtype=np.float64)
-        total = w.sum()
-        return float((v * w).sum() / total) if total > 0 else None
-
-    def quantile(self, q: float) -> float | None:
-        return weighted_quantile(np.frombuffer(self.values, dtype=np.float64),
-                                 np.frombuffer(self.weights, dtype=np.float64), q)
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float | None:
-    """The smallest value whose cumulative weight reaches q of the total (inverse CDF)."""
-    if len(values) == 0:
-        return None
-    order = np.argsort(values, kind="stable")
-    cum = np.cumsum(weights[order])
-    total = cum[-1]
-    if total <= 0:
-        return None
-    idx = int(np.searchsorted(cum, q * total, side="left"))
-    return float(values[order][min(idx, len(values) - 1)])
+    def distribution(self) -> Distribution:
+        return Distribution(np.array(self.values, dtype=np.float64), np.array(self.weights, dtype=np.float64))
 
 
 @dataclass(frozen=True)
@@ -60,13 +37,6 @@ class Sample:
     time: float
     metric: str
     value: float
-
-
-@dataclass(frozen=True)
-class RunEvent:
-    time: float
-    kind: str
-    detail: str
 
 
 class Recorder:
@@ -78,6 +48,7 @@ class Recorder:
         self.histograms: dict[str, Histogram] = defaultdict(Histogram)
         self.samples: list[Sample] = []
         self.events: list[RunEvent] = []
+        self.finals: dict[str, float] = {}
         self._gauges: dict[str, Callable[[], float]] = {}
 
     def inc(self, name: str, amount: float = 1.0) -> None:
@@ -99,9 +70,18 @@ class Recorder:
     def event(self, now: float, kind: str, detail: str = "") -> None:
         self.events.append(RunEvent(now, kind, detail))
 
-    def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        pts = [(s.time, s.value) for s in self.samples if s.metric == name]
-        if not pts:
-            return np.empty(0), np.empty(0)
-        arr = np.asarray(pts, dtype=np.float64)
-        return arr[:, 0], arr[:, 1]
+    def final(self, name: str, value: float) -> None:
+        """An end-of-run value (recorded once, by a finish hook)."""
+        if name in self.finals:
+            raise ValueError(f"final value {name} recorded twice")
+        self.finals[name] = float(value)
+
+    def measurements(self) -> Measurements:
+        """Everything recorded, as plain data for the results."""
+        return Measurements(
+            sample_every=self.sample_every,
+            counters={k: float(v) for k, v in sorted(self.counters.items())},
+            finals=dict(sorted(self.finals.items())),
+            distributions={k: h.distribution() for k, h in sorted(self.histograms.items())},
+            samples=[(s.time, s.metric, s.value) for s in self.samples],
+            events=list(self.events))

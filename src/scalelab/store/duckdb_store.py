@@ -3,7 +3,9 @@
 DuckDB commits through its write-ahead log, so a process killed at any moment (SIGKILL
 included) leaves either the whole run or no trace of it. DuckDB allows one writing process:
 pool workers return ``RunRecord``s and the parent writes them. A run id already stored is
-replaced (same inputs, same id).
+replaced (same inputs, same id). Besides the run's JSON, the store keeps every measurement
+(counters, end-of-run values, distributions, samples, events) and the window, so a stored run
+can be summarised again (``measurements`` + ``window``). It imports ``results`` only.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import platformdirs
 
-from scalelab.runner import RunRecord
+from scalelab.results import Distribution, Measurements, RunEvent, RunRecord, Window
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -29,7 +32,12 @@ CREATE TABLE IF NOT EXISTS summaries (run_id VARCHAR, metric VARCHAR, value DOUB
 CREATE TABLE IF NOT EXISTS series (run_id VARCHAR, time DOUBLE, metric VARCHAR, value DOUBLE);
 CREATE TABLE IF NOT EXISTS events (run_id VARCHAR, time DOUBLE, kind VARCHAR, detail VARCHAR);
 CREATE TABLE IF NOT EXISTS counters (run_id VARCHAR, name VARCHAR, value DOUBLE);
+CREATE TABLE IF NOT EXISTS finals (run_id VARCHAR, name VARCHAR, value DOUBLE);
+CREATE TABLE IF NOT EXISTS distributions (run_id VARCHAR, name VARCHAR, "values" DOUBLE[], weights DOUBLE[]);
+CREATE TABLE IF NOT EXISTS windows (run_id VARCHAR, sample_every DOUBLE, start DOUBLE, "end" DOUBLE,
+                                    run_end DOUBLE);
 """
+TABLES = ("runs", "summaries", "series", "events", "counters", "finals", "distributions", "windows")
 
 
 class StoreError(Exception):
@@ -72,7 +80,7 @@ class Store:
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                for table in ("runs", "summaries", "series", "events", "counters"):
+                for table in TABLES:
                     con.execute(f"DELETE FROM {table} WHERE run_id = ?", [rec.run_id])
                 con.execute(
                     "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -84,16 +92,60 @@ class Store:
                 if rec.series:
                     con.executemany("INSERT INTO series VALUES (?, ?, ?, ?)",
                                     [[rec.run_id, t, m, v] for t, m, v in rec.series])
-                if rec.run_events:
+                if rec.measurements.events:
                     con.executemany("INSERT INTO events VALUES (?, ?, ?, ?)",
-                                    [[rec.run_id, t, k, d] for t, k, d in rec.run_events])
-                if rec.counters:
-                    con.executemany("INSERT INTO counters VALUES (?, ?, ?)",
-                                    [[rec.run_id, k, v] for k, v in rec.counters.items()])
+                                    [[rec.run_id, e.time, e.kind, e.detail] for e in rec.measurements.events])
+                self._save_measurements(con, rec)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+
+    @staticmethod
+    def _save_measurements(con: duckdb.DuckDBPyConnection, rec: RunRecord) -> None:
+        m, w = rec.measurements, rec.window
+        if m.counters:
+            con.executemany("INSERT INTO counters VALUES (?, ?, ?)",
+                            [[rec.run_id, k, v] for k, v in m.counters.items()])
+        if m.finals:
+            con.executemany("INSERT INTO finals VALUES (?, ?, ?)", [[rec.run_id, k, v] for k, v in m.finals.items()])
+        for name, d in m.distributions.items():
+            con.execute("INSERT INTO distributions VALUES (?, ?, ?, ?)",
+                        [rec.run_id, name, d.values.tolist(), d.weights.tolist()])
+        con.execute("INSERT INTO windows VALUES (?, ?, ?, ?, ?)",
+                    [rec.run_id, m.sample_every, w.start, w.end, w.run_end])
+
+    def measurements(self, run_id: str) -> tuple[Measurements, Window]:
+        """A stored run's measurements and window, as the simulation handed them over."""
+        with self._connect(read_only=True) as con:
+            row = con.execute('SELECT sample_every, start, "end", run_end FROM windows WHERE run_id = ?',
+                              [run_id]).fetchone()
+            if row is None:
+                raise KeyError(f"{run_id} (stored without its measurements: run it again)")
+            m = Measurements(sample_every=float(row[0]))
+            window = Window(float(row[1]), None if row[2] is None else float(row[2]), float(row[3]))
+            q = "SELECT name, value FROM {} WHERE run_id = ? ORDER BY name"
+            m.counters = {str(k): float(v) for k, v in con.execute(q.format("counters"), [run_id]).fetchall()}
+            m.finals = {str(k): float(v) for k, v in con.execute(q.format("finals"), [run_id]).fetchall()}
+            for name, values, weights in con.execute(
+                    'SELECT name, "values", weights FROM distributions WHERE run_id = ? ORDER BY name',
+                    [run_id]).fetchall():
+                m.distributions[str(name)] = Distribution(np.asarray(values, dtype=np.float64),
+                                                          np.asarray(weights, dtype=np.float64))
+            m.samples = [(float(t), str(k), float(v)) for t, k, v in con.execute(
+                "SELECT time, metric, value FROM series WHERE run_id = ? ORDER BY rowid", [run_id]).fetchall()]
+            m.events = [RunEvent(float(t), str(k), str(d)) for t, k, d in con.execute(
+                "SELECT time, kind, detail FROM events WHERE run_id = ? ORDER BY rowid", [run_id]).fetchall()]
+        return m, window
+
+    def document(self, run_id: str) -> dict[str, Any]:
+        """The resolved scenario document a stored run simulated."""
+        with self._connect(read_only=True) as con:
+            row = con.execute("SELECT document FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        if row is None:
+            raise KeyError(run_id)
+        doc: dict[str, Any] = json.loads(row[0])
+        return doc
 
     def runs(self) -> list[dict[str, Any]]:
         with self._connect(read_only=True) as con:
