@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from scalelab.spec.loader import load_scenario
+from scalelab.scenarios import load_scenario
 from scalelab.spec.model import Scenario
 
 

@@ -10,7 +10,8 @@ from scalelab.catalogue import apiserver_reconnect
 from scalelab.catalogue.entry import RunView
 from scalelab.catalogue.registry import ENTRIES, all_fixes
 from scalelab.reproduce import diff, scenarios_for
-from scalelab.spec.loader import apply_patch, load_scenario
+from scalelab.scenarios import load_scenario
+from scalelab.spec.loader import apply_patch
 
 CATALOGUE_MD = Path(__file__).resolve().parents[1].parent / "shared" / "CATALOGUE.md"
 

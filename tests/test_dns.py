@@ -157,7 +157,8 @@ def test_a_starved_dnsmasq_thread_fails_lookups_and_the_fix_does_not() -> None:
 
 def test_rule_flags_a_low_dnsmasq_cpu_limit_even_with_replicas_and_forward_max_fixed() -> None:
     from scalelab.catalogue import kubedns
-    from scalelab.spec.loader import apply_patch, load_scenario
+    from scalelab.scenarios import load_scenario
+    from scalelab.spec.loader import apply_patch
 
     fixed = load_scenario("campaign-900-fixed")
     assert kubedns.rule(fixed) is None

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scalelab.spec.loader import ScenarioError, apply_patch, builtin_names, load_scenario, parse_set
+from scalelab.scenarios import builtin_names, load_scenario
+from scalelab.spec.loader import ScenarioError, apply_patch, parse_set
 
 
 def _write(tmp_path: Path, text: str | bytes, name: str = "s.yaml") -> str:

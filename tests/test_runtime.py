@@ -9,8 +9,8 @@ from scalelab.catalogue import docker_hang
 from scalelab.components.runtime import DockerDaemons
 from scalelab.metrics.recorder import Recorder
 from scalelab.runner import execute
+from scalelab.scenarios import load_scenario
 from scalelab.sim import Engine
-from scalelab.spec.loader import load_scenario
 from scalelab.spec.model import Remediation, Runtime
 
 

@@ -12,7 +12,7 @@ from scalelab.components.scheduler.cost import cycle_cost
 from scalelab.components.scheduler.framework import AffinityTerm, NodeTable, PodInfo
 from scalelab.kube.objects import LabelSelector
 from scalelab.runner import execute
-from scalelab.spec.loader import load_scenario
+from scalelab.scenarios import load_scenario
 
 
 def _cluster(nodes: int, placed_per_node: int) -> tuple[NodeTable, PodInfo]:

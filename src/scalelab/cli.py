@@ -96,7 +96,7 @@ def main() -> None:
 def run(scenario: str | None, sets: tuple[str, ...], seed: int | None, store_path: Path | None, fmt: str) -> None:
     """Simulate SCENARIO (a built-in name or a YAML file; default campaign-900)."""
     from scalelab.runner import dumps, execute
-    from scalelab.spec.loader import load_scenario
+    from scalelab.scenarios import load_scenario
 
     extra = [*sets, f"seed={seed}"] if seed is not None else list(sets)
     sc = load_scenario(scenario, extra)

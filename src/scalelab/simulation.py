@@ -21,11 +21,11 @@ from scalelab.components.kubelet import Kubelets
 from scalelab.components.leader_election import LeaderElection
 from scalelab.components.node_proxy import ClientConnections, Fidelity
 from scalelab.components.objects import OBJECT_BYTES, ClusterObjects
-from scalelab.components.reflector import RESOURCE_INDEX
 from scalelab.components.runtime import DockerDaemons
 from scalelab.components.scheduler.framework import Framework, NodeTable
 from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
 from scalelab.components.scheduler.scheduler import SchedulerProcess
+from scalelab.facts import RESOURCE_INDEX
 from scalelab.metrics.recorder import Recorder
 from scalelab.metrics.summary import STATIC_PODS_PER_NODE
 from scalelab.results import Results, Window

@@ -4,7 +4,7 @@ new TCP + TLS handshake and a re-watch at the apiserver."""
 from __future__ import annotations
 
 from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView
-from scalelab.components.reflector import WATCH_TIMEOUT_MAX
+from scalelab.facts import WATCH_TIMEOUT_MAX
 from scalelab.spec.model import ClusterSpec
 
 ID = "apiserver-reconnect-storm"

@@ -1,8 +1,8 @@
 """The explicit registry of catalogue entries (ids of CATALOGUE.md, in its order).
 
-Nothing registers on import by side effect: this module lists every entry. The fixed
-baseline ``campaign-900-fixed`` is generated here from every entry's patch, so there is one
-source of truth for what "fixed" means.
+Nothing registers on import by side effect: this module lists every entry. ``all_fixes``
+merges every entry's patch: ``scalelab.scenarios`` generates ``campaign-900-fixed`` from it,
+so there is one source of truth for what "fixed" means.
 """
 
 from __future__ import annotations
@@ -65,14 +65,3 @@ def all_fixes() -> dict[str, Any]:
                 raise ValueError(f"patches disagree on {path}")
             merged[path] = value
     return merged
-
-
-def fixed_document() -> dict[str, Any]:
-    """``campaign-900`` with every fix applied, as a scenario document."""
-    from scalelab.spec.loader import apply_patch, load_scenario, scenario_document
-
-    fixed = apply_patch(load_scenario("campaign-900"), all_fixes(), source="campaign-900-fixed")
-    doc = scenario_document(fixed)
-    doc["name"] = "campaign-900-fixed"
-    doc.pop("extends", None)
-    return doc

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scalelab.components import reflector
+from scalelab import facts
 from scalelab.components.apiserver import ApiServer
 from scalelab.components.objects import OBJECT_BYTES
 from scalelab.components.ratelimit import TokenBucket
@@ -39,7 +39,7 @@ class ControllerManager:
         def done(code: int, _n: float) -> None:
             if code == 429:
                 self.recorder.inc("controller_manager_create_retries_total")
-                self.engine.schedule(reflector.RETRY_AFTER_SECONDS, self.create_pod, on_created)
+                self.engine.schedule(facts.RETRY_AFTER_SECONDS, self.create_pod, on_created)
                 return
             on_created()
 

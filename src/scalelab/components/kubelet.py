@@ -17,7 +17,7 @@ from functools import partial
 
 import numpy as np
 
-from scalelab.components import reflector
+from scalelab import facts
 from scalelab.components.apiserver import ApiServer, CohortReply
 from scalelab.components.node_proxy import ClientConnections
 from scalelab.components.objects import OBJECT_BYTES
@@ -75,7 +75,7 @@ class Kubelets:
 
     def _retry_status(self, nodes: np.ndarray) -> None:
         self.recorder.inc("kubelet_status_retries_total", len(nodes))
-        self.engine.schedule(reflector.RETRY_AFTER_SECONDS, self._send_status, nodes)
+        self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._send_status, nodes)
 
     def _got_node(self, a: int, nodes: np.ndarray) -> None:
         reply = CohortReply(nodes, self._status_written, self._retry_status)
@@ -115,7 +115,7 @@ class Kubelets:
 
         def done(code: int, _n: float) -> None:
             if code == 429:
-                self.engine.schedule(reflector.RETRY_AFTER_SECONDS, self._put_pod_status, node, on_running)
+                self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._put_pod_status, node, on_running)
                 return
             self.conns.deliver("pods", 1, conn)
             on_running()

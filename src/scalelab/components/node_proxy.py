@@ -24,10 +24,10 @@ from typing import Literal
 
 import numpy as np
 
-from scalelab.components import reflector
+from scalelab import facts
 from scalelab.components.apiserver import ApiServer, CohortReply
 from scalelab.components.objects import ClusterObjects
-from scalelab.components.reflector import RESOURCE_INDEX
+from scalelab.facts import RESOURCE_INDEX
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
 
@@ -79,10 +79,10 @@ class ClientConnections:
         self.upstream = (self.node + self.client) % replicas
         self._rr = np.zeros(nodes, dtype=np.int64)
         self.last_activity = -rng.uniform(0.0, min(proxy_timeout, 1.0), size)
-        self.watch_started = np.full((size, width), -reflector.WATCH_TIMEOUT_MAX)
+        self.watch_started = np.full((size, width), -facts.WATCH_TIMEOUT_MAX)
         self.watch_events = np.ones((size, width), dtype=np.int64)
         self.watch_seen = np.zeros((size, width), dtype=np.int64)
-        self.watch_deadline = rng.uniform(0.0, reflector.WATCH_TIMEOUT_MAX, (size, width))
+        self.watch_deadline = rng.uniform(0.0, facts.WATCH_TIMEOUT_MAX, (size, width))
         self.watch_deadline[~self.valid] = np.inf
         self.pending_relist = np.zeros((size, width), dtype=bool)
         self._cut_pending = np.zeros(size, dtype=bool)
@@ -200,8 +200,8 @@ class ClientConnections:
         self.reconnects += len(idx)
         self.recorder.inc("node_proxy_reconnects_total", len(idx))
         self.reconnects_by_client += np.bincount(self.client[idx], minlength=self.clients_per_node)
-        # A watch that lived under 1 s without an event is an error for the reflector.
-        short = (now - self.watch_started[idx] < reflector.SHORT_WATCH_SECONDS) & (self.watch_events[idx] == 0)
+        # A watch that lived under 1 s without an event is an error for the facts.
+        short = (now - self.watch_started[idx] < facts.SHORT_WATCH_SECONDS) & (self.watch_events[idx] == 0)
         self.pending_relist[idx] |= short & self.valid[idx]
         self.watch_deadline[idx] = np.inf
         self._dial(idx)
@@ -254,11 +254,11 @@ class ClientConnections:
             idx = idx[~np.isin(self.node[idx], list(self._down_nodes))]
         # The client's handshake timeout, or nginx cutting a handshake that went silent
         # for proxy_timeout while the server computed, whichever is shorter.
-        if now - started > min(reflector.TLS_HANDSHAKE_TIMEOUT, self.timeout):
+        if now - started > min(facts.TLS_HANDSHAKE_TIMEOUT, self.timeout):
             self.recorder.inc("tls_handshake_failures_total", len(idx))
             self.state[idx] = DOWN
             self.pending_relist[idx] |= self.valid[idx]
-            self.engine.schedule(reflector.RELIST_PERIOD, self._dial, idx)
+            self.engine.schedule(facts.RELIST_PERIOD, self._dial, idx)
             return
         self.state[idx] = UP
         self.last_activity[idx] = now
@@ -285,7 +285,7 @@ class ClientConnections:
             api.register_watches(float(per_api[a]), float(replayed[a]))
         if relist.any():
             self.watch_deadline[rows[relist], cols[relist]] = np.inf
-            self.engine.schedule(reflector.RELIST_PERIOD, self._relist, rows[relist], cols[relist])
+            self.engine.schedule(facts.RELIST_PERIOD, self._relist, rows[relist], cols[relist])
 
     def _watch_open(self, rows: np.ndarray, cols: np.ndarray, now: float) -> None:
         self.watch_started[rows, cols] = now
@@ -294,7 +294,7 @@ class ClientConnections:
         # bookmarks) or with a LIST, so re-watching does not refresh it.
         self.pending_relist[rows, cols] = False
         self.watch_deadline[rows, cols] = now + self.rng.uniform(
-            reflector.WATCH_TIMEOUT_MIN, reflector.WATCH_TIMEOUT_MAX, len(rows))
+            facts.WATCH_TIMEOUT_MIN, facts.WATCH_TIMEOUT_MAX, len(rows))
 
     def _relist(self, rows: np.ndarray, cols: np.ndarray) -> None:
         """LIST from the watch cache, then WATCH; 429s retry after Retry-After."""
@@ -313,7 +313,7 @@ class ClientConnections:
                 api.request(False, 0.0, reply, weight=int(sel.sum()), storage=False, extra_cpu=cost)
 
     def _list_rejected(self, rows: np.ndarray, cols: np.ndarray, which: np.ndarray) -> None:
-        self.engine.schedule(reflector.RETRY_AFTER_SECONDS, self._relist, rows[which], cols[which])
+        self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._relist, rows[which], cols[which])
 
     def _listed(self, rows: np.ndarray, cols: np.ndarray, which: np.ndarray) -> None:
         rows, cols = rows[which], cols[which]

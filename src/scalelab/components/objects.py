@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scalelab.components.reflector import RESOURCE_INDEX, RESOURCES
+from scalelab.facts import RESOURCE_INDEX, RESOURCES
 
 OBJECT_BYTES = {"pods": 4_000.0, "nodes": 12_000.0, "services": 600.0, "endpoints": 500.0}
 #: An Endpoints record grows by one address entry (IP, nodeName, targetRef) per ready pod.

@@ -1,1 +1,48 @@
-"""Built-in scenarios (package data)."""
+"""Built-in scenarios, resolved above both the spec and the catalogue.
+
+Most built-ins are YAML files in this folder. ``campaign-900-fixed`` is generated, never
+written: every catalogue entry's patch applied to ``campaign-900``, so "fixed" has one source
+of truth. This is the module every caller loads scenarios through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from scalelab.spec import loader
+from scalelab.spec.model import Scenario
+
+__all__ = ["builtin_document", "builtin_names", "fixed_document", "load_scenario"]
+
+
+def fixed_document() -> dict[str, Any]:
+    """``campaign-900`` with every fix applied, as a scenario document."""
+    from scalelab.catalogue.registry import all_fixes
+
+    fixed = loader.apply_patch(load_scenario("campaign-900"), all_fixes(), source="campaign-900-fixed")
+    doc = loader.scenario_document(fixed)
+    doc["name"] = "campaign-900-fixed"
+    doc.pop("extends", None)
+    return doc
+
+
+#: Built-ins computed from other data, by name.
+GENERATED: dict[str, Callable[[], dict[str, Any]]] = {"campaign-900-fixed": fixed_document}
+
+
+def builtin_names() -> list[str]:
+    return sorted(set(loader.file_builtin_names()) | set(GENERATED))
+
+
+def builtin_document(name: str) -> dict[str, Any]:
+    make = GENERATED.get(name)
+    if make is not None:
+        return make()
+    return loader.file_builtin(name, builtin_names())
+
+
+def load_scenario(source: str | None = None, sets: Iterable[str] = ()) -> Scenario:
+    """A scenario from a built-in name or a YAML path (default ``campaign-900``), with
+    ``--set`` overrides applied and the whole result validated."""
+    return loader.load_scenario(source, sets, builtin_document)

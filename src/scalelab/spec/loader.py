@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
-from importlib import resources
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,13 @@ MAX_FILE_BYTES = 1 << 20
 #: YAML aliases allowed in one document: enough for honest reuse, too few for a "bomb".
 MAX_ALIASES = 64
 
-_BUILTIN_PACKAGE = "scalelab.scenarios"
+#: The built-in scenario files (data only: this module never imports the package, whose
+#: ``__init__`` resolves built-ins above the spec and the catalogue).
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+#: Resolves a built-in scenario name to its document (``scalelab.scenarios`` passes one that
+#: also knows the generated built-ins).
+Builtins = Callable[[str], dict[str, Any]]
 
 
 class ScenarioError(ValueError):
@@ -60,9 +65,9 @@ def _problems(err: ValidationError) -> list[str]:
     return out
 
 
-def builtin_names() -> list[str]:
-    names = [p.name[:-5] for p in resources.files(_BUILTIN_PACKAGE).iterdir() if p.name.endswith(".yaml")]
-    return sorted(set(names) | {"campaign-900-fixed"})
+def file_builtin_names() -> list[str]:
+    """Built-in scenarios shipped as YAML files."""
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
 
 
 def _read_yaml_text(text: str, source: str) -> Any:
@@ -101,17 +106,14 @@ def read_document(path: Path) -> Any:
     return _read_yaml_text(text, source)
 
 
-def _builtin_document(name: str) -> dict[str, Any]:
-    if name == "campaign-900-fixed":
-        # Generated, never written: every catalogue patch applied to campaign-900.
-        from scalelab.catalogue.registry import fixed_document
-
-        return fixed_document()
-    res = resources.files(_BUILTIN_PACKAGE).joinpath(f"{name}.yaml")
-    if not res.is_file():
-        known = ", ".join(builtin_names())
-        raise ScenarioError(name, [f"unknown scenario (built-ins: {known}; or a path to a YAML file)"])
-    doc = _read_yaml_text(res.read_text(encoding="utf-8"), name)
+def file_builtin(name: str, known: Iterable[str] | None = None) -> dict[str, Any]:
+    """A built-in scenario's document from its YAML file; ``known`` names every built-in
+    for the error message."""
+    path = BUILTIN_DIR / f"{name}.yaml"
+    if "/" in name or not path.is_file():
+        names = ", ".join(known if known is not None else file_builtin_names())
+        raise ScenarioError(name, [f"unknown scenario (built-ins: {names}; or a path to a YAML file)"])
+    doc = _read_yaml_text(path.read_text(encoding="utf-8"), name)
     assert isinstance(doc, dict)
     return doc
 
@@ -127,7 +129,7 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def resolve_document(doc: Any, source: str, _depth: int = 0) -> dict[str, Any]:
+def resolve_document(doc: Any, source: str, builtins: Builtins = file_builtin, _depth: int = 0) -> dict[str, Any]:
     """Follow ``extends`` and lay the profile's defaults under the document."""
     if doc is None:
         raise ScenarioError(source, ["(document): empty document, expected a mapping with at least 'name'"])
@@ -142,7 +144,7 @@ def resolve_document(doc: Any, source: str, _depth: int = 0) -> dict[str, Any]:
             raise ScenarioError(source, ["extends: expected the name of a built-in scenario"])
         if _depth > 8:
             raise ScenarioError(source, ["extends: chain too deep"])
-        base = resolve_document(_builtin_document(base_name), base_name, _depth + 1)
+        base = resolve_document(builtins(base_name), base_name, builtins, _depth + 1)
         base.pop("extends", None)
         merged = deep_merge(base, doc)
     profile = merged.get("profile", "k8s-1.5")
@@ -236,9 +238,11 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
     return out
 
 
-def load_scenario(source: str | None = None, sets: Iterable[str] = ()) -> Scenario:
+def load_scenario(source: str | None = None, sets: Iterable[str] = (), builtins: Builtins = file_builtin,
+                  ) -> Scenario:
     """A scenario from a built-in name or a YAML path (default ``campaign-900``), with
-    ``--set`` overrides applied and the whole result validated."""
+    ``--set`` overrides applied and the whole result validated. Use ``scalelab.scenarios``'s
+    ``load_scenario``, which knows every built-in."""
     name = source or "campaign-900"
     path = Path(name)
     if path.suffix in {".yaml", ".yml"} or path.exists():
@@ -247,9 +251,9 @@ def load_scenario(source: str | None = None, sets: Iterable[str] = ()) -> Scenar
         doc = read_document(path)
         label = str(path)
     else:
-        doc = _builtin_document(name)
+        doc = builtins(name)
         label = name
-    scenario = validate(resolve_document(doc, label), label)
+    scenario = validate(resolve_document(doc, label, builtins), label)
     patch = parse_set(sets)
     if patch:
         scenario = apply_patch(scenario, patch, source="--set")

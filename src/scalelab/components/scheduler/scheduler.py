@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from scalelab.components import reflector
+from scalelab import facts
 from scalelab.components.apiserver import ApiServer
 from scalelab.components.ratelimit import TokenBucket
 from scalelab.components.scheduler.cost import CycleCost, cycle_cost
@@ -150,7 +150,7 @@ class SchedulerProcess:
             if code == 429:
                 # client-go retries a 429 after its Retry-After; the bind call keeps going
                 self.recorder.inc("scheduler_bind_retries_total")
-                self.engine.schedule(reflector.RETRY_AFTER_SECONDS, self._bind, pending, node)
+                self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._bind, pending, node)
                 return
             self.last_bound = self.engine.now
             started = self._bind_started.pop(pending.pod.name, self.engine.now)

@@ -1,4 +1,7 @@
-"""client-go 1.5 reflector behaviour: what a watch client does when its watch ends.
+"""Upstream facts several layers need (a leaf module: it imports nothing).
+
+client-go 1.5 reflector behaviour, what a watch client does when its watch ends. The node
+proxy's connections and the catalogue's static rule read the same figures from here.
 
 Facts (client-go 1.5 ``tools/cache/reflector.go`` and k8s ``pkg/util/net``):
 - a watch asks for a server timeout of minWatchTimeout (5 min) x (1 + rand): [5, 10) min;
