@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 Result = dict[str, Any]
@@ -29,7 +30,8 @@ def _result(name: str, value: float, unit: str, target: float, cmp: str, detail:
 
 def engine_benchmarks() -> list[Result]:
     """The M/M/1 reference model (rho = 0.9), same samples on this engine and on SimPy."""
-    from scalelab.sim.mmc import run_engine, run_simpy, samples
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from mmc import run_engine, run_simpy, samples  # the tests' reference model
 
     customers = 300_000
     gaps, services = samples(0.9, 1.0, customers, seed=1)

@@ -190,7 +190,7 @@ def test_forward_table_accounting_holds_under_any_sequence(steps: list[tuple[str
             dnsmasq.restart(1.0)
         else:
             engine.run(engine.now + dt)
-        waiting = sum(len(waiters) for _, waiters in dnsmasq.inflight.values())
+        waiting = sum(len(forward.waiters) for forward in dnsmasq.inflight.values())
         assert 0 <= dnsmasq.in_use <= dnsmasq.forward_max
         assert dnsmasq.in_use == waiting
     engine.run(engine.now + 30.0)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scalelab.sim import Engine
-from scalelab.sim.mmc import erlang_c_wait, run_engine, run_simpy, samples
+from mmc import erlang_c_wait, run_engine, run_simpy, samples
+from scalelab.sim import Engine, Interrupt
 
 
 def test_ties_run_in_insertion_order() -> None:
@@ -87,3 +87,141 @@ def test_mmc_mean_wait_matches_theory_and_simpy(lam: float, mu: float, servers: 
 def test_same_inputs_same_result() -> None:
     gaps, services = samples(0.9, 1.0, 5_000, seed=3)
     assert run_engine(gaps, services, 1) == run_engine(gaps, services, 1)
+
+
+def test_past_time_rejected_like_a_negative_delay() -> None:
+    engine = Engine()
+    engine.schedule(5.0, lambda: None)
+    engine.run(5.0)
+    with pytest.raises(ValueError, match="past"):
+        engine.at(4.0, print)
+    engine.at(5.0, print)  # now is allowed
+
+
+def test_cancelled_timer_never_runs_and_is_not_counted() -> None:
+    engine = Engine()
+    seen: list[int] = []
+    keep = engine.schedule(1.0, seen.append, 1)
+    drop = engine.schedule(1.0, seen.append, 2)
+    drop.cancel()
+    engine.run(5.0)
+    assert seen == [1] and drop.cancelled and not keep.cancelled
+    assert engine.events_processed == 1
+
+
+@given(st.lists(st.tuples(st.floats(min_value=0, max_value=50, allow_nan=False), st.booleans()),
+                min_size=1, max_size=40))
+def test_exactly_the_uncancelled_timers_run_in_time_order(plan: list[tuple[float, bool]]) -> None:
+    engine = Engine()
+    ran: list[int] = []
+    timers = [engine.schedule(delay, ran.append, i) for i, (delay, _cancel) in enumerate(plan)]
+    for timer, (_delay, cancel) in zip(timers, plan, strict=True):
+        if cancel:
+            timer.cancel()
+    engine.run(math.inf)
+    expected = sorted((i for i, (_d, cancel) in enumerate(plan) if not cancel), key=lambda i: (plan[i][0], i))
+    assert ran == expected
+    assert engine.events_processed == len(expected)
+
+
+def test_failed_event_is_thrown_into_the_waiting_process() -> None:
+    engine = Engine()
+    reply = engine.event()
+    caught: list[str] = []
+
+    def caller():  # type: ignore[no-untyped-def]
+        try:
+            yield reply
+        except TimeoutError as exc:
+            caught.append(f"{engine.now}: {exc}")
+        return "handled"
+
+    proc = engine.process(caller())
+    engine.schedule(3.0, reply.fail, TimeoutError("rpc timed out"))
+    engine.run(10.0)
+    assert caught == ["3.0: rpc timed out"]
+    assert proc.triggered and proc.ok and proc.value == "handled"
+
+
+def test_an_exception_escaping_a_process_fails_it_for_its_waiters() -> None:
+    engine = Engine()
+    seen: list[object] = []
+
+    def child():  # type: ignore[no-untyped-def]
+        yield engine.timeout(1.0)
+        raise KeyError("deadlock")
+
+    def parent():  # type: ignore[no-untyped-def]
+        try:
+            yield engine.process(child())
+        except KeyError as exc:
+            seen.append(exc.args[0])
+
+    engine.process(parent())
+    engine.run(5.0)
+    assert seen == ["deadlock"]
+
+
+def test_an_unwatched_process_failure_is_not_swallowed() -> None:
+    engine = Engine()
+
+    def broken():  # type: ignore[no-untyped-def]
+        yield engine.timeout(1.0)
+        raise RuntimeError("bug")
+
+    engine.process(broken())
+    with pytest.raises(RuntimeError, match="bug"):
+        engine.run(5.0)
+
+
+def test_interrupt_stops_the_wait_and_the_old_wake_up_is_ignored() -> None:
+    engine = Engine()
+    log: list[tuple[float, str]] = []
+
+    def sleeper():  # type: ignore[no-untyped-def]
+        try:
+            yield engine.timeout(10.0)
+            log.append((engine.now, "woke"))
+        except Interrupt as intr:
+            log.append((engine.now, f"interrupted: {intr.cause}"))
+            yield engine.timeout(20.0)
+            log.append((engine.now, "slept again"))
+
+    proc = engine.process(sleeper())
+    engine.schedule(2.0, proc.interrupt, "node down")
+    engine.run(100.0)
+    assert log == [(2.0, "interrupted: node down"), (22.0, "slept again")]
+    assert not proc.alive
+
+
+def test_any_of_is_the_first_all_of_every_one() -> None:
+    engine = Engine()
+    got: dict[str, object] = {}
+
+    def waiter():  # type: ignore[no-untyped-def]
+        fast, slow = engine.timeout(1.0, "reply"), engine.timeout(5.0, "timeout")
+        first = yield engine.any_of([fast, slow])
+        got["any"] = (engine.now, list(first.values()))
+        both = yield engine.all_of([fast, slow])
+        got["all"] = (engine.now, sorted(both.values()))
+
+    engine.process(waiter())
+    engine.run(10.0)
+    assert got == {"any": (1.0, ["reply"]), "all": (5.0, ["reply", "timeout"])}
+
+
+def test_a_failure_fails_the_condition() -> None:
+    engine = Engine()
+    bad = engine.event()
+    outcome: list[str] = []
+
+    def waiter():  # type: ignore[no-untyped-def]
+        try:
+            yield engine.all_of([engine.timeout(5.0), bad])
+        except ValueError:
+            outcome.append(f"failed at {engine.now}")
+
+    engine.process(waiter())
+    engine.schedule(1.0, bad.fail, ValueError("x"))
+    engine.run(10.0)
+    assert outcome == ["failed at 1.0"]

@@ -31,7 +31,7 @@ import numpy as np
 
 from scalelab.components.probes import ExecHealthz, LivenessProbe, RestartBackoff
 from scalelab.metrics.recorder import Recorder
-from scalelab.sim import Cores, Engine
+from scalelab.sim import Cores, Engine, Timer
 from scalelab.spec.model import Dns as DnsSpec
 
 #: kubedns answer TTL (kube-dns 1.5 default for service records).
@@ -97,6 +97,22 @@ def _count_failure(on_failure: Callable[[int], None], ok: bool) -> None:
         on_failure(1)
 
 
+class Forward:
+    """One name being forwarded upstream: the queries waiting on it (each holds an entry)
+    and the 10 s timer that gives up on it."""
+
+    __slots__ = ("name", "timeout", "waiters")
+
+    def __init__(self, name: int, waiter: Callable[[bool], None]) -> None:
+        self.name = name
+        self.waiters = [waiter]
+        self.timeout: Timer | None = None
+
+    def cancel_timeout(self) -> None:
+        if self.timeout is not None:
+            self.timeout.cancel()
+
+
 class Dnsmasq:
     """One dnsmasq: cache + forward table in front of an ``upstream(name, done)``."""
 
@@ -116,9 +132,8 @@ class Dnsmasq:
         self.last_used = np.full(names, -np.inf)
         self.cached = np.zeros(names, dtype=bool)
         self.in_use = 0
-        #: name -> (forward id, one answer callback per query holding an entry)
-        self.inflight: dict[int, tuple[int, list[Callable[[bool], None]]]] = {}
-        self._forward_id = 0
+        #: name -> its forward in flight (one answer callback per query holding an entry)
+        self.inflight: dict[int, Forward] = {}
         self._last_log = -np.inf
         self.hits = 0
         self.misses = 0
@@ -196,13 +211,11 @@ class Dnsmasq:
         """Send ``name`` upstream, or join its forward in flight (the entry is taken already)."""
         forward = self.inflight.get(name)
         if forward is not None:
-            forward[1].append(waiter)
+            forward.waiters.append(waiter)
             return
-        self._forward_id += 1
-        fid = self._forward_id
-        self.inflight[name] = (fid, [waiter])
-        self.upstream(name, partial(self._answered, name, fid, False))
-        self.engine.schedule(FORWARD_TIMEOUT_SECONDS, self._answered, name, fid, True)
+        forward = self.inflight[name] = Forward(name, waiter)
+        self.upstream(name, partial(self._answered, forward, False))
+        forward.timeout = self.engine.schedule(FORWARD_TIMEOUT_SECONDS, self._answered, forward, True)
 
     def restart(self, down_seconds: float) -> None:
         """The container is gone for ``down_seconds``: the cache is lost, forwards in flight fail."""
@@ -214,20 +227,22 @@ class Dnsmasq:
         self.inflight.clear()
         self.in_use = 0
         self.down_until = self.engine.now + down_seconds
-        for _, waiters in lost:
-            for waiter in waiters:
+        for forward in lost:
+            forward.cancel_timeout()
+            for waiter in forward.waiters:
                 waiter(False)
 
-    def _answered(self, name: int, fid: int, timed_out: bool) -> None:
-        forward = self.inflight.get(name)
-        if forward is None or forward[0] != fid:
-            return  # answered already, timed out already, or lost in a restart
+    def _answered(self, forward: Forward, timed_out: bool) -> None:
+        name = forward.name
+        if self.inflight.get(name) is not forward:
+            return  # the upstream answering a forward that timed out or was lost in a restart
         del self.inflight[name]
-        waiters = forward[1]
+        waiters = forward.waiters
         self.in_use -= len(waiters)
         if timed_out:
             self.recorder.inc("dns_timeouts_total", len(waiters))
         else:
+            forward.cancel_timeout()
             self._insert(name)
         for waiter in waiters:
             waiter(not timed_out)
@@ -267,7 +282,6 @@ class KubeDnsPod:
         self.recorder = recorder
         self.external = external
         self.kubedns = Cores(engine, spec.kubedns_cpu_limit, f"kubedns-{index}")
-        self.kubedns_generation = 0
         self.kubedns_down_until = -np.inf
         self.kubedns_backoff = RestartBackoff(*backoff)
         self.dnsmasq_backoff = RestartBackoff(*backoff)
@@ -301,20 +315,14 @@ class KubeDnsPod:
         if self.external[name]:
             self.engine.schedule(self.spec.external_dns_seconds, done)
         elif self.engine.now >= self.kubedns_down_until:
-            self.kubedns.submit(self.spec.kubedns_query_cpu_seconds, self._kubedns_answer,
-                                self.kubedns_generation, done, owner="kubedns")
+            self.kubedns.submit(self.spec.kubedns_query_cpu_seconds, done, owner="kubedns")
         # a kubedns that is down never answers: dnsmasq times the forward out
-
-    def _kubedns_answer(self, generation: int, done: Callable[[], None]) -> None:
-        if generation == self.kubedns_generation:  # a killed process answers nothing
-            done()
 
     def _ask_kubedns(self, result: Callable[[bool], None]) -> None:
         """``nslookup ... 127.0.0.1:10053``: kubedns directly, on its CPU quota."""
         if self.engine.now < self.kubedns_down_until:
             return  # no answer: the step times out
-        self.kubedns.submit(self.spec.kubedns_query_cpu_seconds, self._kubedns_answer, self.kubedns_generation,
-                            partial(result, True), owner="kubedns")
+        self.kubedns.submit(self.spec.kubedns_query_cpu_seconds, result, True, owner="kubedns")
 
     def kill_kubedns(self) -> None:
         """The kubelet kills kubedns and starts it again after its back-off; it answers once it
@@ -323,7 +331,7 @@ class KubeDnsPod:
         wait = self.kubedns_backoff.wait(now)
         self.recorder.inc("kubedns_restarts_total")
         self.recorder.inc("kubedns_backoff_seconds_total", wait)
-        self.kubedns_generation += 1
+        self.kubedns.abandon("kubedns")  # a killed process answers nothing
         self.kubedns_down_until = now + wait + self.spec.kubedns_restart_seconds
         self.kubedns_probe.resume(now + wait)
 

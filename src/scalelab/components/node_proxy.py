@@ -29,7 +29,7 @@ from scalelab.components.apiserver import ApiServer, CohortReply
 from scalelab.components.objects import ClusterObjects
 from scalelab.facts import RESOURCE_INDEX
 from scalelab.metrics.recorder import Recorder
-from scalelab.sim import Engine
+from scalelab.sim import Engine, Timer
 
 DOWN, CONNECTING, UP = 0, 1, 2
 #: Cohort mode finds a due cut within this much of its exact time (a bin = one event).
@@ -89,6 +89,8 @@ class ClientConnections:
         self._down_nodes: set[int] = set()
         self.reconnects = 0
         self.reconnects_by_client = np.zeros(clients, dtype=np.int64)
+        #: event fidelity: each established connection's idle timer
+        self._idle_timers: dict[int, Timer] = {}
         if fidelity == "event":
             self._arm(np.arange(size))
 
@@ -111,12 +113,18 @@ class ClientConnections:
             self._arm(idx)
 
     def _arm(self, idx: np.ndarray) -> None:
+        """(Re)start the idle timers of these connections from their last activity."""
+        now = self.engine.now
         for c in idx.tolist():
-            t = float(self.last_activity[c])
-            self.engine.at(t + self.timeout, self._check, c, t)
+            timer = self._idle_timers.get(c)
+            if timer is not None:
+                timer.cancel()
+            due = max(0.0, float(self.last_activity[c]) + self.timeout - now)
+            self._idle_timers[c] = self.engine.schedule(due, self._check, c)
 
-    def _check(self, c: int, armed_at: float) -> None:
-        if self.state[c] == UP and self.last_activity[c] == armed_at:
+    def _check(self, c: int) -> None:
+        del self._idle_timers[c]
+        if self.state[c] == UP:
             self._cut(np.array([c]))
 
     def reconfigure(self, proxy_timeout: float) -> None:

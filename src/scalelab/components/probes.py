@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from scalelab.sim import Engine
+from scalelab.sim import Engine, Timer
 
 #: A check answers through its callback: True healthy, False failed.
 Check = Callable[[Callable[[bool], None]], None]
@@ -60,33 +60,42 @@ class LivenessProbe:
         self.threshold = threshold
         self.initial_delay = initial_delay
         self.failures = 0
-        self._generation = 0
-        self._round = 0
-        engine.schedule(first, self._probe, self._generation)
+        #: the probe round waiting for its answer (None while paused): a late answer to an
+        #: older round is ignored
+        self._round: list[bool] | None = None
+        self._next: Timer | None = engine.schedule(first, self._probe)
 
     def resume(self, started_at: float) -> None:
         """The container was (re)started at ``started_at``: probe from its initial delay on."""
-        self._generation += 1
+        self._pause()
         self.failures = 0
         delay = max(0.0, started_at + self.initial_delay - self.engine.now)
-        self.engine.schedule(delay, self._probe, self._generation)
+        self._next = self.engine.schedule(delay, self._probe)
 
-    def _probe(self, generation: int) -> None:
-        if generation != self._generation:
-            return  # the container was restarted meanwhile: that probe loop is gone
-        self._round += 1
-        current = self._round
-        answered = [False]
+    def _pause(self) -> None:
+        if self._next is not None:
+            self._next.cancel()
+            self._next = None
+        self._round = None
+
+    def _probe(self) -> None:
+        answered = self._round = [False]
+        timeout: Timer | None = None
 
         def result(ok: bool) -> None:
-            if answered[0] or current != self._round or generation != self._generation:
+            if answered[0] or answered is not self._round:
                 return
             answered[0] = True
+            if timeout is not None:
+                timeout.cancel()
             self._record(ok)
 
         self.check(result)
-        self.engine.schedule(self.timeout, result, False)
-        self.engine.schedule(self.period, self._probe, generation)
+        if self._round is not answered:
+            return  # the check's answer killed the container (and maybe restarted its probe)
+        if not answered[0]:
+            timeout = self.engine.schedule(self.timeout, result, False)
+        self._next = self.engine.schedule(self.period, self._probe)
 
     def _record(self, ok: bool) -> None:
         if ok:
@@ -95,7 +104,7 @@ class LivenessProbe:
         self.failures += 1
         if self.failures >= self.threshold:
             self.failures = 0
-            self._generation += 1  # no probing until resume()
+            self._pause()  # no probing until resume()
             self.kill()
 
 

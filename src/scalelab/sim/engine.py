@@ -3,13 +3,20 @@
 Deliberately tiny and domain-free (DESIGN.md: the engine stays under 400 lines and knows
 nothing of Kubernetes). Entries are ordered by (time, priority, sequence), so ties resolve
 first-in first-out and a run repeats exactly. There is no wall clock inside a run.
+
+Three things let modelling code give up on work cleanly, with no counters of its own:
+- every scheduled callback has a :class:`Timer` handle; ``cancel()`` means it never runs;
+- an event can *fail*: the exception is thrown into every process waiting on it (an RPC that
+  times out, a DB call that deadlocks), and a process can be interrupted from outside;
+- :meth:`Engine.any_of` / :meth:`Engine.all_of` wait on the first / all of several events
+  (a reply or its timeout).
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 Callback = Callable[..., None]
@@ -19,26 +26,68 @@ NORMAL = 1
 URGENT = 0
 
 
+def _cancelled(*_args: Any) -> None:
+    """Stands in for the callback of a cancelled timer (the loop skips it)."""
+
+
+class Timer(list):  # type: ignore[type-arg]
+    """Handle of one scheduled callback: the heap entry itself, ``[time, priority, sequence,
+    callback, args]`` (a list compares like a tuple; the sequence number is unique, so
+    callbacks are never compared). ``cancel()`` leaves the entry in the heap, where the loop
+    drops it without counting it as an event."""
+
+    __slots__ = ()
+
+    @property
+    def time(self) -> float:
+        return float(self[0])
+
+    @property
+    def cancelled(self) -> bool:
+        return self[3] is _cancelled
+
+    def cancel(self) -> None:
+        self[3] = _cancelled
+        self[4] = ()
+
+
+class Interrupt(Exception):  # noqa: N818 (SimPy's name for the same thing)
+    """Thrown into a process by :meth:`Process.interrupt`; ``cause`` says why."""
+
+    @property
+    def cause(self) -> Any:
+        return self.args[0] if self.args else None
+
+
 class Event:
-    """Something that happens once; processes wait on it by yielding it.
+    """Something that happens once, with a value or a failure; processes wait on it by
+    yielding it. Callbacks added after the event fired run at once (at the current time),
+    so a process may yield an event that has already happened."""
 
-    Callbacks added after the event fired run at once (at the current time), so a
-    process may yield an event that has already happened.
-    """
-
-    __slots__ = ("callbacks", "engine", "triggered", "value")
+    __slots__ = ("callbacks", "engine", "ok", "triggered", "value")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.callbacks: list[Callable[[Event], None]] = []
         self.triggered = False
+        self.ok = True
         self.value: Any = None
 
     def succeed(self, value: Any = None) -> Event:
         """Fire the event now; waiting processes resume in the order they waited."""
+        return self._trigger(True, value)
+
+    def fail(self, exc: BaseException) -> Event:
+        """Fire the event as failed: ``exc`` is raised inside every process waiting on it."""
+        if not isinstance(exc, BaseException):
+            raise TypeError(f"{exc!r} is not an exception")
+        return self._trigger(False, exc)
+
+    def _trigger(self, ok: bool, value: Any) -> Event:
         if self.triggered:
             raise RuntimeError("event already triggered")
         self.triggered = True
+        self.ok = ok
         self.value = value
         callbacks, self.callbacks = self.callbacks, []
         for cb in callbacks:
@@ -51,26 +100,89 @@ class Event:
         else:
             self.callbacks.append(cb)
 
+    def remove_callback(self, cb: Callable[[Event], None]) -> None:
+        """Stop waiting (a no-op once the event fired)."""
+        if cb in self.callbacks:
+            self.callbacks.remove(cb)
+
 
 class Process(Event):
-    """A generator driven by the events it yields; the process is itself an event
-    that fires with the generator's return value, so processes can wait on each other."""
+    """A generator driven by the events it yields; the process is itself an event that fires
+    with the generator's return value (or fails with the exception that escaped it), so
+    processes can wait on each other. A failed event it waits on is thrown into it."""
 
-    __slots__ = ("_gen",)
+    __slots__ = ("_gen", "_target")
 
     def __init__(self, engine: Engine, gen: Generator[Event, Any, Any]) -> None:
         super().__init__(engine)
         self._gen = gen
+        self._target: Event | None = None
         engine.schedule(0.0, self._resume, None, priority=URGENT)
 
+    @property
+    def alive(self) -> bool:
+        return not self.triggered
+
+    def interrupt(self, cause: Any = None) -> None:
+        """Throw :class:`Interrupt` into the process at once; what it waited on no longer
+        resumes it."""
+        if self.triggered:
+            raise RuntimeError("process already finished")
+        if self._target is not None:
+            self._target.remove_callback(self._resume)
+            self._target = None
+        self._step(Interrupt(cause), throw=True)
+
     def _resume(self, fired: Event | None) -> None:
-        value = None if fired is None else fired.value
+        if self.triggered or fired is not self._target:
+            return  # interrupted meanwhile: a stale wake-up
+        self._target = None
+        if fired is None:
+            self._step(None, throw=False)
+        else:
+            self._step(fired.value, throw=not fired.ok)
+
+    def _step(self, value: Any, throw: bool) -> None:
         try:
-            target = self._gen.send(value)
+            target = self._gen.throw(value) if throw else self._gen.send(value)
         except StopIteration as stop:
             self.succeed(stop.value)
             return
+        except BaseException as exc:
+            if not self.callbacks:
+                raise  # nobody waits for this process: a failure must not pass silently
+            self.fail(exc)
+            return
+        self._target = target
         target.add_callback(self._resume)
+
+
+class Condition(Event):
+    """Fires when ``done(fired, total)`` holds over the events it watches, with a dict of
+    the fired events' values; fails at once when one of them fails."""
+
+    __slots__ = ("_done", "_events", "_fired")
+
+    def __init__(self, engine: Engine, events: Iterable[Event], done: Callable[[int, int], bool]) -> None:
+        super().__init__(engine)
+        self._events = list(events)
+        self._done = done
+        self._fired: dict[Event, Any] = {}
+        if not self._events or done(0, len(self._events)):
+            self.succeed({})
+            return
+        for ev in self._events:
+            ev.add_callback(self._check)
+
+    def _check(self, ev: Event) -> None:
+        if self.triggered:
+            return
+        if not ev.ok:
+            self.fail(ev.value)
+            return
+        self._fired[ev] = ev.value
+        if self._done(len(self._fired), len(self._events)):
+            self.succeed(dict(self._fired))
 
 
 def _fire(event: Event, value: Any) -> None:
@@ -88,21 +200,26 @@ class Engine:
 
     def __init__(self) -> None:
         self.now = 0.0
-        self._heap: list[tuple[float, int, int, Callback, tuple[Any, ...]]] = []
+        self._heap: list[Timer] = []
         self._seq = 0
         self.events_processed = 0
         self._stopped = False
 
-    def schedule(self, delay: float, callback: Callback, *args: Any, priority: int = NORMAL) -> None:
-        """Run ``callback(*args)`` after ``delay`` simulated seconds."""
+    def schedule(self, delay: float, callback: Callback, *args: Any, priority: int = NORMAL) -> Timer:
+        """Run ``callback(*args)`` after ``delay`` simulated seconds; the handle cancels it."""
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
         self._seq += 1
-        heapq.heappush(self._heap, (self.now + delay, priority, self._seq, callback, args))
+        entry = Timer((self.now + delay, priority, self._seq, callback, args))
+        heapq.heappush(self._heap, entry)
+        return entry
 
-    def at(self, time: float, callback: Callback, *args: Any, priority: int = NORMAL) -> None:
-        """Run ``callback(*args)`` at absolute simulated ``time`` (not in the past)."""
-        self.schedule(max(0.0, time - self.now), callback, *args, priority=priority)
+    def at(self, time: float, callback: Callback, *args: Any, priority: int = NORMAL) -> Timer:
+        """Run ``callback(*args)`` at absolute simulated ``time``; a time in the past is an
+        error, like a negative delay."""
+        if time < self.now:
+            raise ValueError(f"time {time} is in the past (now {self.now})")
+        return self.schedule(time - self.now, callback, *args, priority=priority)
 
     def event(self) -> Event:
         return Event(self)
@@ -115,6 +232,14 @@ class Engine:
 
     def process(self, gen: Generator[Event, Any, Any]) -> Process:
         return Process(self, gen)
+
+    def any_of(self, events: Iterable[Event]) -> Condition:
+        """Fires when the first of ``events`` fires (a reply or its timeout)."""
+        return Condition(self, events, lambda fired, _total: fired >= 1)
+
+    def all_of(self, events: Iterable[Event]) -> Condition:
+        """Fires when every one of ``events`` has fired."""
+        return Condition(self, events, lambda fired, total: fired == total)
 
     def stop(self) -> None:
         """End :meth:`run` after the current callback."""
@@ -129,12 +254,16 @@ class Engine:
         """
         heap = self._heap
         pop = heapq.heappop
+        skip = _cancelled
         processed = 0
         self._stopped = False
         next_progress = progress_every if progress is not None else math.inf
         # Inlined loop: this is the hottest code of every run.
         while heap:
             entry = pop(heap)
+            callback = entry[3]
+            if callback is skip:
+                continue
             time = entry[0]
             if time > until:
                 heapq.heappush(heap, entry)
@@ -144,7 +273,7 @@ class Engine:
                 assert progress is not None
                 progress(time)
                 next_progress = (time // progress_every + 1) * progress_every
-            entry[3](*entry[4])
+            callback(*entry[4])
             processed += 1
             if self._stopped:
                 break
@@ -154,4 +283,5 @@ class Engine:
 
     @property
     def pending(self) -> int:
+        """Entries waiting in the heap (cancelled ones included until their time comes)."""
         return len(self._heap)

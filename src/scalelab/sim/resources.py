@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from scalelab.sim.engine import URGENT, Engine
+from scalelab.sim.engine import URGENT, Engine, Timer
 
 
 class Cores:
@@ -27,10 +27,10 @@ class Cores:
 
     __slots__ = (
         "_last",
+        "_next",
         "_owner_weight",
         "_seq",
         "_tags",
-        "_token",
         "_v",
         "_weight",
         "busy_integral",
@@ -52,7 +52,7 @@ class Cores:
         self._tags: list[tuple[float, int, float, str, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = 0
         self._last = 0.0
-        self._token = 0
+        self._next: Timer | None = None  # the next completion, rescheduled on every change
         #: thread-seconds of busy time since the start (integral of busy threads)
         self.busy_integral = 0.0
         #: CPU-seconds of work submitted
@@ -109,15 +109,27 @@ class Cores:
         self._reschedule()
 
     def _reschedule(self) -> None:
-        self._token += 1
+        if self._next is not None:
+            self._next.cancel()  # an arrival or departure moved the next completion
+            self._next = None
         if not self._tags:
             return
         delay = (self._tags[0][0] - self._v) / self._rate()
-        self.engine.schedule(max(0.0, delay), self._complete, self._token)
+        self._next = self.engine.schedule(max(0.0, delay), self._complete)
 
-    def _complete(self, token: int) -> None:
-        if token != self._token:
-            return  # superseded by a later arrival or departure
+    def abandon(self, owner: str) -> int:
+        """The owner process is gone (killed): its unfinished jobs call nobody back. Their CPU
+        stays booked until each would have finished (a simplification: a killed process's
+        remaining work is not taken off the cores). Returns the number of jobs abandoned."""
+        count = 0
+        for i, (tag, seq, weight, job_owner, _callback, _args) in enumerate(self._tags):
+            if job_owner == owner:
+                self._tags[i] = (tag, seq, weight, job_owner, _noop, ())
+                count += 1
+        return count
+
+    def _complete(self) -> None:
+        self._next = None
         self._advance()
         tags = self._tags
         eps = 1e-12 * max(1.0, abs(self._v))
@@ -131,6 +143,10 @@ class Cores:
             for owner in self._owner_weight:
                 self._owner_weight[owner] = 0.0
         self._reschedule()
+
+
+def _noop() -> None:
+    """The callback of abandoned work."""
 
 
 class Slots:

@@ -1,7 +1,7 @@
 """Reference queueing model (M/M/c, FIFO) on this engine and on SimPy, fed the same samples.
 
-Used to validate the engine (tests: mean waits against queueing theory and against SimPy)
-and to measure it (benchmarks: events per second, speed against SimPy).
+A test helper: it validates the engine (mean waits against queueing theory and against
+SimPy) and the benchmarks measure the engine with it (events per second, speed against SimPy).
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from scalelab.sim.engine import Engine
-from scalelab.sim.resources import Slots
+from scalelab.sim import Engine, Slots
 
 
 def samples(arrival_rate: float, service_rate: float, customers: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
