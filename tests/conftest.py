@@ -13,7 +13,7 @@ from scalelab.spec.model import Scenario
 def small(worker_hosts: int = 4, steady: str = "2m", extra: dict[str, Any] | None = None,
           base: str = "campaign-900", deploy: bool = False) -> Scenario:
     """A scaled-down campaign: ``worker_hosts`` x 5 nodes, one steady phase (and a deploy)."""
-    from scalelab.spec.loader import apply_patch
+    from scalelab.scenarios import apply_patch
 
     sc = load_scenario(base)
     workload: list[dict[str, Any]] = [{"kind": "steady", "duration": steady}]

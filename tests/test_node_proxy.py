@@ -17,11 +17,11 @@ def _run(**kw: object) -> Simulation:
 def test_kube_proxy_connections_kept_alive_by_leader_election_events() -> None:
     # kube-proxy's Endpoints watch sees an event every ~1 s (two leader records every 2 s):
     # never idle for 3 s. The kubelet's connection is idle between 10 s status updates.
-    kubelet, kube_proxy = _run().conns.reconnects_by_client
+    kubelet, kube_proxy = _run().kubernetes.conns.reconnects_by_client
     assert kubelet > 0 and kube_proxy == 0
     slow = _run(extra={"controller_manager.leader_elect_retry_period": "20s",
                        "scheduler.leader_elect_retry_period": "20s"})
-    assert slow.conns.reconnects_by_client[1] > 0
+    assert slow.kubernetes.conns.reconnects_by_client[1] > 0
 
 
 def test_reconnect_rate_is_one_per_idle_timeout_per_idle_connection() -> None:
@@ -37,7 +37,7 @@ def test_halving_nodes_halves_reconnects_and_lowers_cpu() -> None:
     r_big = big.recorder.counters["node_proxy_reconnects_total"]
     r_half = half.recorder.counters["node_proxy_reconnects_total"]
     assert r_half / r_big == pytest.approx(0.5, rel=0.08)
-    cpu = [sum(c.busy_integral for c in s.cp_cores) for s in (big, half)]
+    cpu = [sum(c.busy_integral for c in s.asm.hosts.values()) for s in (big, half)]
     assert cpu[1] < 0.7 * cpu[0]
 
 
@@ -64,6 +64,6 @@ def test_cohort_matches_per_event_model() -> None:
     a = cohort.recorder.counters["node_proxy_reconnects_total"]
     b = event.recorder.counters["node_proxy_reconnects_total"]
     assert a == pytest.approx(b, rel=0.06)
-    cpu_a = cohort.apiservers[0].cores.owner_busy_seconds("apiserver0")
-    cpu_b = event.apiservers[0].cores.owner_busy_seconds("apiserver0")
+    cpu_a = cohort.kubernetes.apiservers[0].cores.owner_busy_seconds("apiserver0")
+    cpu_b = event.kubernetes.apiservers[0].cores.owner_busy_seconds("apiserver0")
     assert cpu_a == pytest.approx(cpu_b, rel=0.06)

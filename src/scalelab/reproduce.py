@@ -16,8 +16,8 @@ from typing import Any
 from scalelab.catalogue.entry import Entry, RunView
 from scalelab.catalogue.registry import get
 from scalelab.runner import RunRecord, execute
-from scalelab.scenarios import load_scenario
-from scalelab.spec.loader import apply_patch, scenario_document
+from scalelab.scenarios import apply_patch, load_scenario
+from scalelab.spec.loader import scenario_document
 from scalelab.spec.model import Scenario
 
 

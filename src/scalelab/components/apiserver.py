@@ -87,6 +87,10 @@ class ApiServer:
         self._proto = spec.protobuf_bytes_per_cpu_second
         self.inflight.capacity = spec.max_requests_inflight
 
+    def finish(self, recorder: Recorder) -> None:
+        """End-of-run: the most inflight slots held at once."""
+        recorder.final(f'apiserver_inflight_peak{{apiserver="{self.index}"}}', float(self.inflight.peak))
+
     def _charge(self, work: float, callback: Callable[..., None], *args: object, weight: float = 1.0) -> None:
         self.cores.submit(work, callback, *args, weight=weight, owner=self.owner)
 

@@ -105,6 +105,11 @@ class BgpSessions:
             self.recorder.observe("route_convergence_seconds", convergence)
             self.recorder.event(self.engine.now, "bgp_converged", f"node{node} after {convergence:.1f} s")
 
+    def finish(self, recorder: Recorder) -> None:
+        """End-of-run: established sessions, and the most any node holds."""
+        recorder.final("bgp_sessions_established", float(self.established_total()))
+        recorder.final("bgp_sessions_per_node_max", float(self.per_node_max()))
+
     def established_total(self) -> int:
         up = self.nodes - len(self.down)
         r = self.reflectors

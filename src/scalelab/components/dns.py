@@ -411,6 +411,17 @@ class ClusterDns:
                     pod.kill_kubedns()
         self.engine.schedule(every, self.watch_memory, stored_objects, every)
 
+    def finish(self, recorder: Recorder) -> None:
+        """End-of-run: queries, cache hits and misses, forward peak, each dnsmasq thread's
+        CPU, kubedns's memory peak."""
+        recorder.final("dns_queries_total", float(self.queries))
+        recorder.final("dns_cache_hits_total", float(sum(d.hits for d in self.dnsmasq)))
+        recorder.final("dns_cache_misses_total", float(sum(d.misses for d in self.dnsmasq)))
+        recorder.final("dns_forward_peak", float(max(d.peak for d in self.dnsmasq)))
+        for i, pod in enumerate(self.pods):
+            recorder.final(f'dnsmasq_cpu_seconds{{replica="{i}"}}', pod.cpu.busy_seconds)
+        recorder.final("kubedns_memory_bytes_peak", self.memory_peak)
+
     def oom_kill_dnsmasq(self, replica: int) -> None:
         """An injected ``dnsmasq_oom`` fault: the container hit its memory limit."""
         self.pods[replica % len(self.pods)].kill_dnsmasq()

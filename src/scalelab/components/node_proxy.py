@@ -48,7 +48,7 @@ class ClientConnections:
         self.engine = engine
         self.nodes = nodes
         #: cluster-wide watchers outside the nodes (kubedns): (resource, events, bytes each)
-        self.listeners: list[Callable[[str, int, float], None]] = []
+        self._subscribers: list[Callable[[str, int, float], None]] = []
         self.apiservers = list(apiservers)
         self.objects = objects
         self.recorder = recorder
@@ -93,6 +93,11 @@ class ClientConnections:
         self._idle_timers: dict[int, Timer] = {}
         if fidelity == "event":
             self._arm(np.arange(size))
+
+    def subscribe(self, on_event: Callable[[str, int, float], None]) -> None:
+        """A cluster-wide watcher outside the nodes (kubedns) gets every event:
+        ``on_event(resource, events, bytes each)``."""
+        self._subscribers.append(on_event)
 
     # -- helpers --------------------------------------------------------------------
     def conn_of(self, nodes: np.ndarray, client: int) -> np.ndarray:
@@ -158,8 +163,8 @@ class ClientConnections:
         cluster-wide watchers outside the nodes (``listeners``)."""
         r = RESOURCE_INDEX[resource]
         size = float(self.objects.bytes[r]) if object_bytes is None else object_bytes
-        for listener in self.listeners:
-            listener(resource, events, size)
+        for subscriber in self._subscribers:
+            subscriber(resource, events, size)
         position = self.objects.changed(resource, events)
         col = self.res == r
         watchers = self.watchers_per_apiserver(resource)

@@ -33,6 +33,16 @@ class DockerDaemons:
         self.stuck = 0
         self.stuck_max = 0
 
+    def reconfigure(self, spec: Runtime, remediation: Remediation) -> None:
+        """New runtime settings and remediation policy on the live cluster."""
+        self.spec = spec
+        self.remediation = remediation
+
+    def finish(self, recorder: Recorder) -> None:
+        """End-of-run: pods stuck on hung runtimes, the most at once and at the end."""
+        recorder.final("pods_stuck_max", float(self.stuck_max))
+        recorder.final("pods_stuck", float(self.stuck))
+
     def start_pod(self, node: int, done: Callable[[], None]) -> None:
         """Pull, create and start; ``done`` when the container runs."""
         if node in self.hung_since:

@@ -7,20 +7,24 @@ of truth. This is the module every caller loads scenarios through.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from scalelab import cluster
 from scalelab.spec import loader
 from scalelab.spec.model import Scenario
 
-__all__ = ["builtin_document", "builtin_names", "fixed_document", "load_scenario"]
+__all__ = ["VOCABULARY", "apply_patch", "builtin_document", "builtin_names", "fixed_document", "load_scenario"]
+
+#: What the simulator's layers handle: scenarios are checked against it when loaded.
+VOCABULARY = loader.Vocabulary(cluster.FAULT_KINDS, cluster.RECONFIGURABLE)
 
 
 def fixed_document() -> dict[str, Any]:
     """``campaign-900`` with every fix applied, as a scenario document."""
     from scalelab.catalogue.registry import all_fixes
 
-    fixed = loader.apply_patch(load_scenario("campaign-900"), all_fixes(), source="campaign-900-fixed")
+    fixed = apply_patch(load_scenario("campaign-900"), all_fixes(), source="campaign-900-fixed")
     doc = loader.scenario_document(fixed)
     doc["name"] = "campaign-900-fixed"
     doc.pop("extends", None)
@@ -45,4 +49,9 @@ def builtin_document(name: str) -> dict[str, Any]:
 def load_scenario(source: str | None = None, sets: Iterable[str] = ()) -> Scenario:
     """A scenario from a built-in name or a YAML path (default ``campaign-900``), with
     ``--set`` overrides applied and the whole result validated."""
-    return loader.load_scenario(source, sets, builtin_document)
+    return loader.load_scenario(source, sets, builtin_document, VOCABULARY)
+
+
+def apply_patch(scenario: Scenario, patch: Mapping[str, Any], source: str = "patch") -> Scenario:
+    """A new scenario with dotted paths set to values, validated like a loaded file."""
+    return loader.apply_patch(scenario, patch, source, vocabulary=VOCABULARY)

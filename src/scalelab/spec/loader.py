@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -153,25 +154,40 @@ def resolve_document(doc: Any, source: str, builtins: Builtins = file_builtin, _
     return merged
 
 
-def validate(doc: dict[str, Any], source: str, check_phases: bool = True) -> Scenario:
+@dataclass(frozen=True)
+class Vocabulary:
+    """What the simulator's layers handle (``scalelab.cluster`` declares it): fault kinds and
+    the spec sections a ``reconfigure`` phase may change. The spec itself lists neither, so
+    a new component adds its kinds in its own layer."""
+
+    fault_kinds: tuple[str, ...]
+    reconfigurable: tuple[str, ...]
+
+
+def validate(doc: dict[str, Any], source: str, check_phases: bool = True,
+             vocabulary: Vocabulary | None = None) -> Scenario:
+    """A ``Scenario`` from a resolved document, every problem reported at once; with a
+    ``vocabulary``, fault kinds and reconfigure paths are checked against it too."""
     try:
         scenario = Scenario.model_validate(doc)
     except ValidationError as err:
         raise ScenarioError(source, _problems(err)) from None
-    if not check_phases:
+    if vocabulary is None:
         return scenario
-    from scalelab.spec.model import RECONFIGURABLE
-    # A reconfigure phase's patch is checked now, not when the run reaches it.
-    problems = []
-    for i, phase in enumerate(scenario.workload):
-        if phase.kind == "reconfigure":
-            fixed_paths = [p for p in phase.set if not p.startswith(RECONFIGURABLE)]
-            problems += [f"workload.{i}.set.{p}: not changeable on a live cluster (only {', '.join(RECONFIGURABLE)})"
-                         for p in fixed_paths]
-            try:
-                apply_patch(scenario, dict(phase.set), source=source, check_phases=False)
-            except ScenarioError as exc:
-                problems += [f"workload.{i}.set.{p}" for p in exc.problems]
+    problems = [f"faults.{i}.kind: unknown fault kind {f.kind!r} (expected one of {', '.join(vocabulary.fault_kinds)})"
+                for i, f in enumerate(scenario.faults) if f.kind not in vocabulary.fault_kinds]
+    if check_phases:
+        # A reconfigure phase's patch is checked now, not when the run reaches it.
+        live = tuple(f"{section}." for section in vocabulary.reconfigurable)
+        for i, phase in enumerate(scenario.workload):
+            if phase.kind == "reconfigure":
+                fixed_paths = [p for p in phase.set if not p.startswith(live)]
+                problems += [f"workload.{i}.set.{p}: not changeable on a live cluster "
+                             f"(only {', '.join(vocabulary.reconfigurable)})" for p in fixed_paths]
+                try:
+                    apply_patch(scenario, dict(phase.set), source=source, check_phases=False, vocabulary=vocabulary)
+                except ScenarioError as exc:
+                    problems += [f"workload.{i}.set.{p}" for p in exc.problems]
     if problems:
         raise ScenarioError(source, problems)
     return scenario
@@ -207,7 +223,7 @@ def _set_path(doc: dict[str, Any], path: str, value: Any) -> None:
 
 
 def apply_patch(scenario: Scenario, patch: Mapping[str, Any], source: str = "patch",
-                check_phases: bool = True) -> Scenario:
+                check_phases: bool = True, vocabulary: Vocabulary | None = None) -> Scenario:
     """A new scenario with dotted paths set to values, validated like a loaded file."""
     doc = scenario_document(scenario)
     unknown = []
@@ -218,7 +234,7 @@ def apply_patch(scenario: Scenario, patch: Mapping[str, Any], source: str = "pat
             unknown.append(f"{path}: unknown path")
     if unknown:
         raise ScenarioError(source, unknown)
-    return validate(doc, source, check_phases)
+    return validate(doc, source, check_phases, vocabulary)
 
 
 def parse_set(items: Iterable[str]) -> dict[str, Any]:
@@ -239,7 +255,7 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
 
 
 def load_scenario(source: str | None = None, sets: Iterable[str] = (), builtins: Builtins = file_builtin,
-                  ) -> Scenario:
+                  vocabulary: Vocabulary | None = None) -> Scenario:
     """A scenario from a built-in name or a YAML path (default ``campaign-900``), with
     ``--set`` overrides applied and the whole result validated. Use ``scalelab.scenarios``'s
     ``load_scenario``, which knows every built-in."""
@@ -253,10 +269,10 @@ def load_scenario(source: str | None = None, sets: Iterable[str] = (), builtins:
     else:
         doc = builtins(name)
         label = name
-    scenario = validate(resolve_document(doc, label, builtins), label)
+    scenario = validate(resolve_document(doc, label, builtins), label, vocabulary=vocabulary)
     patch = parse_set(sets)
     if patch:
-        scenario = apply_patch(scenario, patch, source="--set")
+        scenario = apply_patch(scenario, patch, source="--set", vocabulary=vocabulary)
     return scenario
 
 

@@ -303,15 +303,11 @@ class ReconfigurePhase(Section):
 Phase = Annotated[SteadyPhase | DeployPhase | ReconfigurePhase, Field(discriminator="kind")]
 
 
-#: Sections a ``reconfigure`` phase may change mid-run (the components that re-read their
-#: settings live); topology, placement, DNS and Calico need a new run.
-RECONFIGURABLE = ("apiserver.", "node_proxy.", "kubelet.", "scheduler.", "runtime.", "remediation.")
-
-
 class Fault(Section):
     """One schema for every injected fault."""
 
-    kind: Literal["kill_node", "restart_node", "docker_hang", "dnsmasq_oom", "healthz_oom"]
+    # The kinds are the layers' (``scalelab.cluster.FAULT_KINDS``), checked by the loader.
+    kind: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     target: Annotated[int, Field(ge=0)] | Literal["random"] = "random"
     at: NonNegativeDuration | None = None
     # per node per hour (dnsmasq_oom, healthz_oom: per kube-dns replica per hour)

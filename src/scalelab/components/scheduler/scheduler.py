@@ -160,6 +160,15 @@ class SchedulerProcess:
 
         self.apiserver.request(True, BINDING_BYTES, done)
 
+    def finish(self, recorder: Recorder) -> None:
+        """End-of-run: when scheduling started and ended, and the placements' violations."""
+        if self.first_enqueued is not None:
+            recorder.final("scheduler_first_enqueued_seconds", self.first_enqueued)
+        if self.last_bound is not None:
+            recorder.final("scheduler_last_bound_seconds", self.last_bound)
+        if self.placements:
+            recorder.final("antiaffinity_violations", float(self.antiaffinity_violations()))
+
     def antiaffinity_violations(self) -> int:
         """Unordered pairs of placed pods in one topology domain where either pod's required
         anti-affinity term selects the other (counted from the final placements)."""

@@ -1,0 +1,199 @@
+"""The Kubernetes layer: builds the control plane, the nodes' agents and the cluster add-ons
+from the spec, wires who talks to whom, and registers them with the assembly.
+
+This is the only module that knows which process runs where (``placement``) and who talks
+to which apiserver. Components never read the scenario beyond their own section. Adding a
+component is its module plus its lines here; what the run must call on it (ticks, node
+lifecycle, reconfiguration, faults, finish) is registered, never hard-wired elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from scalelab.cluster.assembly import Assembly
+from scalelab.components.apiserver import ApiServer
+from scalelab.components.calico import BgpSessions
+from scalelab.components.controller_manager import ControllerManager
+from scalelab.components.dns import ClusterDns
+from scalelab.components.etcd import Etcd
+from scalelab.components.kube_proxy import watch_set as kube_proxy_watches
+from scalelab.components.kubelet import Kubelets
+from scalelab.components.leader_election import LeaderElection
+from scalelab.components.node_proxy import ClientConnections, Fidelity
+from scalelab.components.objects import ClusterObjects, endpoints_bytes
+from scalelab.components.runtime import DockerDaemons
+from scalelab.components.scheduler.framework import Framework, NodeTable
+from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
+from scalelab.components.scheduler.scheduler import SchedulerProcess
+from scalelab.facts import RESOURCE_INDEX
+from scalelab.metrics.recorder import Recorder
+from scalelab.metrics.summary import STATIC_PODS_PER_NODE
+from scalelab.spec.model import DeployPhase, Scenario
+from scalelab.workload.deploy import CONTROL_PLANE_LABEL, Deploy
+
+#: Services and Endpoints a bare cluster has (kubernetes, kube-dns) plus the two
+#: leader-election Endpoints records.
+SYSTEM_SERVICES = 2
+SYSTEM_ENDPOINTS = 4
+
+#: What this layer handles, declared for the loader (checked against the registrations).
+FAULT_KINDS = ("docker_hang", "dnsmasq_oom", "healthz_oom")
+RECONFIGURABLE = ("apiserver", "node_proxy", "kubelet", "scheduler", "runtime", "remediation")
+PHASES = ("deploy",)
+
+
+def cohort_tick(proxy_timeout: float) -> float:
+    """Cohort step for status timers and the idle-cut look-ahead: at most 1 s, at most a
+    third of the idle timeout (cuts themselves land within 50 ms of their exact time)."""
+    return float(min(1.0, max(0.05, proxy_timeout / 3.0)))
+
+
+def node_table(scenario: Scenario) -> NodeTable:
+    """The scheduler's view of the nodes: hostname labels, the OpenStack control-plane label
+    on the first nodes a deploy reserves, the VM's CPU and memory."""
+    nodes = scenario.nodes
+    labels: list[dict[str, str]] = [{"kubernetes.io/hostname": f"node{i}"} for i in range(nodes)]
+    cp_nodes = [p.control_plane_nodes for p in scenario.workload if isinstance(p, DeployPhase)]
+    key, value = CONTROL_PLANE_LABEL
+    for i in range(min(max(cp_nodes, default=0), nodes)):
+        labels[i][key] = value
+    vm = scenario.hosts.vm
+    return NodeTable([f"node{i}" for i in range(nodes)], labels,
+                     np.full(nodes, float(vm.threads)), np.full(nodes, vm.memory))
+
+
+class KubernetesLayer:
+    """The built Kubernetes components of one run."""
+
+    def __init__(self, asm: Assembly, fidelity: Fidelity = "cohort") -> None:
+        sc = asm.scenario
+        engine, recorder, rng = asm.engine, asm.recorder, asm.rng
+        self.asm = asm
+        nodes = sc.nodes
+        machine = sc.hosts.hardware if sc.placement.control_plane == "hardware" else sc.hosts.vm
+        cp_cores = [asm.host(f"control-plane-{i}", machine.threads) for i in range(sc.topology.control_plane_hosts)]
+        self.etcd = Etcd(engine, cp_cores[0], machine.disk.fsync_seconds, sc.etcd.network_rtt_seconds, recorder)
+        self.apiservers = [ApiServer(engine, i, cp_cores[i % len(cp_cores)], sc.apiserver, self.etcd, recorder,
+                                     sc.etcd.quorum_reads) for i in range(sc.apiserver.replicas)]
+        self.objects = objects = ClusterObjects(nodes, sc.kubelet.node_object_bytes, sc.apiserver.watch_cache_size)
+        objects.add("pods", STATIC_PODS_PER_NODE * nodes)
+        objects.add("services", SYSTEM_SERVICES)
+        objects.add("endpoints", SYSTEM_ENDPOINTS)
+        self.conns = ClientConnections(
+            engine, nodes, [sc.kubelet.watches, kube_proxy_watches(sc.kube_proxy)], self.apiservers, objects,
+            recorder, rng.stream("node_proxy"), sc.node_proxy.proxy_timeout, sc.node_proxy.balance, fidelity)
+        self.runtime = DockerDaemons(engine, sc.runtime, sc.remediation, recorder)
+        self.kubelets = Kubelets(engine, sc.kubelet, nodes, self.conns, self.apiservers, recorder,
+                                 rng.stream("kubelet"), self.runtime)
+        # Scheduler and controller-manager talk to the apiserver on their own host.
+        scheduler_cores = (asm.host("scheduler-host", sc.hosts.hardware.threads)
+                           if sc.placement.scheduler == "dedicated" else cp_cores[0])
+        local_api = self.apiservers[0]
+        self.scheduler = SchedulerProcess(engine, sc.scheduler, scheduler_cores, local_api,
+                                          Framework(default_registry(), *DEFAULT_PROFILE), node_table(sc), recorder)
+        self.controller_manager = ControllerManager(engine, sc.controller_manager, local_api, recorder)
+        self.elections = [
+            LeaderElection(engine, "kube-scheduler", sc.scheduler.replicas, sc.scheduler.leader_elect_retry_period,
+                           local_api, self._endpoints_changed, rng.stream("election-scheduler")),
+            LeaderElection(engine, "kube-controller-manager", sc.topology.control_plane_hosts,
+                           sc.controller_manager.leader_elect_retry_period, local_api, self._endpoints_changed,
+                           rng.stream("election-cm")),
+        ]
+        self._gauges(recorder)
+        self.deploys: list[Deploy] = []
+        services = SYSTEM_SERVICES + sum(p.deployments + 1 for p in sc.workload if isinstance(p, DeployPhase))
+        self.dns = ClusterDns(engine, sc.dns, services, recorder, rng.stream("dns"),
+                              (sc.kubelet.restart_backoff_seconds, sc.kubelet.max_restart_backoff_seconds))
+        self.conns.subscribe(self.dns.watch_event)
+        self.dns.watch_memory(self._dns_stored_objects)
+        self.bgp = BgpSessions(engine, sc.calico, nodes, recorder, rng.stream("calico"))
+        self._register(asm)
+
+    def _register(self, asm: Assembly) -> None:
+        asm.every_tick("node_proxy", self.conns.tick)
+        asm.every_tick("kubelet", lambda _horizon: self.kubelets.tick())
+        asm.every_tick("dns", self._dns_tick)
+        asm.on_node("node_proxy", self.conns.node_down, self.conns.node_up)
+        asm.on_node("kubelet", self.kubelets.node_down, self.kubelets.node_up)
+        asm.on_node("calico", self.bgp.node_down, self.bgp.node_up)
+        asm.reconfigurable("apiserver", self._reconfigure_apiservers)
+        asm.reconfigurable("node_proxy", self._reconfigure_node_proxy)
+        asm.reconfigurable("kubelet", lambda sc: self.kubelets.reconfigure(sc.kubelet))
+        asm.reconfigurable("scheduler", lambda sc: self.scheduler.reconfigure(sc.scheduler))
+        asm.reconfigurable("runtime", lambda sc: self.runtime.reconfigure(sc.runtime, sc.remediation))
+        asm.reconfigurable("remediation", lambda sc: self.runtime.reconfigure(sc.runtime, sc.remediation))
+        nodes = asm.scenario.nodes
+        asm.fault("docker_hang", lambda: nodes, lambda n: f"node{n}", lambda n, _f: self.runtime.hang(n))
+        replicas, replica = (lambda: len(self.dns.pods)), (lambda r: f"kube-dns-{r}")
+        asm.fault("dnsmasq_oom", replicas, replica, lambda r, _f: self.dns.oom_kill_dnsmasq(r))
+        asm.fault("healthz_oom", replicas, replica, lambda r, _f: self.dns.oom_kill_healthz(r))
+        asm.phase("deploy", self._deploy)
+        for api in self.apiservers:
+            asm.on_finish(f"apiserver{api.index}", api.finish)
+        asm.on_finish("workload", self._finish_workload)
+        asm.on_finish("scheduler", self.scheduler.finish)
+        asm.on_finish("dns", self.dns.finish)
+        asm.on_finish("runtime", self.runtime.finish)
+        asm.on_finish("calico", self.bgp.finish)
+
+    def _gauges(self, recorder: Recorder) -> None:
+        last_cpu: dict[str, float] = {}
+        for api in self.apiservers:
+            recorder.gauge(f'apiserver_cpu_percent{{apiserver="{api.index}"}}', self._cpu_gauge(api, last_cpu))
+        recorder.gauge("apiserver_inflight_max", lambda: float(max(a.inflight.in_use for a in self.apiservers)))
+        recorder.gauge("node_proxy_reconnects_total", lambda: float(self.conns.reconnects))
+        handshakes = [f'apiserver_tls_handshakes_total{{apiserver="{a.index}"}}' for a in self.apiservers]
+        recorder.gauge("apiserver_tls_handshakes_total",
+                       lambda: sum(recorder.counters.get(name, 0.0) for name in handshakes))
+
+    def _cpu_gauge(self, api: ApiServer, last: dict[str, float]) -> Callable[[], float]:
+        every = self.asm.recorder.sample_every
+
+        def read() -> float:
+            busy = api.cores.owner_busy_seconds(api.owner)
+            prev = last.get(api.owner, 0.0)
+            last[api.owner] = busy
+            return 100.0 * (busy - prev) / every
+
+        return read
+
+    def _reconfigure_apiservers(self, sc: Scenario) -> None:
+        for api in self.apiservers:
+            api.reconfigure(sc.apiserver)
+
+    def _reconfigure_node_proxy(self, sc: Scenario) -> None:
+        """nginx reloaded: a new idle timeout, and the cohort step that follows it."""
+        self.conns.reconfigure(sc.node_proxy.proxy_timeout)
+        self.asm.tick_seconds = cohort_tick(sc.node_proxy.proxy_timeout)
+
+    def _dns_tick(self, horizon: float) -> None:
+        workload_pods = sum(d.running for d in self.deploys)
+        if workload_pods:
+            self.dns.tick(workload_pods, horizon)
+
+    def _dns_stored_objects(self) -> float:
+        """What kubedns holds: every Service and every ready Endpoints address."""
+        services = float(self.objects.count[RESOURCE_INDEX["services"]])
+        return services + sum(sum(d.addresses.values()) for d in self.deploys)
+
+    def _endpoints_changed(self) -> None:
+        """A leader-election record (a small kube-system Endpoints) was written."""
+        self.conns.deliver("endpoints", 1, None, object_bytes=endpoints_bytes(0))
+
+    def _deploy(self, phase: object) -> float:
+        """Start a deploy phase; it ends when every pod runs, at the latest ``timeout`` after
+        the controller-manager's rate limit let the last create through."""
+        assert isinstance(phase, DeployPhase)
+        engine = self.asm.engine
+        deploy = Deploy(engine, phase, self.asm.scenario.nodes, self.controller_manager, self.scheduler,
+                        self.kubelets, self.conns, self.objects, self.asm.recorder, engine.stop)
+        self.deploys.append(deploy)
+        deploy.start()
+        creation = len(deploy.pods) / self.asm.scenario.controller_manager.qps
+        return engine.now + creation + phase.timeout
+
+    def _finish_workload(self, recorder: Recorder) -> None:
+        recorder.final("pods_running_workload", float(sum(d.running for d in self.deploys)))
