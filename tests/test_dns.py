@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scalelab.components.dns import Dnsmasq
+from scalelab.components.dnsmasq import Dnsmasq
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
 
@@ -113,7 +113,7 @@ def test_dnsmasq_restart_flushes_cache_and_fails_inflight() -> None:
 
 
 def test_starved_kubedns_fails_its_probe_and_restarts() -> None:
-    from scalelab.components.dns import ClusterDns
+    from scalelab.components.cluster_dns import ClusterDns
     from scalelab.spec.model import Dns
 
     engine, rec = Engine(), Recorder()
@@ -131,7 +131,7 @@ def test_starved_kubedns_fails_its_probe_and_restarts() -> None:
 
 @pytest.mark.parametrize(("offered", "limit"), [(2_000.0, 0.1), (8_000.0, 0.1), (20_000.0, 1.0)])
 def test_dnsmasq_thread_drops_what_its_cpu_limit_cannot_serve(offered: float, limit: float) -> None:
-    from scalelab.components.dns import DatagramServer
+    from scalelab.components.dnsmasq import DatagramServer
 
     cost = 25e-6
     server = DatagramServer(cost, limit, buffer=277)

@@ -15,7 +15,7 @@ def test_restart_node_relists_and_reconnects() -> None:
     assert c['faults_total{kind="restart_node"}'] == 1
     # the restarted node's two fresh processes LIST every watch (3 + 2) and dial again
     assert c["apiserver_list_requests_total"] == 5
-    assert sim.kubernetes.conns.state[sim.kubernetes.conns.node == 3].tolist() == [2, 2]
+    assert sim.kubernetes.table.state[sim.kubernetes.table.node == 3].tolist() == [2, 2]
     assert [e.kind for e in sim.recorder.events if e.kind in {"restart_node", "node_restarted"}] == [
         "restart_node", "node_restarted"]
 
@@ -24,7 +24,7 @@ def test_killed_node_stays_down_and_stops_status() -> None:
     sc = small(extra={"faults": [{"kind": "kill_node", "target": 0, "at": "10s"}]})
     sim = Simulation(sc)
     sim.run()
-    assert sim.kubernetes.conns.state[sim.kubernetes.conns.node == 0].tolist() == [0, 0]
+    assert sim.kubernetes.table.state[sim.kubernetes.table.node == 0].tolist() == [0, 0]
     assert sim.kubernetes.kubelets.next_status[0] == float("inf")
 
 

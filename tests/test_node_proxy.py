@@ -17,11 +17,14 @@ def _run(**kw: object) -> Simulation:
 def test_kube_proxy_connections_kept_alive_by_leader_election_events() -> None:
     # kube-proxy's Endpoints watch sees an event every ~1 s (two leader records every 2 s):
     # never idle for 3 s. The kubelet's connection is idle between 10 s status updates.
-    kubelet, kube_proxy = _run().kubernetes.conns.reconnects_by_client
+    layer = _run().kubernetes
+    by_client = dict(zip(layer.table.clients, layer.proxies.reconnects_by_client.tolist(), strict=True))
+    kubelet, kube_proxy = by_client["kubelet"], by_client["kube-proxy"]
     assert kubelet > 0 and kube_proxy == 0
     slow = _run(extra={"controller_manager.leader_elect_retry_period": "20s",
                        "scheduler.leader_elect_retry_period": "20s"})
-    assert slow.kubernetes.conns.reconnects_by_client[1] > 0
+    layer = slow.kubernetes
+    assert layer.proxies.reconnects_by_client[layer.table.client_index("kube-proxy")] > 0
 
 
 def test_reconnect_rate_is_one_per_idle_timeout_per_idle_connection() -> None:

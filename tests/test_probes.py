@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scalelab.components.dns import ClusterDns
+from scalelab.components.cluster_dns import ClusterDns
 from scalelab.components.probes import ExecHealthz, LivenessProbe, RestartBackoff
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine

@@ -14,20 +14,23 @@ from collections.abc import Callable
 import numpy as np
 
 from scalelab.cluster.assembly import Assembly
+from scalelab.components import kube_proxy, kubelet
 from scalelab.components.apiserver import ApiServer
 from scalelab.components.calico import BgpSessions
+from scalelab.components.cluster_dns import ClusterDns
+from scalelab.components.connections import ConnectionTable
 from scalelab.components.controller_manager import ControllerManager
-from scalelab.components.dns import ClusterDns
 from scalelab.components.etcd import Etcd
-from scalelab.components.kube_proxy import watch_set as kube_proxy_watches
 from scalelab.components.kubelet import Kubelets
 from scalelab.components.leader_election import LeaderElection
-from scalelab.components.node_proxy import ClientConnections, Fidelity
+from scalelab.components.node_proxy import Fidelity, NodeProxies
 from scalelab.components.objects import ClusterObjects, endpoints_bytes
+from scalelab.components.reflectors import Reflectors
 from scalelab.components.runtime import DockerDaemons
 from scalelab.components.scheduler.framework import Framework, NodeTable
 from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
 from scalelab.components.scheduler.scheduler import SchedulerProcess
+from scalelab.components.watch_fanout import WatchFanout
 from scalelab.facts import RESOURCE_INDEX
 from scalelab.metrics.recorder import Recorder
 from scalelab.metrics.summary import STATIC_PODS_PER_NODE
@@ -82,11 +85,16 @@ class KubernetesLayer:
         objects.add("pods", STATIC_PODS_PER_NODE * nodes)
         objects.add("services", SYSTEM_SERVICES)
         objects.add("endpoints", SYSTEM_ENDPOINTS)
-        self.conns = ClientConnections(
-            engine, nodes, [sc.kubelet.watches, kube_proxy_watches(sc.kube_proxy)], self.apiservers, objects,
-            recorder, rng.stream("node_proxy"), sc.node_proxy.proxy_timeout, sc.node_proxy.balance, fidelity)
+        clients = {kubelet.CLIENT: sc.kubelet.watches, kube_proxy.CLIENT: kube_proxy.watch_set(sc.kube_proxy)}
+        proxy_rng = rng.stream("node_proxy")
+        self.table = ConnectionTable(nodes, clients, len(self.apiservers), proxy_rng,
+                                     min(sc.node_proxy.proxy_timeout, 1.0))
+        self.reflectors = Reflectors(engine, self.table, self.apiservers, objects, recorder, proxy_rng)
+        self.proxies = NodeProxies(engine, self.table, self.reflectors, self.apiservers, recorder,
+                                   sc.node_proxy.proxy_timeout, sc.node_proxy.balance, fidelity)
+        self.fanout = WatchFanout(engine, self.table, self.reflectors, self.apiservers, objects)
         self.runtime = DockerDaemons(engine, sc.runtime, sc.remediation, recorder)
-        self.kubelets = Kubelets(engine, sc.kubelet, nodes, self.conns, self.apiservers, recorder,
+        self.kubelets = Kubelets(engine, sc.kubelet, nodes, self.table, self.fanout, self.apiservers, recorder,
                                  rng.stream("kubelet"), self.runtime)
         # Scheduler and controller-manager talk to the apiserver on their own host.
         scheduler_cores = (asm.host("scheduler-host", sc.hosts.hardware.threads)
@@ -107,16 +115,17 @@ class KubernetesLayer:
         services = SYSTEM_SERVICES + sum(p.deployments + 1 for p in sc.workload if isinstance(p, DeployPhase))
         self.dns = ClusterDns(engine, sc.dns, services, recorder, rng.stream("dns"),
                               (sc.kubelet.restart_backoff_seconds, sc.kubelet.max_restart_backoff_seconds))
-        self.conns.subscribe(self.dns.watch_event)
+        self.fanout.subscribe(self.dns.watch_event)
         self.dns.watch_memory(self._dns_stored_objects)
         self.bgp = BgpSessions(engine, sc.calico, nodes, recorder, rng.stream("calico"))
         self._register(asm)
 
     def _register(self, asm: Assembly) -> None:
-        asm.every_tick("node_proxy", self.conns.tick)
+        asm.every_tick("node_proxy", self.proxies.tick)
+        asm.every_tick("reflectors", self.reflectors.tick)
         asm.every_tick("kubelet", lambda _horizon: self.kubelets.tick())
         asm.every_tick("dns", self._dns_tick)
-        asm.on_node("node_proxy", self.conns.node_down, self.conns.node_up)
+        asm.on_node("node_proxy", self.proxies.node_down, self.proxies.node_up)
         asm.on_node("kubelet", self.kubelets.node_down, self.kubelets.node_up)
         asm.on_node("calico", self.bgp.node_down, self.bgp.node_up)
         asm.reconfigurable("apiserver", self._reconfigure_apiservers)
@@ -144,7 +153,7 @@ class KubernetesLayer:
         for api in self.apiservers:
             recorder.gauge(f'apiserver_cpu_percent{{apiserver="{api.index}"}}', self._cpu_gauge(api, last_cpu))
         recorder.gauge("apiserver_inflight_max", lambda: float(max(a.inflight.in_use for a in self.apiservers)))
-        recorder.gauge("node_proxy_reconnects_total", lambda: float(self.conns.reconnects))
+        recorder.gauge("node_proxy_reconnects_total", lambda: float(self.proxies.reconnects))
         handshakes = [f'apiserver_tls_handshakes_total{{apiserver="{a.index}"}}' for a in self.apiservers]
         recorder.gauge("apiserver_tls_handshakes_total",
                        lambda: sum(recorder.counters.get(name, 0.0) for name in handshakes))
@@ -166,7 +175,7 @@ class KubernetesLayer:
 
     def _reconfigure_node_proxy(self, sc: Scenario) -> None:
         """nginx reloaded: a new idle timeout, and the cohort step that follows it."""
-        self.conns.reconfigure(sc.node_proxy.proxy_timeout)
+        self.proxies.reconfigure(sc.node_proxy.proxy_timeout)
         self.asm.tick_seconds = cohort_tick(sc.node_proxy.proxy_timeout)
 
     def _dns_tick(self, horizon: float) -> None:
@@ -181,7 +190,7 @@ class KubernetesLayer:
 
     def _endpoints_changed(self) -> None:
         """A leader-election record (a small kube-system Endpoints) was written."""
-        self.conns.deliver("endpoints", 1, None, object_bytes=endpoints_bytes(0))
+        self.fanout.deliver("endpoints", 1, None, object_bytes=endpoints_bytes(0))
 
     def _deploy(self, phase: object) -> float:
         """Start a deploy phase; it ends when every pod runs, at the latest ``timeout`` after
@@ -189,7 +198,7 @@ class KubernetesLayer:
         assert isinstance(phase, DeployPhase)
         engine = self.asm.engine
         deploy = Deploy(engine, phase, self.asm.scenario.nodes, self.controller_manager, self.scheduler,
-                        self.kubelets, self.conns, self.objects, self.asm.recorder, engine.stop)
+                        self.kubelets, self.fanout, self.objects, self.asm.recorder, engine.stop)
         self.deploys.append(deploy)
         deploy.start()
         creation = len(deploy.pods) / self.asm.scenario.controller_manager.qps

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from scalelab.spec.model import KubeProxy as KubeProxySpec
 
-#: Index of kube-proxy's connection among a node's client connections.
-CLIENT_INDEX = 1
+#: kube-proxy's name among a node's client connections.
+CLIENT = "kube-proxy"
 
 
 def watch_set(spec: KubeProxySpec) -> tuple[str, ...]:

@@ -19,29 +19,31 @@ import numpy as np
 
 from scalelab import facts
 from scalelab.components.apiserver import ApiServer, CohortReply
-from scalelab.components.node_proxy import ClientConnections
+from scalelab.components.connections import ConnectionTable
 from scalelab.components.objects import OBJECT_BYTES
 from scalelab.components.ratelimit import TokenBucket
 from scalelab.components.runtime import DockerDaemons
+from scalelab.components.watch_fanout import WatchFanout
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
 from scalelab.spec.model import Kubelet as KubeletSpec
 
-#: Index of the kubelet's connection among a node's client connections.
-CLIENT_INDEX = 0
+#: The kubelet's name among a node's client connections.
+CLIENT = "kubelet"
 
 
 class Kubelets:
     """The kubelets of all nodes."""
 
-    def __init__(self, engine: Engine, spec: KubeletSpec, nodes: int, conns: ClientConnections,
-                 apiservers: Sequence[ApiServer], recorder: Recorder, rng: np.random.Generator,
-                 runtime: DockerDaemons) -> None:
+    def __init__(self, engine: Engine, spec: KubeletSpec, nodes: int, table: ConnectionTable,
+                 fanout: WatchFanout, apiservers: Sequence[ApiServer], recorder: Recorder,
+                 rng: np.random.Generator, runtime: DockerDaemons) -> None:
         self.runtime = runtime
         self.engine = engine
         self.spec = spec
         self.nodes = nodes
-        self.conns = conns
+        self.table = table
+        self.fanout = fanout
         self.apiservers = list(apiservers)
         self.recorder = recorder
         period = spec.node_status_update_frequency
@@ -63,9 +65,9 @@ class Kubelets:
         self._send_status(due)
 
     def _send_status(self, nodes: np.ndarray) -> None:
-        conns = self.conns.conn_of(nodes, CLIENT_INDEX)
-        self.conns.touch(conns)
-        upstream = self.conns.upstream[conns]
+        conns = self.table.conn_of(nodes, CLIENT)
+        self.table.touch(conns, self.engine.now)
+        upstream = self.table.upstream[conns]
         size = self.spec.node_object_bytes
         for a, api in enumerate(self.apiservers):
             group = nodes[upstream == a]
@@ -83,9 +85,9 @@ class Kubelets:
 
     def _status_written(self, nodes: np.ndarray) -> None:
         self.recorder.inc("kubelet_node_status_updates_total", len(nodes))
-        conns = self.conns.conn_of(nodes, CLIENT_INDEX)
-        self.conns.touch(conns)
-        self.conns.deliver("nodes", len(nodes), conns)
+        conns = self.table.conn_of(nodes, CLIENT)
+        self.table.touch(conns, self.engine.now)
+        self.fanout.deliver("nodes", len(nodes), conns)
 
     def node_down(self, node: int) -> None:
         self.next_status[node] = np.inf
@@ -96,8 +98,8 @@ class Kubelets:
     # -- pods -------------------------------------------------------------------------
     def pod_bound(self, node: int, on_running: Callable[[], None]) -> None:
         """The pod watch told this node's kubelet about a pod bound to it."""
-        conn = self.conns.conn_of(np.array([node]), CLIENT_INDEX)
-        self.conns.deliver("pods", 1, conn)
+        conn = self.table.conn_of(np.array([node]), CLIENT)
+        self.fanout.deliver("pods", 1, conn)
         self.engine.schedule(self.pod_start_seconds, self.runtime.start_pod, node,
                              partial(self._report_running, node, on_running))
 
@@ -109,15 +111,15 @@ class Kubelets:
         self.engine.schedule(delay, self._put_pod_status, node, on_running)
 
     def _put_pod_status(self, node: int, on_running: Callable[[], None]) -> None:
-        conn = self.conns.conn_of(np.array([node]), CLIENT_INDEX)
-        self.conns.touch(conn)
-        api = self.apiservers[int(self.conns.upstream[conn[0]])]
+        conn = self.table.conn_of(np.array([node]), CLIENT)
+        self.table.touch(conn, self.engine.now)
+        api = self.apiservers[int(self.table.upstream[conn[0]])]
 
         def done(code: int, _n: float) -> None:
             if code == 429:
                 self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._put_pod_status, node, on_running)
                 return
-            self.conns.deliver("pods", 1, conn)
+            self.fanout.deliver("pods", 1, conn)
             on_running()
 
         api.request(True, OBJECT_BYTES["pods"], done)

@@ -19,11 +19,11 @@ import numpy as np
 
 from scalelab.components.controller_manager import ControllerManager
 from scalelab.components.kubelet import Kubelets
-from scalelab.components.node_proxy import ClientConnections
 from scalelab.components.objects import ENDPOINTS_ADDRESS_BYTES, ClusterObjects, endpoints_bytes
 from scalelab.components.scheduler.framework import AffinityTerm, PodInfo
 from scalelab.components.scheduler.scheduler import PendingPod, SchedulerProcess
 from scalelab.components.scheduler.snapshot import HOSTNAME_LABEL
+from scalelab.components.watch_fanout import WatchFanout
 from scalelab.kube.objects import LabelSelector
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
@@ -44,14 +44,14 @@ class Deploy:
     """Drives one deploy phase; ``finished`` fires when every pod runs."""
 
     def __init__(self, engine: Engine, phase: DeployPhase, nodes: int, cm: ControllerManager,
-                 scheduler: SchedulerProcess, kubelets: Kubelets, conns: ClientConnections,
+                 scheduler: SchedulerProcess, kubelets: Kubelets, fanout: WatchFanout,
                  objects: ClusterObjects, recorder: Recorder, on_finished: Callable[[], None]) -> None:
         self.engine = engine
         self.phase = phase
         self.cm = cm
         self.scheduler = scheduler
         self.kubelets = kubelets
-        self.conns = conns
+        self.fanout = fanout
         self.objects = objects
         self.recorder = recorder
         self.on_finished = on_finished
@@ -95,7 +95,7 @@ class Deploy:
     def _created(self, pod: _Pod) -> None:
         pod.created = self.engine.now
         self.objects.add("pods")
-        self.conns.deliver("pods", 1, np.empty(0, dtype=np.int64))  # no node watches it yet
+        self.fanout.deliver("pods", 1, np.empty(0, dtype=np.int64))  # no node watches it yet
         self.scheduler.enqueue(PendingPod(pod.info, pod.created, partial(self._bound, pod)))
 
     def _bound(self, pod: _Pod, node: int) -> None:
@@ -111,7 +111,7 @@ class Deploy:
         self.objects.grow("endpoints", ENDPOINTS_ADDRESS_BYTES)
         # the pod joins its Service's Endpoints: the whole record, grown by one address, goes
         # to every endpoints watcher
-        self.conns.deliver("endpoints", 1, None, object_bytes=endpoints_bytes(self.addresses[app]))
+        self.fanout.deliver("endpoints", 1, None, object_bytes=endpoints_bytes(self.addresses[app]))
         if self.running == len(self.pods):
             self.recorder.event(self.engine.now, "deploy_finished", f"{self.running} pods running")
             self.on_finished()

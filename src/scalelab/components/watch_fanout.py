@@ -1,0 +1,65 @@
+"""Watch events from the apiservers' watch caches to every watcher.
+
+A change of a resource is one broadcast (DESIGN.md): the apiserver holding each matching
+watch decodes, filters and encodes it (``ApiServer.fanout``), the reflectors of the node
+clients that receive it move their resourceVersion and their connection moves bytes (which
+resets the node proxy's idle timer). Cluster-wide watchers outside the nodes (kubedns) are
+explicit subscribers. Model card: docs/models/apiserver.md (fan-out costs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from scalelab.components.apiserver import ApiServer
+from scalelab.components.connections import UP, ConnectionTable
+from scalelab.components.objects import ClusterObjects
+from scalelab.components.reflectors import Reflectors
+from scalelab.facts import RESOURCE_INDEX
+from scalelab.sim import Engine
+
+#: A subscriber is told (resource, events, bytes of each event).
+Subscriber = Callable[[str, int, float], None]
+
+
+class WatchFanout:
+    def __init__(self, engine: Engine, table: ConnectionTable, reflectors: Reflectors,
+                 apiservers: Sequence[ApiServer], objects: ClusterObjects) -> None:
+        self.engine = engine
+        self.table = table
+        self.reflectors = reflectors
+        self.apiservers = list(apiservers)
+        self.objects = objects
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, on_event: Subscriber) -> None:
+        """A cluster-wide watcher outside the nodes (kubedns) gets every event."""
+        self._subscribers.append(on_event)
+
+    def deliver(self, resource: str, events: int, receivers: np.ndarray | None,
+                object_bytes: float | None = None) -> None:
+        """``events`` changes of ``resource`` (each ``object_bytes`` big, default the
+        resource's typical size); ``receivers`` are the connections whose watch matches one of
+        them (None: every watcher of the resource)."""
+        t = self.table
+        r = RESOURCE_INDEX[resource]
+        size = float(self.objects.bytes[r]) if object_bytes is None else object_bytes
+        for subscriber in self._subscribers:
+            subscriber(resource, events, size)
+        position = self.objects.changed(resource, events)
+        col = t.res == r
+        watchers = self.reflectors.watchers_per_apiserver(resource)
+        if receivers is None:
+            receivers = np.flatnonzero(col.any(axis=1))
+        receivers = receivers[t.state[receivers] == UP]
+        rows, cols = np.nonzero(col[receivers])
+        got = receivers[rows]
+        is_open = self.reflectors.is_open(got, cols)
+        got, cols = got[is_open], cols[is_open]
+        self.reflectors.delivered(got, cols, position)
+        delivered = np.bincount(t.upstream[got], minlength=len(self.apiservers))
+        for a, api in enumerate(self.apiservers):
+            api.fanout(events, watchers[a], float(delivered[a]), size)
+        t.touch(got, self.engine.now)
