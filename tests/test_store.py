@@ -82,7 +82,7 @@ def test_a_stored_run_is_summarised_again_to_the_same_figures(store_path: str) -
 
 
 def test_importing_the_store_loads_no_simulator_component() -> None:
-    code = ("import sys, scalelab.store.duckdb_store; "
+    code = ("import sys, scalelab.store; "
             "print(sorted(m for m in sys.modules if m.startswith(('scalelab.components', 'scalelab.simulation', "
             "'scalelab.sim.', 'scalelab.catalogue', 'scalelab.spec'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
