@@ -206,3 +206,24 @@ def test_detector_fires_on_any_of_the_reports_dns_symptoms() -> None:
     for name in kubedns.SYMPTOMS:
         finding = kubedns.detect(RunView({**quiet, name: 3.0}, {}))
         assert finding is not None and finding.evidence.metric == name
+
+
+def test_a_refused_query_retried_by_the_client_is_one_miss() -> None:
+    # One forward entry, held by a name whose answer takes 5 s: every other query is refused,
+    # retried at once (attempts:2), refused again. Each is one client query: one miss.
+    engine = Engine()
+
+    def upstream(_name: int, done: object) -> None:
+        engine.schedule(5.0, done)  # type: ignore[arg-type]
+
+    failed: list[int] = []
+    dnsmasq = Dnsmasq(engine, 10, cache_size=10, forward_max=1, upstream=upstream, recorder=Recorder(), retries=1)
+    dnsmasq.query(0, 0, failed.append)
+    for name in range(1, 4):
+        dnsmasq.query(name, 0, failed.append)
+    assert dnsmasq.refused == 6  # three queries, each refused twice
+    assert failed == [1, 1, 1]
+    assert dnsmasq.misses == 4 and dnsmasq.hits == 0
+    engine.run(10.0)
+    dnsmasq.query(0, 0, failed.append)  # now cached
+    assert dnsmasq.hits == 1 and dnsmasq.misses == 4

@@ -125,7 +125,8 @@ class Dnsmasq:
             self.recorder.inc("dns_queries_to_restarting_dnsmasq_total")
             on_failure(1)
             return
-        if self._cached(name):
+        # The client's retry of a refused query is the same query: one hit or miss per query.
+        if self._cached(name, count=attempt == 0):
             return
         if not self._take_entry():
             if attempt < self.retries:
@@ -149,12 +150,16 @@ class Dnsmasq:
             return
         self._forward(name, result)
 
-    def _cached(self, name: int) -> bool:
+    def _cached(self, name: int, count: bool = True) -> bool:
+        """Whether ``name`` is answered from the cache; ``count`` adds it to the hit or miss
+        count (a retry of a query already counted does not)."""
         if self.cached[name] and self.expiry[name] > self.engine.now:
-            self.hits += 1
+            if count:
+                self.hits += 1
             self.last_used[name] = self.engine.now
             return True
-        self.misses += 1
+        if count:
+            self.misses += 1
         return False
 
     def _take_entry(self) -> bool:
