@@ -118,7 +118,7 @@ def test_starved_kubedns_fails_its_probe_and_restarts() -> None:
 
     engine, rec = Engine(), Recorder()
     spec = Dns(kubedns_cpu_limit=0.0002, negative_ttl_seconds=0.0, lookups_per_pod_per_second=5.0)
-    dns = ClusterDns(engine, spec, services=10, recorder=rec, rng=np.random.default_rng(1))
+    dns = ClusterDns(engine, spec, services=10, recorder=rec, rng=np.random.default_rng(1), backoff=(10.0, 300.0))
 
     def tick() -> None:
         dns.tick(200.0, 1.0)

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scalelab.components.cluster_dns import ClusterDns
-from scalelab.components.probes import ExecHealthz, LivenessProbe, RestartBackoff
+from scalelab.components.probes import ExecHealthz, LivenessProbe, ProbeTiming, RestartBackoff
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
-from scalelab.spec.model import Dns
+from scalelab.spec.model import Dns, Kubelet
+
+#: The kube-dns manifest's probe (spec defaults) and the kubelet's restart back-off.
+KUBE_DNS_PROBE = ProbeTiming(Dns().liveness_period_seconds, Dns().liveness_timeout_seconds,
+                             Dns().liveness_failure_threshold, Dns().liveness_initial_delay_seconds)
+BACKOFF = (Kubelet().restart_backoff_seconds, Kubelet().max_restart_backoff_seconds)
 
 
 def test_liveness_probe_kills_after_five_failures_and_waits_for_the_restart() -> None:
     engine = Engine()
     kills: list[float] = []
     probe = LivenessProbe(engine, lambda done: None, lambda: kills.append(engine.now), first=0.0,
-                          initial_delay=60.0)  # never answers
+                          timing=KUBE_DNS_PROBE)  # never answers
     engine.run(200.0)
     # failures at 5, 15, 25, 35, 45 s (5 s timeouts of the probes at 0, 10, ... 40 s); then no
     # probing: the container is down until the kubelet starts it again
@@ -63,7 +70,7 @@ def test_exechealthz_reports_the_last_run_of_its_command() -> None:
             done(True)  # type: ignore[operator]
         # else: never answers, the step times out
 
-    healthz = ExecHealthz(engine, [step], first=0.0, period=2.0, step_timeout=10.0)
+    healthz = ExecHealthz(engine, [step], first=0.0, period=2.0, max_latency=30.0, step_timeout=10.0)
     seen: list[bool] = []
     engine.run(5.0)
     healthz.healthy(seen.append)
@@ -80,7 +87,7 @@ def _refusing_cluster(liveness: str) -> tuple[ClusterDns, Recorder, Engine]:
     """One replica whose dnsmasq refuses everything (its forward table is taken)."""
     engine, rec = Engine(), Recorder()
     spec = Dns(liveness=liveness)  # type: ignore[arg-type]
-    dns = ClusterDns(engine, spec, services=4, recorder=rec, rng=np.random.default_rng(2))
+    dns = ClusterDns(engine, spec, services=4, recorder=rec, backoff=BACKOFF, rng=np.random.default_rng(2))
     dns.dnsmasq[0].forward_max = 0
     return dns, rec, engine
 
@@ -105,7 +112,7 @@ def test_split_probes_restart_the_container_that_fails() -> None:
 
 def test_idle_cluster_restarts_nothing() -> None:
     engine, rec = Engine(), Recorder()
-    ClusterDns(engine, Dns(), services=4, recorder=rec, rng=np.random.default_rng(3))
+    ClusterDns(engine, Dns(), services=4, recorder=rec, backoff=BACKOFF, rng=np.random.default_rng(3))
     engine.run(3600.0)
     assert rec.counters.get("kubedns_restarts_total", 0.0) == 0.0
     assert rec.counters.get("dnsmasq_restarts_total", 0.0) == 0.0
@@ -115,7 +122,7 @@ def test_dnsmasq_oom_that_outlasts_the_probe_budget_takes_kubedns_down_too() -> 
     """A dnsmasq killed repeatedly backs off; once it is down longer than the probe's 5 x 10 s,
     the combined probe fails and kubedns is killed as well."""
     engine, rec = Engine(), Recorder()
-    dns = ClusterDns(engine, Dns(), services=4, recorder=rec, rng=np.random.default_rng(4))
+    dns = ClusterDns(engine, Dns(), services=4, recorder=rec, backoff=BACKOFF, rng=np.random.default_rng(4))
     for t in (100.0, 110.0, 140.0, 190.0, 280.0):  # each right after the previous restart
         engine.at(t, dns.oom_kill_dnsmasq, 0)
     engine.run(600.0)
@@ -155,7 +162,7 @@ def test_kubedns_above_its_memory_limit_is_oom_killed_again_and_again() -> None:
     """What kubedns stores grows with Services and Endpoints addresses: past the 170Mi limit
     (~72 000 objects with the sizing in the spec) it is OOM-killed, re-lists, dies again."""
     engine, rec = Engine(), Recorder()
-    dns = ClusterDns(engine, Dns(), services=4, recorder=rec, rng=np.random.default_rng(5))
+    dns = ClusterDns(engine, Dns(), services=4, recorder=rec, backoff=BACKOFF, rng=np.random.default_rng(5))
     stored = {"objects": 50_000.0}
     dns.watch_memory(lambda: stored["objects"])
     engine.run(600.0)
@@ -174,7 +181,7 @@ def test_a_crashlooping_healthz_sidecar_gets_an_idle_kubedns_killed() -> None:
     kubedns's logs. A single OOM (back in a second) kills nothing."""
     def run(kill_times: list[float]) -> Recorder:
         engine, rec = Engine(), Recorder()
-        dns = ClusterDns(engine, Dns(), services=4, recorder=rec, rng=np.random.default_rng(6))
+        dns = ClusterDns(engine, Dns(), services=4, recorder=rec, backoff=BACKOFF, rng=np.random.default_rng(6))
         for t in kill_times:
             engine.at(t, dns.oom_kill_healthz, 0)
         engine.run(900.0)
@@ -219,7 +226,7 @@ def test_probe_kills_exactly_on_every_run_of_threshold_failures(outcomes: list[s
         kills.append(engine.now)
         probe.resume(engine.now)  # restarted at once, probed again without delay
 
-    probe = LivenessProbe(engine, check, kill, first=0.0, initial_delay=0.0)
+    probe = LivenessProbe(engine, check, kill, first=0.0, timing=replace(KUBE_DNS_PROBE, initial_delay=0.0))
     engine.run(10.0 * len(outcomes) - 1.0)
     expected, run = 0, 0
     for outcome in outcomes:

@@ -57,11 +57,16 @@ def _run_json(rec: RunRecord, detected: bool, changes: Mapping[str, Any]) -> dic
     return {"run_id": rec.run_id, "detected": detected, "summary": rec.summary, "diff": dict(changes)}
 
 
-def evaluate(entry: Entry, broken: RunRecord, fixed: RunRecord, broken_diff: Mapping[str, Any]) -> dict[str, Any]:
-    """The CONTRACTS.md ``reproduce`` document from the two runs."""
+def evaluate(entry: Entry, broken: RunRecord, fixed: RunRecord, broken_diff: Mapping[str, Any],
+             scenarios: tuple[Scenario, Scenario] | None = None) -> dict[str, Any]:
+    """The CONTRACTS.md ``reproduce`` document from the two runs (``scenarios``: what the
+    broken and fixed runs simulated, for the explanation of a gap)."""
     assert entry.detect is not None and entry.reproduction is not None
-    detected_broken = entry.detect(RunView(broken.summary, broken.counters)) is not None
-    detected_fixed = entry.detect(RunView(fixed.summary, fixed.counters)) is not None
+    broken_sc, fixed_sc = scenarios if scenarios is not None else (None, None)
+    broken_view = RunView(broken.summary, broken.counters, broken_sc)
+    fixed_view = RunView(fixed.summary, fixed.counters, fixed_sc)
+    detected_broken = entry.detect(broken_view) is not None
+    detected_fixed = entry.detect(fixed_view) is not None
     bands = []
     misses = []
     for band in entry.bands:
@@ -77,8 +82,8 @@ def evaluate(entry: Entry, broken: RunRecord, fixed: RunRecord, broken_diff: Map
     if detected_fixed:
         misses.insert(0, "detector fires on fixed")
     status = "reproduced" if not misses else "gap"
-    if misses and entry.explain is not None:
-        misses.append(entry.explain(RunView(broken.summary, broken.counters), RunView(fixed.summary, fixed.counters)))
+    if misses and entry.explain is not None and scenarios is not None:
+        misses.append(entry.explain(broken_view, fixed_view))
     return {
         "id": entry.id, "status": status, "passed": status == "reproduced",
         "context": dict(entry.reproduction.context),
@@ -114,6 +119,6 @@ def reproduce(entry_ids: list[str], jobs: int = 2, on_record: Callable[[RunRecor
         for rec in records:
             on_record(rec)
     by_entry: dict[str, dict[str, Any]] = {}
-    for i, (entry, _b, _f, changes) in enumerate(plans):
-        by_entry[entry.id] = evaluate(entry, records[2 * i], records[2 * i + 1], changes)
+    for i, (entry, broken, fixed, changes) in enumerate(plans):
+        by_entry[entry.id] = evaluate(entry, records[2 * i], records[2 * i + 1], changes, (broken, fixed))
     return [by_entry.get(e.id) or not_modelled(e) for e in entries]

@@ -27,10 +27,13 @@ inflight_detect = metric_detector("api_429_share", 1e-9, lambda: INFLIGHT)
 def inflight_explain(broken: RunView, fixed: RunView) -> str:
     peak = broken.metric("apiserver_inflight_peak")
     resp = broken.metric("api_response_seconds_mean")
-    return (f"model: the busiest apiserver held at most {peak} of 400 slots (occupancy = arrival rate x "
-            f"latency; mean latency {resp} s): creates at 20/s, binds, status updates and relists from "
-            f"the watch cache are short. 400 slots need ~2 s latency at ~200 requests/s: a slow path not "
-            f"modelled (candidates: LISTs served from etcd with resourceVersion \"\", etcd on a loaded HDD RAID)")
+    spec = broken.spec
+    slots = spec.apiserver.max_requests_inflight
+    return (f"model: the busiest apiserver held at most {peak} of {slots} slots (occupancy = arrival rate x "
+            f"latency; mean latency {resp} s): creates at {spec.controller_manager.qps:g}/s, binds, status "
+            f"updates and relists from the watch cache are short. {slots} slots need ~{slots / 200:g} s latency "
+            f"at ~200 requests/s: a slow path not modelled (candidates: LISTs served from etcd with "
+            f"resourceVersion \"\", etcd on a loaded HDD RAID)")
 
 
 def expiry_rule(spec: ClusterSpec) -> Finding | None:
@@ -45,7 +48,8 @@ expiry_detect = metric_detector("antiaffinity_violations", 1.0, lambda: EXPIRY)
 
 def expiry_explain(broken: RunView, fixed: RunView) -> str:
     longest = broken.metric("scheduler_bind_seconds_max")
-    return (f"model: the longest bind took {longest} s; a violation needs a bind that outlasts the 30 s TTL, "
+    ttl = broken.spec.scheduler.assume_ttl_seconds
+    return (f"model: the longest bind took {longest} s; a violation needs a bind that outlasts the {ttl:g} s TTL, "
             f"i.e. minutes of 429s (see apiserver-inflight-429, which the model does not reach); the "
             f"mechanism itself is shown in tests/test_scheduler_framework.py with binds held for 40 s")
 

@@ -49,16 +49,24 @@ def explain(broken: RunView, fixed: RunView) -> str:
     per_reconnect_ms = (cpu_b - cpu_f) / 100.0 / reconnects * 1e3 if reconnects else float("nan")
     needed_ms = (2000.0 * replicas - cpu_f) / 100.0 / reconnects * 1e3 if reconnects else float("nan")
     resp = fixed.metric("api_response_seconds_mean") or 0.0
-    return (f"itemised: {reconnects:.0f} cuts/s (each kubelet connection, idle between 10 s status "
-            f"updates, is cut ~3 times per 10 s; kube-proxy's is kept alive by leader-election "
+    spec = broken.spec
+    status = spec.kubelet.node_status_update_frequency
+    timeout = spec.node_proxy.proxy_timeout
+    cp = spec.hosts.hardware if spec.placement.control_plane == "hardware" else spec.hosts.vm
+    fsync_ms = cp.disk.fsync_seconds * 1e3
+    request_ms = spec.apiserver.request_cpu_seconds * 1e3
+    return (f"itemised: {reconnects:.0f} cuts/s (each kubelet connection, idle between {status:g} s status "
+            f"updates, is cut every {timeout:g} s of silence, ~{status // timeout:g} times per {status:g} s; "
+            f"kube-proxy's is kept alive by leader-election "
             f"Endpoints events) -> {handshakes:.0f} TLS handshakes/s (Go 1.7: one dial per "
             f"reflector) + watch re-registrations = {per_reconnect_ms:.1f} ms apiserver CPU per cut; "
             f"2000 % on each apiserver would need ~{needed_ms:.0f} ms per cut (or that many times "
             f"more cuts): a cost the sourced model lacks (suspects: per-request costs of the 1.5 "
-            f"apiserver above the 0.3 ms + serialisation assumed here, Go GC at GOMAXPROCS 48). Fixed: "
-            f"{cpu_f:.0f} % for both apiservers from node status (GET + PUT every 10 s) and watch "
-            f"fan-out; mean response {resp * 1e3:.0f} ms = CPU + two etcd commits (7 ms fsync on "
-            f"the HDD RAID + RTT); 200-400 ms needs a latency source not modelled")
+            f"apiserver above the {request_ms:g} ms + serialisation assumed here, Go GC at GOMAXPROCS "
+            f"{cp.threads:g}). Fixed: {cpu_f:.0f} % for both apiservers from node status (GET + PUT every "
+            f"{fixed.spec.kubelet.node_status_update_frequency:g} s) and watch fan-out; mean response "
+            f"{resp * 1e3:.0f} ms = CPU + two etcd commits ({fsync_ms:g} ms fsync on the control plane's "
+            f"disks + RTT); 200-400 ms needs a latency source not modelled")
 
 
 ENTRY: Entry = Entry(

@@ -29,10 +29,15 @@ detect = metric_detector("route_convergence_seconds", SLOW_CONVERGENCE_SECONDS, 
 def explain(broken: RunView, fixed: RunView) -> str:
     b = broken.metric("route_convergence_seconds")
     f = fixed.metric("route_convergence_seconds")
+    spec = broken.spec
+    bgp = spec.calico
+    down = ", ".join(f"{fault.duration:g} s" for fault in spec.faults if fault.kind == "restart_node") or "no"
+    keepalive = bgp.hold_time / 3.0
     return (f"model (BIRD 1.5/1.6 state machine, timers not overridden by calico/node 2.x): mesh {b} s, "
-            f"reflectors {f} s after a 60 s restart: every peer still holds the session and takes the "
-            f"node's connect at +5 s as a graceful restart; a reset makes a peer reconnect without "
-            f"waiting. Only a hold-timer expiry (160-240 s after the crash) costs the 60 s error wait, "
+            f"reflectors {f} s after a {down} restart: every peer still holds the session and takes the "
+            f"node's connect at +{bgp.connect_delay_time:g} s as a graceful restart; a reset makes a peer "
+            f"reconnect without waiting. Only a hold-timer expiry ({bgp.hold_time - keepalive:g}-{bgp.hold_time:g} s "
+            f"after the crash) costs the {bgp.error_wait_time:g} s error wait, "
             f"so across downtimes the mesh peaks at ~65 s (3 min down) and is 5 s otherwise (30 s, "
             f"1, 5, 10 min). ~5 minutes is not reached; the report does not say how long the node was "
             f"down, nor whether its BIRD ran without graceful restart")

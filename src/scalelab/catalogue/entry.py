@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from scalelab.results import Evidence, Finding, Severity
-from scalelab.spec.model import ClusterSpec
+from scalelab.spec.model import ClusterSpec, Scenario
 
 __all__ = ["Band", "Entry", "Evidence", "Finding", "Reproduction", "RunView", "Severity", "metric_detector"]
 BandSource = Literal["measured", "derived", "expected"]
@@ -38,10 +38,19 @@ class Band:
 
 @dataclass(frozen=True)
 class RunView:
-    """What a detector may read: the run's summary and counters, nothing live."""
+    """What a detector or explainer may read: the run's summary and counters, and the
+    scenario it simulated (explanations quote its settings, never a default), nothing live."""
 
     summary: Mapping[str, float | None]
     counters: Mapping[str, float]
+    scenario: Scenario | None = None
+
+    @property
+    def spec(self) -> Scenario:
+        """The run's scenario (explainers are only called with one)."""
+        if self.scenario is None:
+            raise ValueError("this view carries no scenario")
+        return self.scenario
 
     def metric(self, name: str) -> float | None:
         return self.summary.get(name)

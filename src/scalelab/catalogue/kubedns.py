@@ -41,20 +41,25 @@ def detect(view: RunView) -> Finding | None:
 
 
 def explain(broken: RunView, fixed: RunView) -> str:
-    return (f"model: {broken.metric('dns_queries_per_second')} queries/s over the run (10 per lookup of "
-            f"galera.ccp.svc.cluster.local-style names under ndots:5), cache hit ratio "
-            f"{broken.metric('dns_cache_hit_ratio')}, at most {broken.metric('dns_forward_peak')} of 150 "
-            f"forward entries in use with the lab's external resolver assumed at 1 ms. When a popular "
+    dns, kubelet = broken.spec.dns, broken.spec.kubelet
+    return (f"model: {broken.metric('dns_queries_per_second')} queries/s over the run ({dns.lookup_form} "
+            f"lookups under ndots:5, {dns.lookups_per_pod_per_second:g} per pod per second), cache hit ratio "
+            f"{broken.metric('dns_cache_hit_ratio')}, at most {broken.metric('dns_forward_peak')} of "
+            f"{dns.dns_forward_max} forward entries in use with the lab's external resolver assumed at "
+            f"{dns.external_dns_seconds * 1e3:g} ms. When a popular "
             f"name's cached answer expires, every query for it joins the forward and holds an entry "
             f"until the answer, so the table overflows when the external resolver is slow (0.3 s: "
             f"thousands of REFUSED at 900 nodes; docs/models/dns.md has the sweep) and the report's fix "
             f"absorbs even 1 s; the report does not give its resolver's latency. Kargo's manifest has one "
             f"liveness probe, on kubedns, reading an exechealthz command that looks up through dnsmasq "
-            f"first: a dnsmasq refusing or down for 5 probes (50 s) gets kubedns killed with nothing in "
-            f"its logs, then held back by CrashLoopBackOff (10 s doubling to 300 s). Restarts here: "
+            f"first: a dnsmasq refusing or down for {dns.liveness_failure_threshold} probes "
+            f"({dns.liveness_failure_threshold * dns.liveness_period_seconds:g} s) gets kubedns killed with "
+            f"nothing in its logs, then held back by CrashLoopBackOff ({kubelet.restart_backoff_seconds:g} s "
+            f"doubling to {kubelet.max_restart_backoff_seconds:g} s). Restarts here: "
             f"kubedns {broken.metric('kubedns_restarts_total')}, dnsmasq "
             f"{broken.metric('dnsmasq_restarts_total')}; kubedns memory peak "
-            f"{broken.metric('kubedns_memory_mib_peak')} MiB of its 170Mi limit. Not reproduced: kubedns "
+            f"{broken.metric('kubedns_memory_mib_peak')} MiB of its {dns.kubedns_memory_limit / 2**20:g}Mi limit. "
+            f"Not reproduced: kubedns "
             f"restarts on an idle big cluster (no cause in the model: kubedns is idle there; a crash-looping "
             f"healthz sidecar, kubernetes issue 29688, does it as the injected fault healthz_oom); dnsmasq's "
             f"memory-limit restarts are an injected fault (dnsmasq_oom), no cause found")

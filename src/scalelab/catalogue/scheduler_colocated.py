@@ -24,9 +24,13 @@ detect = metric_detector("scheduler_cpu_slowdown_mean", STARVED_SLOWDOWN, lambda
 def explain(broken: RunView, fixed: RunView) -> str:
     b = broken.metric("scheduler_cpu_slowdown_mean")
     api = broken.metric("apiserver_cpu_percent_mean")
-    return (f"model: co-located cycles take {b}x their idle-host time; the master has 48 threads and "
+    spec = broken.spec
+    threads = (spec.hosts.hardware if spec.placement.control_plane == "hardware" else spec.hosts.vm).threads
+    lanes = spec.scheduler.parallelism
+    return (f"model: co-located cycles take {b}x their idle-host time; the master has {threads:g} threads and "
             f"the busiest apiserver uses {api} % of one in the window, etcd and the controller-manager "
-            f"little, the 1.5 scheduler at most 16: the sum stays under 48, so no contention arises "
+            f"little, the {spec.scheduler.generation} scheduler at most {lanes}: the sum stays under "
+            f"{threads:g}, so no contention arises "
             f"from the modelled loads (the report's apiservers at ~2000 % would still leave room)")
 
 

@@ -42,6 +42,9 @@ from scalelab.workload.deploy import CONTROL_PLANE_LABEL, Deploy
 SYSTEM_SERVICES = 2
 SYSTEM_ENDPOINTS = 4
 
+#: A leader-election lock is a kube-system Endpoints record without addresses.
+LEADER_RECORD_BYTES = endpoints_bytes(0)
+
 #: What this layer handles, declared for the loader (checked against the registrations).
 FAULT_KINDS = ("docker_hang", "dnsmasq_oom", "healthz_oom")
 RECONFIGURABLE = ("apiserver", "node_proxy", "kubelet", "scheduler", "runtime", "remediation")
@@ -105,10 +108,10 @@ class KubernetesLayer:
         self.controller_manager = ControllerManager(engine, sc.controller_manager, local_api, recorder)
         self.elections = [
             LeaderElection(engine, "kube-scheduler", sc.scheduler.replicas, sc.scheduler.leader_elect_retry_period,
-                           local_api, self._endpoints_changed, rng.stream("election-scheduler")),
+                           LEADER_RECORD_BYTES, local_api, self._endpoints_changed, rng.stream("election-scheduler")),
             LeaderElection(engine, "kube-controller-manager", sc.topology.control_plane_hosts,
-                           sc.controller_manager.leader_elect_retry_period, local_api, self._endpoints_changed,
-                           rng.stream("election-cm")),
+                           sc.controller_manager.leader_elect_retry_period, LEADER_RECORD_BYTES, local_api,
+                           self._endpoints_changed, rng.stream("election-cm")),
         ]
         self._gauges(recorder)
         self.deploys: list[Deploy] = []
@@ -190,7 +193,7 @@ class KubernetesLayer:
 
     def _endpoints_changed(self) -> None:
         """A leader-election record (a small kube-system Endpoints) was written."""
-        self.fanout.deliver("endpoints", 1, None, object_bytes=endpoints_bytes(0))
+        self.fanout.deliver("endpoints", 1, None, object_bytes=LEADER_RECORD_BYTES)
 
     def _deploy(self, phase: object) -> float:
         """Start a deploy phase; it ends when every pod runs, at the latest ``timeout`` after

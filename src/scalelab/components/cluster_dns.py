@@ -52,7 +52,7 @@ class ClusterDns:
     the others to the external resolver of the node's resolv.conf."""
 
     def __init__(self, engine: Engine, spec: DnsSpec, services: int, recorder: Recorder,
-                 rng: np.random.Generator, backoff: tuple[float, float] = (10.0, 300.0)) -> None:
+                 rng: np.random.Generator, backoff: tuple[float, float]) -> None:
         self.engine = engine
         self.spec = spec
         self.recorder = recorder

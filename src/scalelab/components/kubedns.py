@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from scalelab.components.dnsmasq import DatagramServer, Dnsmasq
-from scalelab.components.probes import ExecHealthz, LivenessProbe, RestartBackoff
+from scalelab.components.probes import ExecHealthz, LivenessProbe, ProbeTiming, RestartBackoff
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Cores, Engine
 from scalelab.spec.model import Dns as DnsSpec
@@ -53,19 +53,19 @@ class KubeDnsPod:
         self.dnsmasq = dnsmasq(self._upstream)
         probe_lookup = self._probe_lookup
         delay = spec.liveness_initial_delay_seconds
+        timing = ProbeTiming(spec.liveness_period_seconds, spec.liveness_timeout_seconds,
+                             spec.liveness_failure_threshold, delay)
         self.dnsmasq_probe: LivenessProbe | None = None
         self.healthz: ExecHealthz | None = None
         self.healthz_backoff = RestartBackoff(*backoff)
         if spec.liveness == "combined":
             self.healthz = ExecHealthz(engine, (probe_lookup, self._ask_kubedns), phase,
+                                       period=spec.healthz_period_seconds, max_latency=spec.healthz_max_latency_seconds,
                                        step_timeout=spec.probe_lookup_timeout_seconds)
-            self.kubedns_probe = LivenessProbe(engine, self.healthz.healthy, self.kill_kubedns,
-                                               phase + delay, initial_delay=delay)
+            self.kubedns_probe = LivenessProbe(engine, self.healthz.healthy, self.kill_kubedns, phase + delay, timing)
         else:
-            self.kubedns_probe = LivenessProbe(engine, self._ask_kubedns, self.kill_kubedns, phase + delay,
-                                               initial_delay=delay)
-            self.dnsmasq_probe = LivenessProbe(engine, probe_lookup, self.kill_dnsmasq, phase + delay,
-                                               initial_delay=delay)
+            self.kubedns_probe = LivenessProbe(engine, self._ask_kubedns, self.kill_kubedns, phase + delay, timing)
+            self.dnsmasq_probe = LivenessProbe(engine, probe_lookup, self.kill_dnsmasq, phase + delay, timing)
 
     def _probe_lookup(self, result: Callable[[bool], None]) -> None:
         """The health check's lookup through dnsmasq; dropped like the others when dnsmasq's

@@ -15,27 +15,27 @@ import numpy as np
 from scalelab.components.apiserver import ApiServer
 from scalelab.sim import Engine
 
-#: kube-system Endpoints record with the leader annotation: ~500 bytes of JSON.
-RECORD_BYTES = 500.0
-
 
 class LeaderElection:
     """One lock (``kube-scheduler`` or ``kube-controller-manager``) and its candidates."""
 
-    def __init__(self, engine: Engine, name: str, candidates: int, retry_period: float,
+    def __init__(self, engine: Engine, name: str, candidates: int, retry_period: float, record_bytes: float,
                  apiserver: ApiServer, on_renewed: Callable[[], None], rng: np.random.Generator) -> None:
+        """``record_bytes``: the lock's kube-system Endpoints record (no addresses, the leader
+        annotation), as ``objects.endpoints_bytes`` sizes it."""
         self.engine = engine
         self.name = name
         self.candidates = candidates
         self.retry_period = retry_period
         self.apiserver = apiserver
+        self.record_bytes = record_bytes
         self.on_renewed = on_renewed
         engine.schedule(float(rng.uniform(0.0, retry_period)), self._round)
 
     def _round(self) -> None:
-        self.apiserver.request(True, RECORD_BYTES, self._written)
+        self.apiserver.request(True, self.record_bytes, self._written)
         for _ in range(self.candidates - 1):
-            self.apiserver.request(False, RECORD_BYTES, None)
+            self.apiserver.request(False, self.record_bytes, None)
         self.engine.schedule(self.retry_period, self._round)
 
     def _written(self, code: int, n: float) -> None:

@@ -2,7 +2,8 @@
 stream position (its watch-cache window).
 
 Sizes are serialised JSON of the era's objects, the figures LIST and fan-out costs scale
-with: a 1.5 Pod with status ~4 KB, a Node with its image list ~12 KB (kubelet reports up to
+with: a 1.5 Pod with status ~4 KB, a Node with its image list (``kubelet.node_object_bytes`` in
+the spec: it is the kubelet's status that makes it big; kubelet reports up to
 50 images), a Service ~0.6 KB, an Endpoints record ~0.5 KB plus ~60 B per address
 (estimates for objects of the era, not measured here: docs/models/apiserver.md says how
 each was reached and what a different size changes).
@@ -14,7 +15,7 @@ import numpy as np
 
 from scalelab.facts import RESOURCE_INDEX, RESOURCES
 
-OBJECT_BYTES = {"pods": 4_000.0, "nodes": 12_000.0, "services": 600.0, "endpoints": 500.0}
+OBJECT_BYTES = {"pods": 4_000.0, "services": 600.0, "endpoints": 500.0}
 #: An Endpoints record grows by one address entry (IP, nodeName, targetRef) per ready pod.
 ENDPOINTS_ADDRESS_BYTES = 60.0
 
@@ -30,8 +31,7 @@ class ClusterObjects:
     def __init__(self, nodes: int, node_bytes: float, watch_cache_size: int) -> None:
         self.count = np.zeros(len(RESOURCES), dtype=np.float64)
         self.events = np.zeros(len(RESOURCES), dtype=np.int64)
-        self.bytes = np.array([OBJECT_BYTES[r] for r in RESOURCES])
-        self.bytes[RESOURCE_INDEX["nodes"]] = node_bytes
+        self.bytes = np.array([node_bytes if r == "nodes" else OBJECT_BYTES[r] for r in RESOURCES])
         self.count[RESOURCE_INDEX["nodes"]] = nodes
         self.watch_cache_size = watch_cache_size
 

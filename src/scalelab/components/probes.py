@@ -17,6 +17,7 @@ These sit below every container the model restarts (dnsmasq, kubedns). Sources:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from scalelab.sim import Engine, Timer
 
@@ -27,7 +28,7 @@ Check = Callable[[Callable[[bool], None]], None]
 class RestartBackoff:
     """kubelet's per-container restart back-off (``flowcontrol.Backoff``)."""
 
-    def __init__(self, initial: float = 10.0, cap: float = 300.0) -> None:
+    def __init__(self, initial: float, cap: float) -> None:
         self.initial = min(initial, cap)  # kubelet's Backoff never waits past its cap
         self.cap = cap
         self.delay: float | None = None  # None: no entry yet
@@ -43,6 +44,17 @@ class RestartBackoff:
         return wait
 
 
+@dataclass(frozen=True)
+class ProbeTiming:
+    """A probe's manifest values: ``periodSeconds``, ``timeoutSeconds``, ``failureThreshold``,
+    ``initialDelaySeconds``."""
+
+    period: float
+    timeout: float
+    threshold: int
+    initial_delay: float
+
+
 class LivenessProbe:
     """A kubelet liveness probe: ``check`` every ``period``; no answer within ``timeout`` is a
     failure; ``threshold`` failures in a row call ``kill``. While the container is down the
@@ -50,15 +62,14 @@ class LivenessProbe:
     container started (kube-dns 1.5 manifest: period 10 s, timeout 5 s, 5 failures, 60 s)."""
 
     def __init__(self, engine: Engine, check: Check, kill: Callable[[], None], first: float,
-                 period: float = 10.0, timeout: float = 5.0, threshold: int = 5,
-                 initial_delay: float = 60.0) -> None:
+                 timing: ProbeTiming) -> None:
         self.engine = engine
         self.check = check
         self.kill = kill
-        self.period = period
-        self.timeout = timeout
-        self.threshold = threshold
-        self.initial_delay = initial_delay
+        self.period = timing.period
+        self.timeout = timing.timeout
+        self.threshold = timing.threshold
+        self.initial_delay = timing.initial_delay
         self.failures = 0
         #: the probe round waiting for its answer (None while paused): a late answer to an
         #: older round is ignored
@@ -112,8 +123,8 @@ class ExecHealthz:
     """The exechealthz sidecar: runs ``steps`` (the ``&&`` of its command) every ``period``,
     each step failing after ``step_timeout``; ``healthy()`` is what its /healthz answers."""
 
-    def __init__(self, engine: Engine, steps: Sequence[Check], first: float, period: float = 2.0,
-                 max_latency: float = 30.0, step_timeout: float = 10.0) -> None:
+    def __init__(self, engine: Engine, steps: Sequence[Check], first: float, period: float,
+                 max_latency: float, step_timeout: float) -> None:
         self.engine = engine
         self.steps = tuple(steps)
         self.period = period

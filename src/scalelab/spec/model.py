@@ -193,7 +193,16 @@ class Dns(Section):
     # dnsmasq && nslookup to kubedns"; dnsmasq has no probe. "split" (kube-dns 1.6+): each
     # container probed on its own check.
     liveness: Literal["combined", "split"] = "combined"
-    liveness_initial_delay_seconds: NonNegativeDuration = 60.0  # manifest initialDelaySeconds
+    # The probe as Kargo's kubedns-rc.yml sets it: initialDelaySeconds 60, timeoutSeconds 5,
+    # failureThreshold 5; periodSeconds unset, so the kubelet's default 10 s.
+    liveness_initial_delay_seconds: NonNegativeDuration = 60.0
+    liveness_period_seconds: PositiveDuration = 10.0
+    liveness_timeout_seconds: PositiveDuration = 5.0
+    liveness_failure_threshold: PositiveInt = 5
+    # exechealthz (kubernetes contrib/exec-healthz), flags unset in that manifest: it runs its
+    # command every -period 2 s and answers 503 when its last result is older than -latency 30 s.
+    healthz_period_seconds: PositiveDuration = 2.0
+    healthz_max_latency_seconds: PositiveDuration = 30.0
     # The probe's nslookup gives up after glibc's resolver timeout 5 s x attempts 2.
     probe_lookup_timeout_seconds: PositiveDuration = 10.0
 
