@@ -1,24 +1,71 @@
-"""The catalogue: every id of CATALOGUE.md, rules and detectors that fire and stay silent."""
+"""The catalogue: the stable ids, rules and detectors that fire and stay silent."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+
+import pytest
 
 from conftest import small
 from scalelab.catalogue import apiserver_reconnect
 from scalelab.catalogue.entry import RunView
-from scalelab.catalogue.registry import ENTRIES, all_fixes
+from scalelab.catalogue.registry import ENTRIES, ORDER, all_fixes
 from scalelab.reproduce import diff, scenarios_for
-from scalelab.scenarios import load_scenario
-from scalelab.spec.loader import apply_patch
+from scalelab.scenarios import apply_patch, load_scenario
 
-CATALOGUE_MD = Path(__file__).resolve().parents[1].parent / "shared" / "CATALOGUE.md"
+#: The ids are a contract (CONTRACTS.md: other tools read them): this repository's own list.
+CATALOGUE_IDS = Path(__file__).parent / "catalogue_ids.txt"
 
 
-def test_every_catalogue_id_is_an_entry() -> None:
-    ids = set(re.findall(r"^\| `([a-z0-9-]+)` \|", CATALOGUE_MD.read_text(), flags=re.M))
-    assert ids == set(ENTRIES)
+def test_the_catalogue_holds_exactly_the_stable_ids_in_order() -> None:
+    ids = [line for line in CATALOGUE_IDS.read_text().splitlines() if line and not line.startswith("#")]
+    assert list(ENTRIES) == list(ORDER) == ids
+
+
+RULED = [e.id for e in ENTRIES.values() if e.rule is not None]
+
+
+@pytest.mark.parametrize("entry_id", RULED)
+def test_every_rule_fires_on_its_broken_setting_and_is_silent_on_the_fix(entry_id: str) -> None:
+    entry = ENTRIES[entry_id]
+    assert entry.rule is not None and entry.broken is not None
+    fixed = load_scenario("campaign-900-fixed")
+    assert entry.rule(fixed) is None
+    broken = apply_patch(fixed, dict(entry.broken))
+    finding = entry.rule(broken)
+    assert finding is not None and finding.id == entry_id
+    assert entry.rule(load_scenario("campaign-900")) is not None  # the report's cluster as deployed
+
+
+#: Per detector: a summary where the report's symptom shows, and one of a healthy run.
+DETECTOR_CASES: dict[str, tuple[dict[str, float], dict[str, float]]] = {
+    "apiserver-reconnect-storm": ({"nodes": 900.0, "node_proxy_reconnects_per_second": 270.0},
+                                  {"nodes": 900.0, "node_proxy_reconnects_per_second": 0.0}),
+    "apiserver-inflight-429": ({"api_429_share": 0.02}, {"api_429_share": 0.0}),
+    "scheduler-antiaffinity-slow": ({"scheduler_seconds_per_pod_mean": 2.5}, {"scheduler_seconds_per_pod_mean": 0.3}),
+    "scheduler-colocated-contention": ({"scheduler_cpu_slowdown_mean": 2.0}, {"scheduler_cpu_slowdown_mean": 1.0}),
+    "scheduler-assume-expiry": ({"antiaffinity_violations": 3.0}, {"antiaffinity_violations": 0.0}),
+    "kubedns-overload": ({"dns_refused_total": 12.0}, {"dns_refused_total": 0.0, "dns_dropped_total": 0.0,
+                                                       "dns_lookup_failures_total": 0.0, "kubedns_restarts_total": 0.0}),
+    "docker-hang": ({"pods_stuck_end": 4.0}, {"pods_stuck_end": 0.0}),
+    "calico-full-mesh": ({"route_convergence_seconds": 300.0}, {"route_convergence_seconds": 5.0}),
+}
+
+
+def test_every_detector_has_a_firing_and_a_silent_case() -> None:
+    assert set(DETECTOR_CASES) == {e.id for e in ENTRIES.values() if e.detect is not None}
+
+
+@pytest.mark.parametrize("entry_id", sorted(DETECTOR_CASES))
+def test_every_detector_fires_on_the_symptom_and_is_silent_without(entry_id: str) -> None:
+    detect = ENTRIES[entry_id].detect
+    assert detect is not None
+    firing, silent = DETECTOR_CASES[entry_id]
+    finding = detect(RunView(firing, {}))
+    assert finding is not None and finding.id == entry_id
+    assert finding.evidence.metric is not None and finding.evidence.observed is not None
+    assert detect(RunView(silent, {})) is None
+    assert detect(RunView({}, {})) is None  # a run without the metric shows nothing
 
 
 def test_storm_rule_fires_on_report_settings_and_not_on_fix() -> None:

@@ -70,3 +70,22 @@ def test_cohort_matches_per_event_model() -> None:
     cpu_a = cohort.kubernetes.apiservers[0].cores.owner_busy_seconds("apiserver0")
     cpu_b = event.kubernetes.apiservers[0].cores.owner_busy_seconds("apiserver0")
     assert cpu_a == pytest.approx(cpu_b, rel=0.06)
+
+
+def test_each_cut_costs_one_handshake_per_watch_of_the_client() -> None:
+    # Derived, not golden: only kubelet connections are cut (kube-proxy's stay busy), and after a
+    # cut each of the kubelet's reflectors dials its own connection (Go 1.7): handshakes = 3 x cuts.
+    sim = _run(worker_hosts=4, steady="3m")
+    c = sim.recorder.counters
+    watches = len(sim.scenario.kubelet.watches)
+    handshakes = sum(v for k, v in c.items() if k.startswith("apiserver_tls_handshakes_total{"))
+    assert c["node_proxy_reconnects_total"] > 0
+    assert handshakes == watches * c["node_proxy_reconnects_total"]
+    assert c["apiserver_tls_handshakes_wasted_total"] == (watches - 1) * c["node_proxy_reconnects_total"]
+
+
+def test_node_status_updates_are_nodes_times_run_over_period() -> None:
+    sim = _run(worker_hosts=4, steady="5m", extra={"node_proxy.proxy_timeout": "10m"})
+    period = sim.scenario.kubelet.node_status_update_frequency
+    expected = sim.scenario.nodes * 300.0 / period
+    assert sim.recorder.counters["kubelet_node_status_updates_total"] == pytest.approx(expected, abs=sim.scenario.nodes)

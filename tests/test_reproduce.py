@@ -1,0 +1,74 @@
+"""``reproduce``'s verdict from two runs: reproduced only when the detector fires on broken,
+stays silent on fixed and every band holds; otherwise a gap that says which and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scalelab.catalogue.entry import Band, Entry, Reproduction, RunView, metric_detector
+from scalelab.catalogue.registry import ENTRIES
+from scalelab.reproduce import evaluate, not_modelled
+from scalelab.results import Measurements, RunRecord, Window
+from scalelab.scenarios import load_scenario
+
+
+def _record(run_id: str, summary: dict[str, float | None]) -> RunRecord:
+    return RunRecord(run_id=run_id, scenario="x", profile="k8s-1.5", seed=1, scenario_hash="h", document={},
+                     started="", sim_seconds=1.0, wall_seconds=0.0, events=0, summary=summary,
+                     measurements=Measurements(sample_every=10.0), window=Window())
+
+
+def _entry(bands: tuple[Band, ...]) -> Entry:
+    entry: Entry
+
+    def explain(broken: RunView, fixed: RunView) -> str:
+        return f"because {broken.spec.node_proxy.proxy_timeout:g} s"
+
+    entry = Entry(id="t", title="T", layer="kubernetes", symptoms="", cause="", fix_text="fix it",
+                  patch={"node_proxy.proxy_timeout": "10m"}, broken={"node_proxy.proxy_timeout": "3s"},
+                  detect=metric_detector("symptom", 1.0, lambda: entry), reproduction=Reproduction(),
+                  bands=bands, explain=explain)
+    return entry
+
+
+BANDS = (Band("broken", "symptom", 5.0, 10.0, "measured", "report"),
+         Band("fixed", "symptom", None, 0.0, "expected", "report"))
+SCENARIOS = (load_scenario("campaign-900"), load_scenario("campaign-900-fixed"))
+
+
+def _evaluate(broken: float, fixed: float, bands: tuple[Band, ...] = BANDS) -> dict[str, Any]:
+    return evaluate(_entry(bands), _record("b", {"symptom": broken}), _record("f", {"symptom": fixed}),
+                    {"node_proxy.proxy_timeout": 3.0}, SCENARIOS)
+
+
+def test_reproduced_when_detected_on_broken_silent_on_fixed_and_bands_hold() -> None:
+    doc = _evaluate(7.0, 0.0)
+    assert doc["status"] == "reproduced" and doc["passed"] and doc["gap"] is None
+    assert doc["runs"]["broken"]["detected"] and not doc["runs"]["fixed"]["detected"]
+    assert doc["runs"]["broken"]["diff"] == {"node_proxy.proxy_timeout": 3.0}
+    assert [b["ok"] for b in doc["bands"]] == [True, True]
+
+
+def test_a_missed_band_is_a_gap_naming_it_with_the_explanation() -> None:
+    doc = _evaluate(2.0, 0.0)
+    assert doc["status"] == "gap" and not doc["passed"]
+    assert "broken symptom = 2.0 outside [5.0, 10.0]" in doc["gap"]
+    assert doc["gap"].endswith("because 3 s")  # the explainer read the broken run's scenario
+
+
+def test_a_detector_firing_on_fixed_is_a_gap() -> None:
+    doc = _evaluate(7.0, 3.0)
+    assert doc["status"] == "gap"
+    assert doc["gap"].startswith("detector fires on fixed")
+
+
+def test_a_silent_detector_on_broken_is_a_gap_even_if_no_band_exists() -> None:
+    doc = _evaluate(0.0, 0.0, bands=())
+    assert doc["status"] == "gap" and doc["gap"].startswith("detector silent on broken")
+
+
+def test_an_entry_without_a_model_is_not_modelled_with_its_reason() -> None:
+    entry = ENTRIES["heat-domain-missing"]
+    doc = not_modelled(entry)
+    assert doc["status"] == "not_modelled" and doc["runs"] == {"broken": None, "fixed": None}
+    assert doc["gap"] == (entry.not_modelled_reason or None)
