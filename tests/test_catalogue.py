@@ -45,8 +45,9 @@ DETECTOR_CASES: dict[str, tuple[dict[str, float], dict[str, float]]] = {
     "scheduler-antiaffinity-slow": ({"scheduler_seconds_per_pod_mean": 2.5}, {"scheduler_seconds_per_pod_mean": 0.3}),
     "scheduler-colocated-contention": ({"scheduler_cpu_slowdown_mean": 2.0}, {"scheduler_cpu_slowdown_mean": 1.0}),
     "scheduler-assume-expiry": ({"antiaffinity_violations": 3.0}, {"antiaffinity_violations": 0.0}),
-    "kubedns-overload": ({"dns_refused_total": 12.0}, {"dns_refused_total": 0.0, "dns_dropped_total": 0.0,
-                                                       "dns_lookup_failures_total": 0.0, "kubedns_restarts_total": 0.0}),
+    "kubedns-overload": ({"dns_refused_total": 12.0},
+                         {"dns_refused_total": 0.0, "dns_dropped_total": 0.0, "dns_lookup_failures_total": 0.0,
+                          "kubedns_restarts_total": 0.0}),
     "docker-hang": ({"pods_stuck_end": 4.0}, {"pods_stuck_end": 0.0}),
     "calico-full-mesh": ({"route_convergence_seconds": 300.0}, {"route_convergence_seconds": 5.0}),
 }
