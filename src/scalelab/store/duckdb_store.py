@@ -138,14 +138,17 @@ class Store:
                 "SELECT time, kind, detail FROM events WHERE run_id = ? ORDER BY rowid", [run_id]).fetchall()]
         return m, window
 
-    def document(self, run_id: str) -> dict[str, Any]:
-        """The resolved scenario document a stored run simulated."""
+    def _json_column(self, column: str, run_id: str) -> dict[str, Any]:
         with self._connect(read_only=True) as con:
-            row = con.execute("SELECT document FROM runs WHERE run_id = ?", [run_id]).fetchone()
+            row = con.execute(f"SELECT {column} FROM runs WHERE run_id = ?", [run_id]).fetchone()
         if row is None:
             raise KeyError(run_id)
-        doc: dict[str, Any] = json.loads(row[0])
-        return doc
+        data: dict[str, Any] = json.loads(row[0])
+        return data
+
+    def document(self, run_id: str) -> dict[str, Any]:
+        """The resolved scenario document a stored run simulated."""
+        return self._json_column("document", run_id)
 
     def runs(self) -> list[dict[str, Any]]:
         with self._connect(read_only=True) as con:
@@ -164,12 +167,8 @@ class Store:
         return str(rows[0][0])
 
     def result(self, run_id: str) -> dict[str, Any]:
-        with self._connect(read_only=True) as con:
-            row = con.execute("SELECT result FROM runs WHERE run_id = ?", [run_id]).fetchone()
-        if row is None:
-            raise KeyError(run_id)
-        data: dict[str, Any] = json.loads(row[0])
-        return data
+        """A stored run's JSON (the shape of ``scalelab run --format json``)."""
+        return self._json_column("result", run_id)
 
     def series(self, run_id: str) -> list[tuple[float, str, float]]:
         with self._connect(read_only=True) as con:
