@@ -17,7 +17,8 @@ import yaml
 from pydantic import ValidationError
 
 from scalelab.spec.model import Scenario
-from scalelab.spec.profiles import profile_defaults
+from scalelab.spec.profiles import PROFILES, profile_defaults
+from scalelab.spec.suggest import did_you_mean, field_choices
 
 #: Largest scenario file accepted (a scenario is a page of YAML, never megabytes).
 MAX_FILE_BYTES = 1 << 20
@@ -59,7 +60,8 @@ def _problems(err: ValidationError) -> list[str]:
     for e in err.errors():
         msg = str(e["msg"])
         if e["type"] == "extra_forbidden":
-            msg = "unknown field"
+            loc = tuple(e["loc"])
+            msg = "unknown field" + did_you_mean(str(loc[-1]), field_choices(Scenario, loc))
         elif e["type"] == "missing":
             msg = "required field is missing"
         out.append(f"{_field_path(tuple(e['loc']))}: {msg}")
@@ -112,8 +114,9 @@ def file_builtin(name: str, known: Iterable[str] | None = None) -> dict[str, Any
     for the error message."""
     path = BUILTIN_DIR / f"{name}.yaml"
     if "/" in name or not path.is_file():
-        names = ", ".join(known if known is not None else file_builtin_names())
-        raise ScenarioError(name, [f"unknown scenario (built-ins: {names}; or a path to a YAML file)"])
+        names = list(known if known is not None else file_builtin_names())
+        raise ScenarioError(name, [f"unknown scenario{did_you_mean(name, names)} (built-ins: {', '.join(names)}; "
+                                   f"or a path to a YAML file)"])
     doc = _read_yaml_text(path.read_text(encoding="utf-8"), name)
     assert isinstance(doc, dict)
     return doc
@@ -145,7 +148,11 @@ def resolve_document(doc: Any, source: str, builtins: Builtins = file_builtin, _
             raise ScenarioError(source, ["extends: expected the name of a built-in scenario"])
         if _depth > 8:
             raise ScenarioError(source, ["extends: chain too deep"])
-        base = resolve_document(builtins(base_name), base_name, builtins, _depth + 1)
+        try:
+            base_doc = builtins(base_name)
+        except ScenarioError as exc:
+            raise ScenarioError(source, [f"extends: {base_name!r}: {p}" for p in exc.problems]) from None
+        base = resolve_document(base_doc, base_name, builtins, _depth + 1)
         base.pop("extends", None)
         merged = deep_merge(base, doc)
     profile = merged.get("profile", "k8s-1.5")
@@ -222,6 +229,17 @@ def _set_path(doc: dict[str, Any], path: str, value: Any) -> None:
             raise KeyError(path)
 
 
+def _paths(doc: Any, prefix: str = "") -> list[str]:
+    """Every dotted path of a document (mappings and lists), leaves and sections."""
+    out: list[str] = []
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    for key, value in items:
+        path = f"{prefix}{key}"
+        out.append(path)
+        out += _paths(value, path + ".")
+    return out
+
+
 def apply_patch(scenario: Scenario, patch: Mapping[str, Any], source: str = "patch",
                 check_phases: bool = True, vocabulary: Vocabulary | None = None) -> Scenario:
     """A new scenario with dotted paths set to values, validated like a loaded file."""
@@ -231,15 +249,21 @@ def apply_patch(scenario: Scenario, patch: Mapping[str, Any], source: str = "pat
         try:
             _set_path(doc, path, value)
         except KeyError:
-            unknown.append(f"{path}: unknown path")
+            unknown.append(f"{path}: unknown path{did_you_mean(path, _paths(doc))}")
     if unknown:
         raise ScenarioError(source, unknown)
     return validate(doc, source, check_phases, vocabulary)
 
 
 def parse_set(items: Iterable[str]) -> dict[str, Any]:
-    """``--set path=value`` strings -> {path: YAML scalar}."""
-    out: dict[str, Any] = {}
+    """``--set path=value`` strings -> {path: YAML scalar} (see ``as_written`` for fields that
+    hold text)."""
+    return {path: value for path, (_raw, value) in parse_set_raw(items).items()}
+
+
+def parse_set_raw(items: Iterable[str]) -> dict[str, tuple[str, Any]]:
+    """``--set path=value`` strings -> {path: (the text as written, its YAML scalar)}."""
+    out: dict[str, tuple[str, Any]] = {}
     for item in items:
         path, sep, raw = item.partition("=")
         if not sep or not path.strip():
@@ -250,7 +274,25 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
             raise ScenarioError("--set", [f"{path}: value {raw!r} is not a YAML scalar"]) from None
         if isinstance(value, dict | list):
             raise ScenarioError("--set", [f"{path}: expected a scalar value"])
-        out[path.strip()] = value
+        out[path.strip()] = (raw.strip(), value)
+    return out
+
+
+def as_written(doc: Mapping[str, Any], sets: Mapping[str, tuple[str, Any]]) -> dict[str, Any]:
+    """The values of a ``--set`` patch: a field that holds text takes the text as written
+    (``scheduler.generation=1.5`` is the string "1.5", not the number), others the YAML scalar."""
+    out: dict[str, Any] = {}
+    for path, (raw, value) in sets.items():
+        current: Any = doc
+        for key in path.split("."):
+            if isinstance(current, Mapping):
+                current = current.get(key)
+            elif isinstance(current, list) and key.isdigit() and int(key) < len(current):
+                current = current[int(key)]
+            else:
+                current = None
+                break
+        out[path] = raw if isinstance(current, str) and not isinstance(value, str) and value is not None else value
     return out
 
 
@@ -266,12 +308,25 @@ def load_scenario(source: str | None = None, sets: Iterable[str] = (), builtins:
             raise ScenarioError(name, ["no such scenario file"])
         doc = read_document(path)
         label = str(path)
+        if isinstance(doc, dict) and "name" not in doc:
+            raise ScenarioError(label, ["name: required field is missing (every scenario file names itself, "
+                                        "with extends too)"])
     else:
         doc = builtins(name)
         label = name
-    scenario = validate(resolve_document(doc, label, builtins), label, vocabulary=vocabulary)
-    patch = parse_set(sets)
-    if patch:
+    raw_sets = parse_set_raw(sets)
+    profile = raw_sets.pop("profile", None)
+    if profile is not None and isinstance(doc, dict):
+        # A profile's defaults sit under every explicit value: choose it before resolving.
+        doc = {**doc, "profile": profile[0]}
+    chosen = doc.get("profile") if isinstance(doc, dict) else None
+    if isinstance(chosen, str) and chosen not in PROFILES:
+        raise ScenarioError(label, [f"profile: unknown profile {chosen!r}{did_you_mean(chosen, PROFILES)} "
+                                    f"(expected one of {', '.join(PROFILES)})"])
+    resolved = resolve_document(doc, label, builtins)
+    scenario = validate(resolved, label, vocabulary=vocabulary)
+    if raw_sets:
+        patch = as_written(scenario_document(scenario), raw_sets)
         scenario = apply_patch(scenario, patch, source="--set", vocabulary=vocabulary)
     return scenario
 
