@@ -76,3 +76,104 @@ def test_runs_lists_what_was_simulated(store_path: str) -> None:
     code, out, _err = _invoke("run", *TINY, "--format", "json", "--store", store_path)
     assert code == 0
     json.loads(out)
+
+
+def test_impossible_sizes_are_refused_before_anything_is_allocated(store_path: str) -> None:
+    code, _out, err = _invoke("run", "--set", "topology.worker_hosts=1000000000", "--store", store_path)
+    assert code == 2
+    _one_line_error(err, "needs about", "GiB for 5,000,000,000 nodes", "topology.worker_hosts", "--max-memory")
+    code, _out, err = _invoke("run", *TINY, "--max-memory", "10Mi", "--store", store_path)
+    assert code == 2
+    _one_line_error(err, "above --max-memory")
+    code, _out, err = _invoke("run", *TINY, "--max-memory", "lots", "--store", store_path)
+    _one_line_error(err, "--max-memory: 'lots' is not a size")
+    assert json.loads(_invoke("runs", "-o", "json", "--store", store_path)[1]) == []
+
+
+def test_every_run_keeps_its_inputs_and_reruns_byte_identical(tmp_path: Path, store_path: str) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\nextends: campaign-900\ntopology: {worker_hosts: 1}\nworkload:\n"
+                    "  - {kind: steady, duration: 20s}\n  - {kind: deploy, pods_per_node: 1, control_plane_pods: 1}\n")
+    code, out, err = _invoke("run", str(path), "--set", "node_proxy.proxy_timeout=10m", "--seed", "3",
+                             "-o", "json", "--store", store_path)
+    assert code == 0
+    doc = json.loads(out)
+    assert err.strip() == f"stored as run {doc['run_id']} in {store_path}"
+    inputs = doc["inputs"]
+    assert inputs["file"] == str(path) and inputs["seed"] == 3 and inputs["profile"] == "k8s-1.5"
+    assert inputs["overrides"] == {"node_proxy.proxy_timeout": "10m", "seed": 3}
+    assert inputs["document"]["topology"]["worker_hosts"] == 1 and inputs["document"]["name"] == "mine"
+    shown = json.loads(_invoke("show", doc["run_id"][:6], "-o", "json", "--store", store_path)[1])
+    assert shown["inputs"] == inputs
+    rows = json.loads(_invoke("runs", "-o", "json", "--store", store_path)[1])
+    assert rows[0]["nodes"] == 5 and rows[0]["pods"] == doc["summary"]["pods_running"]
+    assert rows[0]["profile"] == "k8s-1.5" and rows[0]["overrides"] == inputs["overrides"]
+    code, again, _err = _invoke("run", "--rerun", doc["run_id"], "-o", "json", "--store", store_path)
+    assert code == 0
+    first, second = json.loads(out), json.loads(again)
+    first.pop("wall_seconds"), second.pop("wall_seconds")
+    assert json.dumps(first) == json.dumps(second)  # inputs, argv included, are the original ones
+    code, _out, err = _invoke("run", "campaign-900", "--rerun", doc["run_id"], "--store", store_path)
+    assert code == 2
+    _one_line_error(err, "--rerun takes no scenario")
+
+
+def test_a_bad_store_is_found_before_the_simulation(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.duckdb"
+    junk.write_text("not a database")
+    code, _out, err = _invoke("run", "--set", "topology.worker_hosts=500", "--store", str(junk))
+    assert code == 2
+    _one_line_error(err, str(junk))
+    other = tmp_path / "other.duckdb"
+    import duckdb
+
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE runs (id INTEGER)")
+    con.close()
+    code, _out, err = _invoke("run", *TINY, "--store", str(other))
+    assert code == 2
+    _one_line_error(err, "not a scalelab results store")
+
+
+def test_output_for_pipes_and_for_scripts(store_path: str) -> None:
+    code, out, _err = _invoke("run", *TINY, "-o", "YAML", "--store", store_path)
+    assert code == 0
+    import yaml
+
+    doc = yaml.safe_load(out)
+    assert doc["summary"]["nodes"] == 5.0
+    code, table, _err = _invoke("show", doc["run_id"], "--store", store_path)
+    assert code == 0
+    fix_lines = [line for line in table.splitlines() if line.startswith("  fix: ")]
+    assert fix_lines and all(line.rstrip().endswith(".") for line in fix_lines)  # not wrapped at 80 columns
+    assert any(line.startswith("│ scheduler_seconds_per_pod_mean") and " µs " in line for line in table.splitlines())
+    assert " %" in table and "/s" in table
+
+
+def test_reproduce_and_catalogue_read_as_settings_and_reasons(store_path: str) -> None:
+    code, out, _err = _invoke("catalogue", "apiserver-reconnect-storm")
+    assert code == 0
+    assert "  node_proxy.proxy_timeout: 10m" in out and "  node_proxy.proxy_timeout: 3s" in out
+    assert "{'" not in out
+    code, out, _err = _invoke("reproduce", "heat-rpc-timeout", "--store", store_path)
+    assert code == 1 and "not_modelled" in out and "why: " in out
+    code, out, _err = _invoke("catalogue")
+    assert "why not modelled" in out
+
+
+def test_ambiguous_runs_commands_and_help(store_path: str) -> None:
+    for seed in ("1", "2", "3", "4", "5", "6"):
+        assert _invoke("run", *TINY, "--seed", seed, "--store", store_path)[0] == 0
+    ids = [r["run_id"] for r in json.loads(_invoke("runs", "-o", "json", "--store", store_path)[1])]
+    first = {i[0] for i in ids}
+    shared = next(c for c in first if sum(i.startswith(c) for i in ids) > 1) if len(first) < len(ids) else None
+    if shared is not None:
+        code, _out, err = _invoke("show", shared, "--store", store_path)
+        assert code == 2
+        _one_line_error(err, "is ambiguous", *[i for i in ids if i.startswith(shared)][:2])
+    code, _out, err = _invoke("show", "zzzz", "--store", store_path)
+    _one_line_error(err, "no run 'zzzz'")
+    result = CliRunner().invoke(main, ["rnu"])
+    assert result.exit_code == 2 and "did you mean 'run'?" in result.stderr
+    code, out, _err = _invoke("--help")
+    assert code == 0 and "campaign-900-fixed" in out and "SCALELAB_STORE" in out and "results.duckdb" in out

@@ -26,7 +26,7 @@ def test_save_list_show_replace(store_path: str) -> None:
     assert [r["run_id"] for r in rows] == [rec.run_id]
     assert store.result(store.resolve(rec.run_id[:6]))["summary"] == rec.summary
     assert len(store.series(rec.run_id)) == len(rec.series)
-    with pytest.raises(KeyError):
+    with pytest.raises(StoreError, match="no run 'zzzz'"):
         store.resolve("zzzz")
 
 

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import functools
 import sys
-import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from scalelab import __version__
 
@@ -36,18 +33,24 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+FORMATS = click.Choice(["table", "json", "yaml"], case_sensitive=False)
+
+
 def common(func: F) -> F:
     """Options every command shares, and the mapping of failures to exit codes."""
 
     @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
-                  envvar="SCALELAB_STORE", default=None, help="Results store (DuckDB file).")
-    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+                  envvar="SCALELAB_STORE", default=None,
+                  help="Results store (DuckDB file); default: $SCALELAB_STORE, else the user data dir.")
+    @click.option("-o", "--output", "--format", "fmt", type=FORMATS, default="table", show_default=True,
+                  help="Output: a table for people, or one JSON / YAML document on stdout.")
     @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
     @functools.wraps(func)
     def wrapper(*args: Any, debug: bool, **kwargs: Any) -> Any:
         from scalelab.spec.loader import ScenarioError
         from scalelab.store.duckdb_store import StoreError
 
+        kwargs["fmt"] = kwargs["fmt"].lower()
         try:
             return func(*args, **kwargs)
         except (ScenarioError, StoreError, UserError) as exc:
@@ -70,59 +73,146 @@ def _store(path: Path | None) -> Any:
     return Store(path)
 
 
-def _progress(label: str) -> Callable[[float], None] | None:
-    if not sys.stderr.isatty():
-        return None
-    t0 = time.perf_counter()
+def _emit(doc: Any, fmt: str, view: Callable[[Any], None]) -> None:
+    """The command's document on stdout: as JSON, as YAML, or through its table view."""
+    if fmt == "json":
+        from scalelab.results import dumps
 
-    def show(sim_time: float) -> None:
-        click.echo(f"\r{label}: {sim_time:,.0f} s simulated, {time.perf_counter() - t0:,.1f} s wall",
-                   err=True, nl=False)
+        click.echo(dumps(doc))
+    elif fmt == "yaml":
+        from scalelab.render import to_yaml
 
-    return show
+        click.echo(to_yaml(doc), nl=False)
+    else:
+        view(doc)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The command group: a mistyped command gets a suggestion; help lists the built-ins and
+    where results go."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from scalelab.spec.suggest import did_you_mean
+
+            ctx.fail(f"no such command {name!r}{did_you_mean(name, self.list_commands(ctx))}")
+        return super().resolve_command(ctx, args)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from scalelab.scenarios import builtin_names
+        from scalelab.store.duckdb_store import default_path
+
+        with formatter.section("Built-in scenarios"):
+            formatter.write_text(", ".join(builtin_names()) + " (or a path to a YAML file)")
+        with formatter.section("Results store"):
+            formatter.write_text(f"{default_path()} (set SCALELAB_STORE or --store to choose another)")
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scalelab")
 def main() -> None:
     """What breaks when a Kubernetes cluster grows, why, and which setting fixes it."""
+
+
+def _planned_end(scenario: Any) -> float:
+    """The simulated time a scenario runs at most (a deploy ends earlier when every pod runs)."""
+    from scalelab.sizing import estimate
+
+    total = 0.0
+    pods = estimate(scenario).pods
+    for phase in scenario.workload:
+        if phase.kind == "deploy":
+            total += pods / scenario.controller_manager.qps + phase.timeout
+        else:
+            total += phase.duration
+    return total
+
+
+def _progress(label: str, planned: float, forced: bool) -> tuple[Callable[[float], None] | None, Any]:
+    """A bar of simulated time on a terminal (or with --progress); nothing off a terminal."""
+    if not (forced or sys.stderr.isatty()):
+        return None, None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from scalelab.render import console
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[sim]}"),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=console(stderr=True), transient=True)
+    task = bar.add_task(label, total=planned, sim="")
+    bar.start()
+
+    def show(sim_time: float) -> None:
+        bar.update(task, completed=sim_time, sim=f"{sim_time:,.0f} of at most {planned:,.0f} s simulated")
+
+    return show, bar
 
 
 @main.command()
 @click.argument("scenario", required=False)
 @click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="Override a scenario value.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Random seed of the run.")
+@click.option("--profile", default=None, help="Defaults to start from: k8s-1.5 or modern (like --set profile=).")
+@click.option("--rerun", "rerun_ref", metavar="RUN", default=None, help="Run a stored run's inputs again.")
+@click.option("--max-memory", default=None, metavar="SIZE",
+              help="Refuse runs estimated above SIZE (e.g. 8Gi); default: the memory this machine has available.")
+@click.option("--progress", "force_progress", is_flag=True, help="Show progress on stderr even off a terminal.")
 @common
-def run(scenario: str | None, sets: tuple[str, ...], seed: int | None, store_path: Path | None, fmt: str) -> None:
+def run(scenario: str | None, sets: tuple[str, ...], seed: int | None, profile: str | None, rerun_ref: str | None,
+        max_memory: str | None, force_progress: bool, store_path: Path | None, fmt: str) -> None:
     """Simulate SCENARIO (a built-in name or a YAML file; default campaign-900)."""
-    from scalelab.runner import dumps, execute
-    from scalelab.scenarios import load_scenario
+    from scalelab import sizing
+    from scalelab.runner import execute
+    from scalelab.spec.units import parse_quantity
 
-    extra = [*sets, f"seed={seed}"] if seed is not None else list(sets)
-    sc = load_scenario(scenario, extra)
     store = _store(store_path)
-    rec = execute(sc, _progress(sc.name))
-    if sys.stderr.isatty():
-        click.echo("", err=True)
+    store.check()  # a bad store is found now, not after the simulation
+    if rerun_ref is not None:
+        if scenario or sets or seed is not None or profile:
+            raise UserError("--rerun takes no scenario, --set, --seed or --profile: it runs the stored inputs")
+        sc, inputs = _stored_inputs(store, rerun_ref)
+    else:
+        sc, inputs = _inputs(scenario, sets, seed, profile)
+    try:
+        limit = parse_quantity(max_memory) if max_memory is not None else None
+    except ValueError:
+        raise UserError(f"--max-memory: {max_memory!r} is not a size (e.g. 8Gi)") from None
+    refused = sizing.refusal(sc, limit)
+    if refused:
+        raise UserError(refused)
+    show, bar = _progress(sc.name, _planned_end(sc), force_progress)
+    try:
+        rec = execute(sc, show, inputs)
+    finally:
+        if bar is not None:
+            bar.stop()
     store.save(rec, __version__)
-    if fmt == "json":
-        click.echo(dumps(rec.to_json()))
-        return
-    _print_run(rec.to_json())
+    click.echo(f"stored as run {rec.run_id} in {store.path}", err=True)
+    from scalelab import views
+
+    _emit(rec.to_json(), fmt, views.run)
 
 
-def _print_run(doc: dict[str, Any]) -> None:
-    console = Console()
-    console.print(f"[bold]run {doc['run_id']}[/] scenario {doc['scenario']} seed {doc['seed']}: "
-                  f"{doc['sim_seconds']:,.0f} s simulated, {doc['events']:,} events, {doc['wall_seconds']:.1f} s wall")
-    table = Table("metric", "value")
-    for key, value in doc["summary"].items():
-        table.add_row(key, "-" if value is None else f"{value:,.6g}")
-    console.print(table)
-    for f in doc["findings"]:
-        ev = f["evidence"]
-        console.print(f"[red]{f['severity']}[/] {f['id']}: {f['title']} ({ev['metric']} = {ev['observed']})")
-        console.print(f"  fix: {f['fix']}")
+def _inputs(scenario: str | None, sets: tuple[str, ...], seed: int | None, profile: str | None) -> tuple[Any, Any]:
+    from scalelab.runner import inputs_for
+    from scalelab.scenarios import load
+
+    extra = [*([f"profile={profile}"] if profile else []), *sets, *([f"seed={seed}"] if seed is not None else [])]
+    loaded = load(scenario, extra)
+    argv = ("scalelab", *sys.argv[1:]) if sys.argv and sys.argv[0].endswith("scalelab") else ("scalelab", "run")
+    return loaded.scenario, inputs_for(loaded.scenario, loaded.file, loaded.overrides, argv)
+
+
+def _stored_inputs(store: Any, ref: str) -> tuple[Any, Any]:
+    from scalelab.results import RunInputs
+    from scalelab.scenarios import validate_document
+
+    run_id = store.resolve(ref)
+    stored = store.result(run_id).get("inputs")
+    if not stored:
+        raise UserError(f"run {run_id} was stored without its inputs (before scalelab kept them): run it anew")
+    inputs = RunInputs.from_json(stored)
+    return validate_document(inputs.document, f"run {run_id}"), inputs
 
 
 @main.command()
@@ -131,43 +221,34 @@ def _print_run(doc: dict[str, Any]) -> None:
 @common
 def reproduce(entry_id: str, jobs: int, store_path: Path | None, fmt: str) -> None:
     """Run ENTRY_ID (or 'all') broken and fixed, next to the report's figures."""
+    from scalelab import views
     from scalelab.catalogue.registry import ENTRIES
     from scalelab.reproduce import reproduce as do_reproduce
-    from scalelab.runner import dumps
 
-    if entry_id == "all":
-        ids = list(ENTRIES)
-    elif entry_id in ENTRIES:
-        ids = [entry_id]
-    else:
-        raise UserError(f"{entry_id}: unknown catalogue id (see 'scalelab catalogue')")
+    ids = list(ENTRIES) if entry_id == "all" else [_entry_id(entry_id, ENTRIES)]
     store = _store(store_path)
-    results = do_reproduce(ids, jobs=jobs, on_record=lambda rec: store.save(rec, __version__))
-    if fmt == "json":
-        click.echo(dumps(results if entry_id == "all" else results[0]))
-    else:
-        _print_reproductions(results)
+    store.check()
+    stored: list[str] = []
+
+    def keep(rec: Any) -> None:
+        store.save(rec, __version__)
+        stored.append(rec.run_id)
+
+    results = do_reproduce(ids, jobs=jobs, on_record=keep)
+    if stored:
+        click.echo(f"stored {len(stored)} runs in {store.path}", err=True)
+    _emit(results if entry_id == "all" else results[0], fmt,
+          lambda doc: views.reproductions(doc if isinstance(doc, list) else [doc]))
     if any(r["status"] != "reproduced" for r in results):
         sys.exit(EXIT_FINDINGS)
 
 
-def _print_reproductions(results: list[dict[str, Any]]) -> None:
-    console = Console()
-    for r in results:
-        console.print(f"[bold]{r['id']}[/]: {r['status']}")
-        if r["status"] == "not_modelled":
-            continue
-        table = Table("run", "metric", "value", "band", "ok", "source")
-        for b in r["bands"]:
-            band = f"[{'' if b['low'] is None else b['low']}, {'' if b['high'] is None else b['high']}]"
-            value = "-" if b["value"] is None else f"{b['value']:,.4g}"
-            table.add_row(b["run"], b["metric"], value, band, "yes" if b["ok"] else "NO", b["source"])
-        console.print(table)
-        runs = r["runs"]
-        console.print(f"  detected: broken={runs['broken']['detected']} fixed={runs['fixed']['detected']}; "
-                      f"broken differs by {runs['broken']['diff']}")
-        if r["gap"]:
-            console.print(f"  gap: {r['gap']}")
+def _entry_id(entry_id: str, entries: dict[str, Any]) -> str:
+    if entry_id not in entries:
+        from scalelab.spec.suggest import did_you_mean
+
+        raise UserError(f"{entry_id}: unknown catalogue id{did_you_mean(entry_id, entries)} (see 'scalelab catalogue')")
+    return entry_id
 
 
 @main.command()
@@ -175,38 +256,22 @@ def _print_reproductions(results: list[dict[str, Any]]) -> None:
 @common
 def catalogue(entry_id: str | None, store_path: Path | None, fmt: str) -> None:
     """List the catalogue, or show one entry."""
+    from scalelab import views
     from scalelab.catalogue.registry import ENTRIES
-    from scalelab.runner import dumps
 
-    if entry_id is not None and entry_id not in ENTRIES:
-        raise UserError(f"{entry_id}: unknown catalogue id")
-    chosen = [ENTRIES[entry_id]] if entry_id else list(ENTRIES.values())
+    chosen = [ENTRIES[_entry_id(entry_id, ENTRIES)]] if entry_id else list(ENTRIES.values())
     docs: list[dict[str, Any]] = [
             {"id": e.id, "title": e.title, "layer": e.layer, "status": "modelled" if e.modelled else "not_modelled",
              "symptoms": e.symptoms, "cause": e.cause, "fix": e.fix_text, "patch": dict(e.patch or {}),
-             "references": list(e.references),
+             "broken": dict(e.broken or {}), "references": list(e.references),
              "context": dict(e.reproduction.context) if e.reproduction else {},
              "bands": [{"run": b.run, "metric": b.metric, "low": b.low, "high": b.high,
                         "source": f"{b.source}: {b.note}"} for b in e.bands],
              "not_modelled_reason": e.not_modelled_reason if not e.modelled else None} for e in chosen]
-    if fmt == "json":
-        click.echo(dumps(docs[0] if entry_id else docs))
-        return
-    console = Console()
     if entry_id:
-        d = docs[0]
-        for key in ("id", "title", "layer", "status", "symptoms", "cause", "fix", "patch", "context"):
-            console.print(f"[bold]{key}[/]: {d[key]}")
-        for band in d["bands"]:
-            bounds = f"[{band['low']}, {band['high']}]"
-            console.print(f"  band {band['run']} {band['metric']} in {bounds} ({band['source']})")
-        if d["not_modelled_reason"]:
-            console.print(f"[bold]not modelled[/]: {d['not_modelled_reason']}")
-        return
-    table = Table("id", "layer", "status", "title")
-    for d in docs:
-        table.add_row(str(d["id"]), str(d["layer"]), str(d["status"]), str(d["title"]))
-    console.print(table)
+        _emit(docs[0], fmt, views.catalogue_entry)
+    else:
+        _emit(docs, fmt, views.catalogue)
 
 
 @main.command()
@@ -221,19 +286,22 @@ def catalogue(entry_id: str | None, store_path: Path | None, fmt: str) -> None:
 def schedule(nodes_path: Path, pods_path: Path, existing_path: Path | None, generation: str,
              store_path: Path | None, fmt: str) -> None:
     """Dry-run placement of real Kubernetes YAML."""
-    from scalelab.runner import dumps
+    from rich.table import Table
+
+    from scalelab.render import console, value
     from scalelab.schedule import dry_run
 
     result = dry_run(nodes_path, pods_path, existing_path, generation)
     messages = result.pop("messages")
-    if fmt == "json":
-        click.echo(dumps(result))
-    else:
+
+    def view(doc: dict[str, Any]) -> None:
         table = Table("pod", "node")
-        for key, node in result["placements"].items():
+        for key, node in doc["placements"].items():
             table.add_row(key, node if node is not None else f"[red]unschedulable[/]: {messages[key]}")
-        Console().print(table)
-        click.echo(f"simulated scheduling time: {result['sim_seconds_per_pod']:.4g} s per pod", err=True)
+        console().print(table)
+
+    _emit(result, fmt, view)
+    click.echo(f"simulated scheduling time: {value('sim_seconds', result['sim_seconds_per_pod'])} per pod", err=True)
     if result["unschedulable"]:
         sys.exit(EXIT_FINDINGS)
 
@@ -242,16 +310,9 @@ def schedule(nodes_path: Path, pods_path: Path, existing_path: Path | None, gene
 @common
 def runs(store_path: Path | None, fmt: str) -> None:
     """List stored runs, oldest first."""
-    from scalelab.results import dumps
+    from scalelab import views
 
-    rows = _store(store_path).runs()
-    if fmt == "json":
-        click.echo(dumps(rows))
-        return
-    table = Table("run_id", "scenario", "seed", "started", "wall s")
-    for r in rows:
-        table.add_row(r["run_id"], r["scenario"], str(r["seed"]), r["started"], f"{r['wall_seconds']:.1f}")
-    Console().print(table)
+    _emit(_store(store_path).runs(), fmt, views.runs)
 
 
 @main.command()
@@ -261,23 +322,21 @@ def runs(store_path: Path | None, fmt: str) -> None:
 @common
 def show(run_ref: str, recompute: bool, store_path: Path | None, fmt: str) -> None:
     """Show a stored run (id or unique prefix)."""
-    from scalelab.results import dumps
+    from scalelab import views
 
     store = _store(store_path)
-    try:
-        run_id = store.resolve(run_ref)
-        doc = store.result(run_id)
-        if recompute:
-            from scalelab.assess import reassess
+    run_id = store.resolve(run_ref)
+    doc = store.result(run_id)
+    if recompute:
+        from scalelab.assess import reassess
 
-            summary, findings = reassess(store.document(run_id), *store.measurements(run_id))
-            doc["summary"], doc["findings"] = summary, [f.to_json() for f in findings]
-    except KeyError as exc:
-        raise UserError(f"{exc.args[0]}: no such run in {store.path}") from None
-    if fmt == "json":
-        click.echo(dumps(doc))
-    else:
-        _print_run(doc)
+        try:
+            measurements = store.measurements(run_id)
+        except KeyError as exc:
+            raise UserError(f"run {exc.args[0]}") from None
+        summary, findings = reassess(store.document(run_id), *measurements)
+        doc["summary"], doc["findings"] = summary, [f.to_json() for f in findings]
+    _emit(doc, fmt, views.run)
 
 
 if __name__ == "__main__":  # pragma: no cover

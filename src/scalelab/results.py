@@ -134,6 +134,29 @@ class Results:
     window: Window
 
 
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run simulated, kept with it: the resolved scenario document, the file it came
+    from, the ``--set`` overrides, seed, profile, scalelab version and the command line."""
+
+    document: dict[str, Any]
+    file: str | None
+    overrides: dict[str, Any]
+    profile: str
+    seed: int
+    version: str
+    argv: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"document": self.document, "file": self.file, "overrides": dict(self.overrides),
+                "profile": self.profile, "seed": self.seed, "version": self.version, "argv": list(self.argv)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunInputs:
+        return cls(data["document"], data.get("file"), dict(data.get("overrides") or {}), data["profile"],
+                   int(data["seed"]), data["version"], tuple(data.get("argv") or ()))
+
+
 @dataclass
 class RunRecord:
     """One finished run as the store keeps it (picklable: pool workers return it whole)."""
@@ -152,6 +175,7 @@ class RunRecord:
     measurements: Measurements
     window: Window
     findings: list[Finding] = field(default_factory=list)
+    inputs: RunInputs | None = None
 
     @property
     def counters(self) -> dict[str, float]:
@@ -165,9 +189,10 @@ class RunRecord:
         """The CONTRACTS.md shape of ``scalelab run --format json``."""
         return {
             "run_id": self.run_id, "scenario": self.scenario, "profile": self.profile, "seed": self.seed,
-            "sim_seconds": round(self.sim_seconds, 6), "wall_seconds": round(self.wall_seconds, 3),
+            "sim_seconds": round(float(self.sim_seconds), 6), "wall_seconds": round(float(self.wall_seconds), 3),
             "events": self.events, "summary": self.summary,
             "findings": [f.to_json() for f in self.findings],
+            **({"inputs": self.inputs.to_json()} if self.inputs is not None else {}),
         }
 
 

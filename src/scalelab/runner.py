@@ -11,10 +11,11 @@ import hashlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from scalelab import __version__
 from scalelab.assess import assess, detect_all
-from scalelab.results import RunRecord, dumps
+from scalelab.results import RunInputs, RunRecord, dumps
 from scalelab.simulation import Simulation
 from scalelab.spec.loader import scenario_document, scenario_hash
 from scalelab.spec.model import Scenario
@@ -25,7 +26,15 @@ def run_id_for(scenario: Scenario) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def execute(scenario: Scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
+def inputs_for(scenario: Scenario, file: str | None = None, overrides: dict[str, Any] | None = None,
+               argv: tuple[str, ...] = ()) -> RunInputs:
+    """The inputs a run records (a scenario run without a command line: no file, no overrides)."""
+    return RunInputs(scenario_document(scenario), file, dict(overrides or {}), scenario.profile, scenario.seed,
+                     __version__, argv)
+
+
+def execute(scenario: Scenario, progress: Callable[[float], None] | None = None,
+            inputs: RunInputs | None = None) -> RunRecord:
     """Run a scenario to its end and collect everything the store and reports need."""
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
@@ -36,7 +45,8 @@ def execute(scenario: Scenario, progress: Callable[[float], None] | None = None)
         run_id=run_id_for(scenario), scenario=scenario.name, profile=scenario.profile, seed=scenario.seed,
         scenario_hash=scenario_hash(scenario), document=scenario_document(scenario), started=started,
         sim_seconds=results.sim_seconds, wall_seconds=wall, events=results.events,
-        summary=summary, measurements=results.measurements, window=results.window, findings=findings)
+        summary=summary, measurements=results.measurements, window=results.window, findings=findings,
+        inputs=inputs if inputs is not None else inputs_for(scenario))
 
 
-__all__ = ["RunRecord", "assess", "detect_all", "dumps", "execute", "run_id_for"]
+__all__ = ["RunRecord", "assess", "detect_all", "dumps", "execute", "inputs_for", "run_id_for"]

@@ -14,7 +14,8 @@ from scalelab import cluster
 from scalelab.spec import loader
 from scalelab.spec.model import Scenario
 
-__all__ = ["VOCABULARY", "apply_patch", "builtin_document", "builtin_names", "fixed_document", "load_scenario"]
+__all__ = ["VOCABULARY", "apply_patch", "builtin_document", "builtin_names", "fixed_document", "load",
+           "load_scenario", "validate_document"]
 
 #: What the simulator's layers handle: scenarios are checked against it when loaded.
 VOCABULARY = loader.Vocabulary(cluster.FAULT_KINDS, cluster.RECONFIGURABLE)
@@ -50,6 +51,16 @@ def load_scenario(source: str | None = None, sets: Iterable[str] = ()) -> Scenar
     """A scenario from a built-in name or a YAML path (default ``campaign-900``), with
     ``--set`` overrides applied and the whole result validated."""
     return loader.load_scenario(source, sets, builtin_document, VOCABULARY)
+
+
+def load(source: str | None = None, sets: Iterable[str] = ()) -> loader.Loaded:
+    """``load_scenario`` keeping the inputs a run records (file, overrides)."""
+    return loader.load(source, sets, builtin_document, VOCABULARY)
+
+
+def validate_document(doc: dict[str, Any], source: str) -> Scenario:
+    """A resolved document (as a run stored it) back to its scenario."""
+    return loader.validate(doc, source, vocabulary=VOCABULARY)
 
 
 def apply_patch(scenario: Scenario, patch: Mapping[str, Any], source: str = "patch") -> Scenario:

@@ -296,18 +296,35 @@ def as_written(doc: Mapping[str, Any], sets: Mapping[str, tuple[str, Any]]) -> d
     return out
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A scenario and where it came from: the file (None for a built-in) and the ``--set``
+    overrides as applied (a profile chosen with ``--set profile=`` included)."""
+
+    scenario: Scenario
+    file: str | None
+    overrides: dict[str, Any]
+
+
 def load_scenario(source: str | None = None, sets: Iterable[str] = (), builtins: Builtins = file_builtin,
                   vocabulary: Vocabulary | None = None) -> Scenario:
     """A scenario from a built-in name or a YAML path (default ``campaign-900``), with
     ``--set`` overrides applied and the whole result validated. Use ``scalelab.scenarios``'s
     ``load_scenario``, which knows every built-in."""
+    return load(source, sets, builtins, vocabulary).scenario
+
+
+def load(source: str | None = None, sets: Iterable[str] = (), builtins: Builtins = file_builtin,
+         vocabulary: Vocabulary | None = None) -> Loaded:
+    """``load_scenario``, keeping the inputs a run records."""
     name = source or "campaign-900"
+    file: str | None = None
     path = Path(name)
     if path.suffix in {".yaml", ".yml"} or path.exists():
         if not path.is_file():
             raise ScenarioError(name, ["no such scenario file"])
         doc = read_document(path)
-        label = str(path)
+        label = file = str(path)
         if isinstance(doc, dict) and "name" not in doc:
             raise ScenarioError(label, ["name: required field is missing (every scenario file names itself, "
                                         "with extends too)"])
@@ -325,10 +342,11 @@ def load_scenario(source: str | None = None, sets: Iterable[str] = (), builtins:
                                     f"(expected one of {', '.join(PROFILES)})"])
     resolved = resolve_document(doc, label, builtins)
     scenario = validate(resolved, label, vocabulary=vocabulary)
-    if raw_sets:
-        patch = as_written(scenario_document(scenario), raw_sets)
+    patch = as_written(scenario_document(scenario), raw_sets)
+    if patch:
         scenario = apply_patch(scenario, patch, source="--set", vocabulary=vocabulary)
-    return scenario
+    overrides = ({"profile": profile[0]} if profile is not None else {}) | patch
+    return Loaded(scenario, file, overrides)
 
 
 def scenario_hash(scenario: Scenario) -> str:

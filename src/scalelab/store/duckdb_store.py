@@ -150,20 +150,45 @@ class Store:
         """The resolved scenario document a stored run simulated."""
         return self._json_column("document", run_id)
 
+    def check(self) -> None:
+        """Open the store for writing and check its schema now (before a run, not after it):
+        a junk file, a read-only place or another program's database is a ``StoreError``."""
+        with self._connect() as con:
+            columns = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'").fetchall()}
+        missing = {"run_id", "scenario", "seed", "document", "result"} - columns
+        if missing:
+            raise StoreError(f"{self.path}: not a scalelab results store (table runs lacks {sorted(missing)})")
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise StoreError(f"{self.path}: results store is not writable")
+
     def runs(self) -> list[dict[str, Any]]:
+        """Every stored run, oldest first, with what it simulated (nodes, pods, profile, overrides)."""
         with self._connect(read_only=True) as con:
             rows = con.execute(
-                "SELECT run_id, scenario, seed, started, wall_seconds FROM runs ORDER BY started, run_id").fetchall()
-        return [{"run_id": r[0], "scenario": r[1], "seed": r[2], "started": r[3], "wall_seconds": r[4]}
-                for r in rows]
+                "SELECT run_id, scenario, seed, started, wall_seconds, profile, result FROM runs "
+                "ORDER BY started, run_id").fetchall()
+        out = []
+        for r in rows:
+            result = json.loads(r[6]) if r[6] else {}
+            summary = result.get("summary") or {}
+            inputs = result.get("inputs") or {}
+            out.append({"run_id": r[0], "scenario": r[1], "seed": r[2], "started": r[3], "wall_seconds": r[4],
+                        "nodes": summary.get("nodes"), "pods": summary.get("pods_running"), "profile": r[5],
+                        "overrides": inputs.get("overrides", {})})
+        return out
 
     def resolve(self, run: str) -> str:
-        """A full run id from an id or a unique prefix of one."""
+        """A full run id from an id or a unique prefix of one (else a ``StoreError`` that
+        lists the candidates)."""
         with self._connect(read_only=True) as con:
             rows = con.execute("SELECT run_id FROM runs WHERE run_id LIKE ? ORDER BY run_id",
                                [run.replace("%", "") + "%"]).fetchall()
-        if len(rows) != 1:
-            raise KeyError(run if not rows else f"{run} (ambiguous: {len(rows)} runs)")
+        if not rows:
+            raise StoreError(f"{self.path}: no run {run!r} (see 'scalelab runs')")
+        if len(rows) > 1:
+            shown = ", ".join(str(r[0]) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+            raise StoreError(f"{self.path}: {run!r} is ambiguous: {len(rows)} runs ({shown}); give more of the id")
         return str(rows[0][0])
 
     def result(self, run_id: str) -> dict[str, Any]:

@@ -1,0 +1,67 @@
+"""How much memory a run will take, known from the scenario before anything is allocated.
+
+A run's peak memory is the interpreter with its libraries plus what grows with the cluster:
+per node its connection table rows, reflector state, scheduler row and status timers; per
+workload pod its objects on the way through controller, scheduler, kubelet and the recorder.
+The coefficients are measured on this code (peak RSS of ``execute`` in a fresh process, see
+``tests/test_sizing.py``): 180 nodes / 1 340 pods 57 MB, 900 nodes steady 55 MB, 900 nodes /
+6 380 pods 65 MB, 4 500 nodes steady 58 MB, 4 500 nodes / 31 580 pods 105 MB, 900 nodes /
+28 880 pods 105 MB. They are rounded up: the guard is for sizes that cannot fit, not a bill.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from scalelab.spec.model import DeployPhase, Scenario
+
+#: The interpreter, numpy, pydantic, duckdb and the simulator's code, measured: ~55 MB.
+BASE_BYTES = 64 * 2**20
+#: Per Kubernetes node (measured ~0.8 KB at 4 500 nodes).
+NODE_BYTES = 1024
+#: Per workload pod a deploy creates (measured ~1.6-1.9 KB).
+POD_BYTES = 2048
+
+
+@dataclass(frozen=True)
+class Estimate:
+    nodes: int
+    pods: int
+    bytes: float
+
+    def describe(self) -> str:
+        return (f"about {self.bytes / 2**30:,.3g} GiB for {self.nodes:,} nodes and {self.pods:,} workload pods "
+                f"({BASE_BYTES // 2**20} MiB + {NODE_BYTES // 1024} KiB per node + {POD_BYTES // 1024} KiB per pod)")
+
+
+def estimate(scenario: Scenario) -> Estimate:
+    """The run's peak memory, from the scenario alone."""
+    nodes = scenario.nodes
+    pods = sum(round(p.pods_per_node * nodes) + (p.control_plane_pods if p.control_plane_nodes > 0 else 0)
+               for p in scenario.workload if isinstance(p, DeployPhase))
+    return Estimate(nodes, pods, float(BASE_BYTES + NODE_BYTES * nodes + POD_BYTES * pods))
+
+
+def available_bytes() -> float:
+    """Memory this machine can give a run now (``MemAvailable``; the physical size elsewhere)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def refusal(scenario: Scenario, limit: float | None = None) -> str | None:
+    """Why a run must not start (its estimate above ``limit``, by default what the machine has
+    available), or None."""
+    est = estimate(scenario)
+    allowed = available_bytes() if limit is None else limit
+    if est.bytes <= allowed:
+        return None
+    where = "--max-memory" if limit is not None else "this machine's available memory"
+    return (f"{scenario.name}: needs {est.describe()}, above {where} ({allowed / 2**30:,.3g} GiB): lower "
+            f"topology.worker_hosts (or the deploy's pods_per_node), or raise --max-memory if the estimate is wrong")
