@@ -31,8 +31,14 @@ class Estimate:
     bytes: float
 
     def describe(self) -> str:
-        return (f"about {self.bytes / 2**30:,.3g} GiB for {self.nodes:,} nodes and {self.pods:,} workload pods "
+        return (f"about {gib(self.bytes)} for {self.nodes:,} nodes and {self.pods:,} workload pods "
                 f"({BASE_BYTES // 2**20} MiB + {NODE_BYTES // 1024} KiB per node + {POD_BYTES // 1024} KiB per pod)")
+
+
+def gib(size: float) -> str:
+    """A size in GiB, readable at any magnitude (``0.0762 GiB``, ``52,452 GiB``)."""
+    value = size / 2**30
+    return f"{value:,.0f} GiB" if value >= 100 else f"{value:.3g} GiB"
 
 
 def estimate(scenario: Scenario) -> Estimate:
@@ -63,5 +69,5 @@ def refusal(scenario: Scenario, limit: float | None = None) -> str | None:
     if est.bytes <= allowed:
         return None
     where = "--max-memory" if limit is not None else "this machine's available memory"
-    return (f"{scenario.name}: needs {est.describe()}, above {where} ({allowed / 2**30:,.3g} GiB): lower "
+    return (f"{scenario.name}: needs {est.describe()}, above {where} ({gib(allowed)}): lower "
             f"topology.worker_hosts (or the deploy's pods_per_node), or raise --max-memory if the estimate is wrong")
