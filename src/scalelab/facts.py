@@ -31,3 +31,8 @@ RETRY_AFTER_SECONDS = 1.0
 #: Resources a watch may be on, as indices into per-resource arrays.
 RESOURCES: tuple[str, ...] = ("pods", "nodes", "services", "endpoints")
 RESOURCE_INDEX = {name: i for i, name in enumerate(RESOURCES)}
+
+#: sig-scalability SLOs (kubernetes/community sig-scalability/slos): mutating API calls p99
+#: <= 1 s; pod start-up (created to running, images pre-pulled) p99 <= 5 s.
+SLO_MUTATING_API_P99_SECONDS = 1.0
+SLO_POD_STARTUP_P99_SECONDS = 5.0

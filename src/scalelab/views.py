@@ -40,7 +40,11 @@ def findings(items: list[dict[str, Any]]) -> None:
         ev = f["evidence"]
         colour = {"error": "red", "warning": "yellow"}.get(f["severity"], "blue")
         metric = ev.get("metric")
-        observed = "" if metric is None else f" ({metric} = {render.value(metric, ev['observed'])})"
+        if metric is not None and ev.get("observed") is not None:
+            scale = f" {ev['value'].rsplit(' at ', 1)[1]}" if " at " in (ev.get("value") or "") else ""
+            observed = f" ({metric} = {render.value(metric, ev['observed'])}{' at' + scale if scale else ''})"
+        else:
+            observed = f" ({ev['value']})" if ev.get("value") else ""
         out.print(f"[{colour}]{f['severity']}[/] {f['id']}: {escape(f['title'])}{escape(observed)}")
         out.print(f"  fix: {escape(f['fix'])}")
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, metric_detector
+from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, metric_detector, slo_broken
 from scalelab.spec.model import ClusterSpec
 
 INFLIGHT_ID = "apiserver-inflight-429"
@@ -66,6 +66,7 @@ INFLIGHT: Entry = Entry(
     broken={"apiserver.max_requests_inflight": 400},
     rule=inflight_rule,
     detect=inflight_detect,
+    harm=slo_broken,
     explain=inflight_explain,
     reproduction=Reproduction(context=DEPLOY_CONTEXT),
     bands=(

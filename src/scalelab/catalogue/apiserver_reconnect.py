@@ -3,7 +3,7 @@ new TCP + TLS handshake and a re-watch at the apiserver."""
 
 from __future__ import annotations
 
-from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView
+from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, api_slo_broken
 from scalelab.facts import WATCH_TIMEOUT_MAX
 from scalelab.spec.model import ClusterSpec
 
@@ -86,6 +86,8 @@ ENTRY: Entry = Entry(
     broken={"node_proxy.proxy_timeout": "3s"},
     rule=rule,
     detect=detect,
+    # harm: API calls break their SLO, or handshakes fail (the control plane stops working)
+    harm=lambda view: api_slo_broken(view) or (view.metric("tls_handshake_failures_total") or 0.0) > 0,
     explain=explain,
     # The symptom and the bands are about the steady cluster: the deploy is not needed.
     reproduction=Reproduction(context={"workload": [{"kind": "steady", "duration": "10m"}]}),

@@ -12,10 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from scalelab.facts import SLO_MUTATING_API_P99_SECONDS, SLO_POD_STARTUP_P99_SECONDS
 from scalelab.results import Evidence, Finding, Severity
 from scalelab.spec.model import ClusterSpec, Scenario
 
-__all__ = ["Band", "Entry", "Evidence", "Finding", "Reproduction", "RunView", "Severity", "metric_detector"]
+__all__ = ["Band", "Entry", "Evidence", "Finding", "Reproduction", "RunView", "Severity", "api_slo_broken",
+           "metric_detector", "slo_broken", "startup_beyond_pull"]
 BandSource = Literal["measured", "derived", "expected"]
 
 
@@ -56,7 +58,31 @@ class RunView:
         return self.summary.get(name)
 
 
+def api_slo_broken(view: RunView) -> bool:
+    """Mutating API calls broke upstream's SLO (p99 > 1 s)."""
+    mutating = view.metric("api_mutating_response_seconds_p99")
+    return mutating is not None and mutating > SLO_MUTATING_API_P99_SECONDS
+
+
+def startup_beyond_pull(view: RunView) -> float | None:
+    """Pod start-up p99 without the image pull, as the SLO measures it (images pre-pulled)."""
+    startup = view.metric("pod_startup_seconds_p99")
+    if startup is None:
+        return None
+    pull = view.scenario.runtime.image_pull_seconds if view.scenario is not None else 0.0
+    return startup - pull
+
+
+def slo_broken(view: RunView) -> bool:
+    """The run broke one of upstream's SLOs (mutating API p99 > 1 s; pod start-up p99 without
+    the image pull > 5 s)."""
+    startup = startup_beyond_pull(view)
+    return api_slo_broken(view) or (startup is not None and startup > SLO_POD_STARTUP_P99_SECONDS)
+
+
 Rule = Callable[[ClusterSpec], Finding | None]
+Harm = Callable[[RunView], bool]
+"""Whether a detected symptom did harm in this run (an error) or only showed (a warning)."""
 Detector = Callable[[RunView], Finding | None]
 Explainer = Callable[[RunView, RunView], str]
 """Itemises, from the (broken, fixed) runs, where the model's figures come from: appended
@@ -105,6 +131,8 @@ class Entry:
     reproduction: Reproduction | None = None
     bands: tuple[Band, ...] = ()
     explain: Explainer | None = None
+    #: a detected symptom is an error when this holds, else a warning (None: always ``severity``)
+    harm: Harm | None = None
     #: why an entry without a reproduction is data only
     not_modelled_reason: str = ""
 

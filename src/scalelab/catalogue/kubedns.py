@@ -83,6 +83,9 @@ ENTRY: Entry = Entry(
             "dns.dnsmasq_cpu_limit": None, "dns.kubedns_cpu_limit": 0.1},
     rule=rule,
     detect=detect,
+    # harm: lookups failed or kubedns was killed; REFUSED or drops the resolver retried past are not
+    harm=lambda view: (view.metric("dns_lookup_failures_total") or 0.0) > 0
+    or (view.metric("kubedns_restarts_total") or 0.0) > 0,
     explain=explain,
     reproduction=Reproduction(context={"workload": [
         {"kind": "steady", "duration": "1m"},

@@ -3,7 +3,7 @@ every (node, placed pod) pair of every anti-affinity check; 1.5.2 builds it once
 
 from __future__ import annotations
 
-from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, metric_detector
+from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, metric_detector, slo_broken
 from scalelab.spec.model import ClusterSpec
 
 ID = "scheduler-antiaffinity-slow"
@@ -49,6 +49,7 @@ ENTRY: Entry = Entry(
     broken={"scheduler.generation": "1.5"},
     rule=rule,
     detect=detect,
+    harm=slo_broken,
     explain=explain,
     reproduction=Reproduction(),
     bands=(

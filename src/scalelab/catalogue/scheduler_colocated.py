@@ -3,7 +3,7 @@ share one master's cores; under load the scheduler's cycles stretch."""
 
 from __future__ import annotations
 
-from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, metric_detector
+from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, metric_detector, slo_broken
 from scalelab.spec.model import ClusterSpec
 
 ID = "scheduler-colocated-contention"
@@ -47,6 +47,7 @@ ENTRY: Entry = Entry(
     broken={"placement.scheduler": "colocated"},
     rule=rule,
     detect=detect,
+    harm=slo_broken,
     explain=explain,
     # Contention needs the load the report had: the reconnect storm and the 1.5 scheduler.
     reproduction=Reproduction(context={"node_proxy.proxy_timeout": "3s", "scheduler.generation": "1.5"}),
