@@ -142,9 +142,12 @@ def test_bad_yaml_names_file_document_and_path(tmp_path: Path) -> None:
     with pytest.raises(KubeYamlError) as info:
         load_objects(bad)
     msg = str(info.value)
-    assert msg.startswith(str(bad)) and "document 1: kind: unknown kind 'Widget'" in msg
-    assert "document 2: spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution.0" in msg
+    assert msg.startswith(str(bad)) and "Widget" not in msg  # a kind the scheduler does not place: skipped
+    assert "document 3 (line 6): spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution.0" in msg
     assert "operator" in msg
+    typo = _write(tmp_path, "typo.yaml", "kind: Deploymnt\nmetadata: {name: d}\n")
+    with pytest.raises(KubeYamlError, match=r"document 1 \(line 1\): kind: unknown kind 'Deploymnt' \(did you mean"):
+        load_objects(typo)
 
 
 def test_schedule_cli_json_and_exit_codes(tmp_path: Path) -> None:
@@ -162,4 +165,21 @@ def test_schedule_cli_json_and_exit_codes(tmp_path: Path) -> None:
     bad = _write(tmp_path, "bad.yaml", "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{resources: "
                  "{requests: {cpu: lots}}}]}\n")
     result = CliRunner().invoke(main, ["schedule", "--nodes", str(nodes), "--pods", str(bad)])
-    assert result.exit_code == 2 and "document 0: spec.containers.0.resources.requests.cpu" in result.stderr
+    assert result.exit_code == 2 and "document 1 (line 1): spec.containers.0.resources.requests.cpu" in result.stderr
+
+
+def test_ordinary_manifests_lists_and_notes(tmp_path: Path) -> None:
+    nodes = _write(tmp_path, "n.yaml", "kind: NodeList\nitems:\n" + "".join(
+        f"- kind: Node\n  metadata: {{name: n{i}}}\n  status: {{allocatable: {{cpu: 4, memory: 8Gi}}}}\n"
+        for i in range(2)))
+    pods = _write(tmp_path, "app.yaml", "kind: Service\nmetadata: {name: web}\n---\nkind: ConfigMap\n"
+                  "metadata: {name: cfg}\n---\n" + _deployment("web", 2, "{app: web}", ANTI_HOST))
+    result = CliRunner().invoke(main, ["schedule", "--nodes", str(nodes), "--pods", str(pods), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert set(json.loads(result.stdout)["placements"].values()) == {"n0", "n1"}
+    notes = [line for line in result.stderr.splitlines() if line.startswith("scalelab: note:")]
+    assert any("document 1 (line 1): skipped Service" in n for n in notes)
+    assert any("document 2 (line 4): skipped ConfigMap" in n for n in notes)
+    old = CliRunner().invoke(main, ["schedule", "--nodes", str(nodes), "--pods", str(pods), "--generation", "1.5"])
+    assert "spec.affinity is ignored by the 1.5 scheduler, which reads the annotation " \
+           "scheduler.alpha.kubernetes.io/affinity" in old.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -130,22 +131,31 @@ def _planned_end(scenario: Any) -> float:
 
 
 def _progress(label: str, planned: float, forced: bool) -> tuple[Callable[[float], None] | None, Any]:
-    """A bar of simulated time on a terminal (or with --progress); nothing off a terminal."""
-    if not (forced or sys.stderr.isatty()):
+    """Progress on stderr: a bar of simulated time against the planned end on a terminal; off a
+    terminal nothing, or with --progress one plain line per simulated minute."""
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        from scalelab.render import console
+
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[sim]}"),
+                       TimeElapsedColumn(), TimeRemainingColumn(), console=console(stderr=True), transient=True)
+        task = bar.add_task(label, total=planned, sim="")
+        bar.start()
+
+        def show_bar(sim_time: float) -> None:
+            bar.update(task, completed=sim_time, sim=f"{sim_time:,.0f} of at most {planned:,.0f} s simulated")
+
+        return show_bar, bar
+    if not forced:
         return None, None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    t0 = time.perf_counter()
 
-    from scalelab.render import console
+    def show_line(sim_time: float) -> None:
+        click.echo(f"{label}: {sim_time:,.0f} of at most {planned:,.0f} s simulated, "
+                   f"{time.perf_counter() - t0:,.1f} s wall", err=True)
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[sim]}"),
-                   TimeElapsedColumn(), TimeRemainingColumn(), console=console(stderr=True), transient=True)
-    task = bar.add_task(label, total=planned, sim="")
-    bar.start()
-
-    def show(sim_time: float) -> None:
-        bar.update(task, completed=sim_time, sim=f"{sim_time:,.0f} of at most {planned:,.0f} s simulated")
-
-    return show, bar
+    return show_line, None
 
 
 @main.command()
@@ -293,6 +303,8 @@ def schedule(nodes_path: Path, pods_path: Path, existing_path: Path | None, gene
 
     result = dry_run(nodes_path, pods_path, existing_path, generation)
     messages = result.pop("messages")
+    for note in result.pop("notes"):
+        click.echo(f"scalelab: note: {note}", err=True)
 
     def view(doc: dict[str, Any]) -> None:
         table = Table("pod", "node")

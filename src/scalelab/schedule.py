@@ -16,14 +16,46 @@ from scalelab.components.scheduler.cost import cycle_cost
 from scalelab.components.scheduler.framework import Framework, describe_unschedulable
 from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
 from scalelab.components.scheduler.snapshot import PendingPodSpec, expand, node_table
-from scalelab.kube.loader import KubeYamlError, load_objects
-from scalelab.kube.objects import Node
+from scalelab.kube.loader import KubeYamlError, Located, load_located
+from scalelab.kube.objects import AFFINITY_ANNOTATION, TOLERATIONS_ANNOTATION, Node, Pod, Workload
 from scalelab.spec.model import Scheduler as SchedulerSpec
 
 NODE_NOT_FOUND = "node(s) not found"
 
 
+def ignored_fields(path: Path, located: list[Located], generation: str) -> list[str]:
+    """Notes for pod specs whose affinity or tolerations the 1.5 scheduler will not see: it
+    read them from alpha annotations only."""
+    if generation != "1.5":
+        return []
+    notes = []
+    for item in located:
+        obj = item.obj
+        if isinstance(obj, Pod):
+            spec = obj.spec
+        elif isinstance(obj, Workload):
+            spec = obj.spec.template.spec
+        else:
+            continue
+        for field, annotation, present in (("spec.affinity", AFFINITY_ANNOTATION, spec.affinity is not None),
+                                           ("spec.tolerations", TOLERATIONS_ANNOTATION, bool(spec.tolerations))):
+            if present:
+                notes.append(f"{path}: {item.where}: {obj.kind} {obj.metadata.name}: {field} is ignored by the 1.5 "
+                             f"scheduler, which reads the annotation {annotation}")
+    return notes
+
+
 def dry_run(nodes_path: Path, pods_path: Path, existing_path: Path | None, generation: str) -> dict[str, Any]:
+    """Placements of the pods in ``pods_path`` on the nodes of ``nodes_path`` (``notes``:
+    what was skipped or will be ignored, for stderr)."""
+    notes: list[str] = []
+
+    def load_objects(path: Path) -> list[Any]:
+        located, skipped = load_located(path)
+        notes.extend(skipped)
+        notes.extend(ignored_fields(path, located, generation))
+        return [item.obj for item in located]
+
     nodes = [o for o in load_objects(nodes_path) if isinstance(o, Node)]
     if not nodes:
         raise KubeYamlError(str(nodes_path), ["no Node objects found"])
@@ -60,4 +92,5 @@ def dry_run(nodes_path: Path, pods_path: Path, existing_path: Path | None, gener
             unschedulable[spec.key] = dict(sorted(reasons.items()))
     per_pod = sum(costs) / len(costs) if costs else 0.0
     return {"placements": placements, "unschedulable": unschedulable, "sim_seconds_per_pod": round(per_pod, 9),
-            "messages": {k: describe_unschedulable(Counter(v), len(table)) for k, v in unschedulable.items()}}
+            "messages": {k: describe_unschedulable(Counter(v), len(table)) for k, v in unschedulable.items()},
+            "notes": notes}
