@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from scalelab import sizing
 from scalelab.scenarios import load_scenario
 
-# The peak of this process's own memory (VmHWM starts afresh at exec; ru_maxrss would carry the
-# forking pytest's).
+# ``scalelab run`` as a user runs it, storing its run; then the peak of the process's own memory
+# (VmHWM starts afresh at exec; ru_maxrss would carry the forking pytest's).
 MEASURE = """
 import sys
-from scalelab.scenarios import load_scenario
-from scalelab.runner import execute
-execute(load_scenario("campaign-900", sys.argv[1:]))
+from scalelab.cli import main
+store, sets = sys.argv[1], sys.argv[2:]
+try:
+    main(["run", *[a for s in sets for a in ("--set", s)], "-o", "json", "--store", store])
+except SystemExit as exit:
+    assert not exit.code, exit.code
 status = open("/proc/self/status").read().split("VmHWM:")[1].split()
 print(int(status[0]) * 1024)
 """
@@ -28,9 +32,10 @@ print(int(status[0]) * 1024)
     ["topology.worker_hosts=60", "workload.0.duration=1m", "workload.1.pods_per_node=30",
      "workload.1.anti_affinity=false", "scheduler.generation=modern"],
 ])
-def test_the_estimate_is_within_2x_of_the_measured_peak(sets: list[str]) -> None:
+def test_the_estimate_is_within_2x_of_the_measured_peak(sets: list[str], tmp_path: Path) -> None:
     estimate = sizing.estimate(load_scenario("campaign-900", sets)).bytes
-    out = subprocess.run([sys.executable, "-c", MEASURE, *sets], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", MEASURE, str(tmp_path / "s.duckdb"), *sets], capture_output=True,
+                         text=True, check=True)
     measured = float(out.stdout.strip().splitlines()[-1])
     assert measured / 2 <= estimate <= measured * 2, (estimate / 2**20, measured / 2**20)
 
