@@ -34,7 +34,7 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-FORMATS = click.Choice(["table", "json", "yaml"], case_sensitive=False)
+FORMATS = click.Choice(["table", "json", "yaml", "perfdata"], case_sensitive=False)
 
 
 def common(func: F) -> F:
@@ -44,7 +44,8 @@ def common(func: F) -> F:
                   envvar="SCALELAB_STORE", default=None,
                   help="Results store (DuckDB file); default: $SCALELAB_STORE, else the user data dir.")
     @click.option("-o", "--output", "--format", "fmt", type=FORMATS, default="table", show_default=True,
-                  help="Output: a table for people, or one JSON / YAML document on stdout.")
+                  help="Output: a table for people, or one JSON / YAML document on stdout; perfdata: a run's "
+                       "latencies in ClusterLoader2's PerfData shape.")
     @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
     @functools.wraps(func)
     def wrapper(*args: Any, debug: bool, **kwargs: Any) -> Any:
@@ -76,7 +77,14 @@ def _store(path: Path | None) -> Any:
 
 def _emit(doc: Any, fmt: str, view: Callable[[Any], None]) -> None:
     """The command's document on stdout: as JSON, as YAML, or through its table view."""
-    if fmt == "json":
+    if fmt == "perfdata":
+        from scalelab.perfdata import perfdata
+        from scalelab.results import dumps
+
+        if not (isinstance(doc, dict) and "summary" in doc):
+            raise UserError("-o perfdata is for runs (run, show): ClusterLoader2's PerfData of their latencies")
+        click.echo(dumps(perfdata(doc["summary"])))
+    elif fmt == "json":
         from scalelab.results import dumps
 
         click.echo(dumps(doc))

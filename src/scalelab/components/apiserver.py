@@ -12,6 +12,7 @@ Model card: docs/models/apiserver.md (every cost with its source).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,6 +34,28 @@ WRITE_PASSES = (1, 2)
 
 def _noop() -> None:
     """Completion of background CPU work nobody waits for."""
+
+
+MUTATING_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """What a request is, as ClusterLoader2's APIResponsiveness labels it: verb, resource and
+    scope (``namespace`` or ``cluster``). Its latency is recorded under these labels."""
+
+    verb: str
+    resource: str
+    scope: str
+
+    @property
+    def mutating(self) -> bool:
+        return self.verb in MUTATING_VERBS
+
+    @property
+    def labels(self) -> str:
+        """Prometheus-style labels, sorted by name."""
+        return f'{{resource="{self.resource}",scope="{self.scope}",verb="{self.verb}"}}'
 
 
 class CohortReply:
@@ -95,7 +118,7 @@ class ApiServer:
         self.cores.submit(work, callback, *args, weight=weight, owner=self.owner)
 
     # -- non-watch requests -------------------------------------------------------------
-    def request(self, mutating: bool, object_bytes: float, done: Done | None, weight: int = 1,
+    def request(self, call: ApiCall, object_bytes: float, done: Done | None, weight: int = 1,
                 storage: bool = True, extra_cpu: float = 0.0) -> None:
         """Serve ``weight`` identical requests: inflight slot, CPU, then etcd if ``storage``."""
         start = self.engine.now
@@ -108,24 +131,26 @@ class ApiServer:
                 self.engine.schedule(0.0, done, 429, rejected)
         if got <= 0:
             return
+        mutating = call.mutating
         json_passes, proto_passes = WRITE_PASSES if mutating else READ_PASSES
         work = (self.spec.request_cpu_seconds + json_passes * object_bytes / self._json
                 + proto_passes * object_bytes / self._proto + extra_cpu)
         through_etcd = storage and (mutating or self.quorum_reads)
-        self._charge(work, self._after_cpu, start, mutating, through_etcd, done, got, weight=got)
+        self._charge(work, self._after_cpu, start, call, through_etcd, done, got, weight=got)
 
-    def _after_cpu(self, start: float, mutating: bool, through_etcd: bool, done: Done | None, n: int) -> None:
+    def _after_cpu(self, start: float, call: ApiCall, through_etcd: bool, done: Done | None, n: int) -> None:
         if through_etcd:
-            self.etcd.propose(self._answer, start, mutating, done, n, weight=n)
+            self.etcd.propose(self._answer, start, call, done, n, weight=n)
         else:
-            self._answer(start, mutating, done, n)
+            self._answer(start, call, done, n)
 
-    def _answer(self, start: float, mutating: bool, done: Done | None, n: int) -> None:
+    def _answer(self, start: float, call: ApiCall, done: Done | None, n: int) -> None:
         self.inflight.release(n)
         latency = self.engine.now - start
         self.recorder.inc('apiserver_request_total{code="200"}', n)
         self.recorder.observe("api_request_seconds", latency, n)
-        if mutating:
+        self.recorder.observe("api_request_seconds" + call.labels, latency, n)
+        if call.mutating:
             self.recorder.observe("api_mutating_request_seconds", latency, n)
         if done is not None:
             done(200, n)

@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from scalelab import facts
-from scalelab.components.apiserver import ApiServer
+from scalelab.components.apiserver import ApiCall, ApiServer
 from scalelab.components.objects import OBJECT_BYTES
 from scalelab.components.ratelimit import TokenBucket
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
 from scalelab.spec.model import ControllerManager as ControllerManagerSpec
+
+#: The ReplicaSet controller's create.
+POST_POD = ApiCall("POST", "pods", "namespace")
 
 
 class ControllerManager:
@@ -43,4 +46,4 @@ class ControllerManager:
                 return
             on_created()
 
-        self.apiserver.request(True, OBJECT_BYTES["pods"], done)
+        self.apiserver.request(POST_POD, OBJECT_BYTES["pods"], done)

@@ -18,7 +18,7 @@ from functools import partial
 import numpy as np
 
 from scalelab import facts
-from scalelab.components.apiserver import ApiServer, CohortReply
+from scalelab.components.apiserver import ApiCall, ApiServer, CohortReply
 from scalelab.components.connections import ConnectionTable
 from scalelab.components.objects import OBJECT_BYTES
 from scalelab.components.ratelimit import TokenBucket
@@ -30,6 +30,10 @@ from scalelab.spec.model import Kubelet as KubeletSpec
 
 #: The kubelet's name among a node's client connections.
 CLIENT = "kubelet"
+#: Its API calls: the node status cycle (1.5 ``tryUpdateNodeStatus``: GET, then PUT), pod status.
+GET_NODE = ApiCall("GET", "nodes", "cluster")
+PUT_NODE_STATUS = ApiCall("PUT", "nodes", "cluster")
+PUT_POD_STATUS = ApiCall("PUT", "pods", "namespace")
 
 
 class Kubelets:
@@ -73,7 +77,7 @@ class Kubelets:
             group = nodes[upstream == a]
             if len(group):
                 reply = CohortReply(group, partial(self._got_node, a), self._retry_status)
-                api.request(False, size, reply, weight=len(group))
+                api.request(GET_NODE, size, reply, weight=len(group))
 
     def _retry_status(self, nodes: np.ndarray) -> None:
         self.recorder.inc("kubelet_status_retries_total", len(nodes))
@@ -81,7 +85,7 @@ class Kubelets:
 
     def _got_node(self, a: int, nodes: np.ndarray) -> None:
         reply = CohortReply(nodes, self._status_written, self._retry_status)
-        self.apiservers[a].request(True, self.spec.node_object_bytes, reply, weight=len(nodes))
+        self.apiservers[a].request(PUT_NODE_STATUS, self.spec.node_object_bytes, reply, weight=len(nodes))
 
     def _status_written(self, nodes: np.ndarray) -> None:
         self.recorder.inc("kubelet_node_status_updates_total", len(nodes))
@@ -96,14 +100,19 @@ class Kubelets:
         self.next_status[node] = self.engine.now
 
     # -- pods -------------------------------------------------------------------------
-    def pod_bound(self, node: int, on_running: Callable[[], None]) -> None:
-        """The pod watch told this node's kubelet about a pod bound to it."""
+    def pod_bound(self, node: int, on_running: Callable[[], None],
+                  on_started: Callable[[], None] | None = None) -> None:
+        """The pod watch told this node's kubelet about a pod bound to it; ``on_started`` when
+        its container runs, ``on_running`` when its Running status is stored."""
         conn = self.table.conn_of(np.array([node]), CLIENT)
         self.fanout.deliver("pods", 1, conn)
         self.engine.schedule(self.pod_start_seconds, self.runtime.start_pod, node,
-                             partial(self._report_running, node, on_running))
+                             partial(self._report_running, node, on_running, on_started))
 
-    def _report_running(self, node: int, on_running: Callable[[], None]) -> None:
+    def _report_running(self, node: int, on_running: Callable[[], None],
+                        on_started: Callable[[], None] | None = None) -> None:
+        if on_started is not None:
+            on_started()
         limiter = self._limiters.get(node)
         if limiter is None:
             limiter = self._limiters[node] = TokenBucket(self.spec.qps, self.spec.burst, self.engine.now)
@@ -122,4 +131,4 @@ class Kubelets:
             self.fanout.deliver("pods", 1, conn)
             on_running()
 
-        api.request(True, OBJECT_BYTES["pods"], done)
+        api.request(PUT_POD_STATUS, OBJECT_BYTES["pods"], done)

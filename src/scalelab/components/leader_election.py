@@ -12,8 +12,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from scalelab.components.apiserver import ApiServer
+from scalelab.components.apiserver import ApiCall, ApiServer
 from scalelab.sim import Engine
+
+#: The lock is a kube-system Endpoints record: the leader PUTs it, the others GET it.
+PUT_ENDPOINTS = ApiCall("PUT", "endpoints", "namespace")
+GET_ENDPOINTS = ApiCall("GET", "endpoints", "namespace")
 
 
 class LeaderElection:
@@ -33,9 +37,9 @@ class LeaderElection:
         engine.schedule(float(rng.uniform(0.0, retry_period)), self._round)
 
     def _round(self) -> None:
-        self.apiserver.request(True, self.record_bytes, self._written)
+        self.apiserver.request(PUT_ENDPOINTS, self.record_bytes, self._written)
         for _ in range(self.candidates - 1):
-            self.apiserver.request(False, self.record_bytes, None)
+            self.apiserver.request(GET_ENDPOINTS, self.record_bytes, None)
         self.engine.schedule(self.retry_period, self._round)
 
     def _written(self, code: int, n: float) -> None:

@@ -18,12 +18,16 @@ from functools import partial
 import numpy as np
 
 from scalelab import facts
-from scalelab.components.apiserver import ApiServer, CohortReply
+from scalelab.components.apiserver import ApiCall, ApiServer, CohortReply
 from scalelab.components.connections import UP, ConnectionTable
 from scalelab.components.objects import ClusterObjects
 from scalelab.facts import RESOURCE_INDEX
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
+
+#: A node client's LIST per resource index: across all namespaces (the kubelet's pods by field
+#: selector, its own Node, every Service and Endpoints).
+LISTS = {RESOURCE_INDEX[r]: ApiCall("LIST", r, "cluster") for r in RESOURCE_INDEX}
 
 
 class Reflectors:
@@ -144,7 +148,7 @@ class Reflectors:
                 scanned = float(self.objects.count[r])
                 cost = api.list_cost(scanned, self._returned(r), float(self.objects.bytes[r]))
                 self.recorder.inc("apiserver_list_requests_total", int(sel.sum()))
-                api.request(False, 0.0, reply, weight=int(sel.sum()), storage=False, extra_cpu=cost)
+                api.request(LISTS[r], 0.0, reply, weight=int(sel.sum()), storage=False, extra_cpu=cost)
 
     def _list_rejected(self, rows: np.ndarray, cols: np.ndarray, which: np.ndarray) -> None:
         self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._relist, rows[which], cols[which])

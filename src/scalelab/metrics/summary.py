@@ -139,4 +139,22 @@ def summarise(m: Measurements, window: Window, scenario: Scenario) -> dict[str, 
     out["route_convergence_seconds"] = _max(dist("route_convergence_seconds"), 3)
     out["tls_handshake_failures_total"] = float(counters.get("tls_handshake_failures_total", 0.0))
     out["watch_relists_total"] = float(counters.get("apiserver_list_requests_total", 0.0))
+    bound = finals.get("scheduler_pods_bound", 0.0)
+    window_s = last - first if first is not None and last is not None else None
+    out["scheduling_pods_per_second"] = _round(bound / window_s, 3) if window_s and bound else None
+    out["pod_startup_seconds_p50"] = _quantile(dist("pod_startup_seconds"), 0.5)
+    out.update(_labelled_quantiles(m, "api_request_seconds", (0.5, 0.9, 0.99)))
+    out.update(_labelled_quantiles(m, "pod_startup_seconds", (0.5, 0.9, 0.99)))
+    return out
+
+
+def _labelled_quantiles(m: Measurements, family: str, qs: tuple[float, ...]) -> dict[str, float | None]:
+    """``family_pNN{labels}`` for every label set the run recorded (ClusterLoader2's
+    APIResponsiveness and PodStartupLatency report these percentiles)."""
+    out: dict[str, float | None] = {}
+    prefix = family + "{"
+    for name in sorted(k for k in m.distributions if k.startswith(prefix)):
+        labels = name[len(family):]
+        for q in qs:
+            out[f"{family}_p{round(q * 100)}{labels}"] = _quantile(m.distributions[name], q)
     return out

@@ -37,7 +37,15 @@ CONTROL_PLANE_LABEL = ("openstack-control-plane", "enabled")
 class _Pod:
     info: PodInfo
     created: float = math.nan
+    bound: float = math.nan
+    started: float = math.nan
     bound_node: int = -1
+
+
+#: Pod start-up phases as ClusterLoader2's PodStartupLatency names them: created -> bound
+#: (scheduled), bound -> container running on its node, running -> Running stored and seen on
+#: the watch, and end to end.
+PHASES = ("create_to_schedule", "schedule_to_run", "run_to_watch", "schedule_to_watch", "pod_startup")
 
 
 class Deploy:
@@ -100,12 +108,20 @@ class Deploy:
 
     def _bound(self, pod: _Pod, node: int) -> None:
         pod.bound_node = node
-        self.kubelets.pod_bound(node, partial(self._running, pod))
+        pod.bound = self.engine.now
+        self.kubelets.pod_bound(node, partial(self._running, pod), partial(self._started, pod))
+
+    def _started(self, pod: _Pod) -> None:
+        pod.started = self.engine.now
 
     def _running(self, pod: _Pod) -> None:
         self.running += 1
         self.startup.append(self.engine.now - pod.created)
-        self.recorder.observe("pod_startup_seconds", self.engine.now - pod.created)
+        now = self.engine.now
+        self.recorder.observe("pod_startup_seconds", now - pod.created)
+        for phase, seconds in zip(PHASES, (pod.bound - pod.created, pod.started - pod.bound, now - pod.started,
+                                           now - pod.bound, now - pod.created), strict=True):
+            self.recorder.observe(f'pod_startup_seconds{{phase="{phase}"}}', seconds)
         app = pod.info.labels["app"]
         self.addresses[app] = self.addresses.get(app, 0) + 1
         self.objects.grow("endpoints", ENDPOINTS_ADDRESS_BYTES)

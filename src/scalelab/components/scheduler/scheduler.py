@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scalelab import facts
-from scalelab.components.apiserver import ApiServer
+from scalelab.components.apiserver import ApiCall, ApiServer
 from scalelab.components.ratelimit import TokenBucket
 from scalelab.components.scheduler.cost import CycleCost, cycle_cost
 from scalelab.components.scheduler.framework import Framework, NodeTable, PodInfo
@@ -23,8 +23,9 @@ from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Cores, Engine
 from scalelab.spec.model import Scheduler as SchedulerSpec
 
-#: A Binding object as JSON: ~300 bytes.
+#: A Binding object as JSON: ~300 bytes, POSTed to the pod's namespace (1.5 ``Bindings(ns).Create``).
 BINDING_BYTES = 300.0
+POST_BINDING = ApiCall("POST", "bindings", "namespace")
 #: 1.5 scheduler cache: assumed pods are checked for expiry every second.
 CACHE_CLEANUP_SECONDS = 1.0
 #: 1.5 scheduler: an unschedulable pod is retried after a back-off starting at 1 s.
@@ -158,7 +159,7 @@ class SchedulerProcess:
             self._confirm(pending, node)
             pending.on_bound(node)
 
-        self.apiserver.request(True, BINDING_BYTES, done)
+        self.apiserver.request(POST_BINDING, BINDING_BYTES, done)
 
     def finish(self, recorder: Recorder) -> None:
         """End-of-run: when scheduling started and ended, and the placements' violations."""
@@ -168,6 +169,7 @@ class SchedulerProcess:
             recorder.final("scheduler_last_bound_seconds", self.last_bound)
         if self.placements:
             recorder.final("antiaffinity_violations", float(self.antiaffinity_violations()))
+        recorder.final("scheduler_pods_bound", float(len(self.placements)))
 
     def antiaffinity_violations(self) -> int:
         """Unordered pairs of placed pods in one topology domain where either pod's required
