@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from scalelab.spec.model import DeployPhase, Scenario
+from scalelab.spec.model import DensityPhase, DeployPhase, Scenario
 
 #: The interpreter, numpy, pydantic, click, rich, the simulator and DuckDB writing the run:
 #: ~106 MB measured for a 10-node ``scalelab run``.
@@ -49,6 +49,8 @@ def estimate(scenario: Scenario) -> Estimate:
     nodes = scenario.nodes
     pods = sum(round(p.pods_per_node * nodes) + (p.control_plane_pods if p.control_plane_nodes > 0 else 0)
                for p in scenario.workload if isinstance(p, DeployPhase))
+    pods += sum(round(p.pods_per_node * (nodes if p.nodes == "all" else min(p.nodes, nodes)))
+                for p in scenario.workload if isinstance(p, DensityPhase))
     return Estimate(nodes, pods, float(BASE_BYTES + NODE_BYTES * nodes + POD_BYTES * pods))
 
 

@@ -34,7 +34,9 @@ from scalelab.components.watch_fanout import WatchFanout
 from scalelab.facts import RESOURCE_INDEX
 from scalelab.metrics.recorder import Recorder
 from scalelab.metrics.summary import STATIC_PODS_PER_NODE
-from scalelab.spec.model import DeployPhase, Scenario
+from scalelab.spec.model import DensityPhase, DeployPhase, Scenario
+from scalelab.workload.density import DENSITY_LABEL, density_nodes, density_pods
+from scalelab.workload.density import record as record_density
 from scalelab.workload.deploy import CONTROL_PLANE_LABEL, Deploy
 
 #: Services and Endpoints a bare cluster has (kubernetes, kube-dns) plus the two
@@ -48,7 +50,7 @@ LEADER_RECORD_BYTES = endpoints_bytes(0)
 #: What this layer handles, declared for the loader (checked against the registrations).
 FAULT_KINDS = ("docker_hang", "dnsmasq_oom", "healthz_oom")
 RECONFIGURABLE = ("apiserver", "node_proxy", "kubelet", "scheduler", "runtime", "remediation")
-PHASES = ("deploy",)
+PHASES = ("deploy", "density")
 
 
 def cohort_tick(proxy_timeout: float) -> float:
@@ -65,6 +67,10 @@ def node_table(scenario: Scenario) -> NodeTable:
     cp_nodes = [p.control_plane_nodes for p in scenario.workload if isinstance(p, DeployPhase)]
     key, value = CONTROL_PLANE_LABEL
     for i in range(min(max(cp_nodes, default=0), nodes)):
+        labels[i][key] = value
+    density = [density_nodes(p, nodes) for p in scenario.workload if isinstance(p, DensityPhase) and p.nodes != "all"]
+    key, value = DENSITY_LABEL
+    for i in range(max(density, default=0)):
         labels[i][key] = value
     vm = scenario.hosts.vm
     return NodeTable([f"node{i}" for i in range(nodes)], labels,
@@ -143,6 +149,7 @@ class KubernetesLayer:
         asm.fault("dnsmasq_oom", replicas, replica, lambda r, _f: self.dns.oom_kill_dnsmasq(r))
         asm.fault("healthz_oom", replicas, replica, lambda r, _f: self.dns.oom_kill_healthz(r))
         asm.phase("deploy", self._deploy)
+        asm.phase("density", self._density)
         for api in self.apiservers:
             asm.on_finish(f"apiserver{api.index}", api.finish)
         asm.on_finish("workload", self._finish_workload)
@@ -206,6 +213,27 @@ class KubernetesLayer:
         deploy.start()
         creation = len(deploy.pods) / self.asm.scenario.controller_manager.qps
         return engine.now + creation + phase.timeout
+
+    def _density(self, phase: object) -> float:
+        """Start a density phase at its creation rate; it ends when every pod is reported Running."""
+        assert isinstance(phase, DensityPhase)
+        asm, sc = self.asm, self.asm.scenario
+        qps = phase.creation_qps or sc.controller_manager.qps
+        creator = ControllerManager(asm.engine, sc.controller_manager.model_copy(update={"qps": qps}),
+                                    self.apiservers[0], asm.recorder)
+        pods = density_pods(phase, sc.nodes)
+        deploy: Deploy
+
+        def finished() -> None:
+            record_density(deploy, asm.recorder)
+            asm.engine.stop()
+
+        deploy = Deploy(asm.engine, DeployPhase(kind="deploy", pod_start_seconds=phase.pod_start_seconds), sc.nodes,
+                        creator, self.scheduler, self.kubelets, self.fanout, self.objects, asm.recorder, finished,
+                        pods=pods, services=0, pull=phase.images == "pull")
+        self.deploys.append(deploy)
+        deploy.start()
+        return asm.engine.now + len(pods) / qps + phase.timeout
 
     def _finish_workload(self, recorder: Recorder) -> None:
         recorder.final("pods_running_workload", float(sum(d.running for d in self.deploys)))

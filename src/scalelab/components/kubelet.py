@@ -101,13 +101,13 @@ class Kubelets:
 
     # -- pods -------------------------------------------------------------------------
     def pod_bound(self, node: int, on_running: Callable[[], None],
-                  on_started: Callable[[], None] | None = None) -> None:
+                  on_started: Callable[[], None] | None = None, pull: bool = True) -> None:
         """The pod watch told this node's kubelet about a pod bound to it; ``on_started`` when
         its container runs, ``on_running`` when its Running status is stored."""
         conn = self.table.conn_of(np.array([node]), CLIENT)
         self.fanout.deliver("pods", 1, conn)
         self.engine.schedule(self.pod_start_seconds, self.runtime.start_pod, node,
-                             partial(self._report_running, node, on_running, on_started))
+                             partial(self._report_running, node, on_running, on_started), pull)
 
     def _report_running(self, node: int, on_running: Callable[[], None],
                         on_started: Callable[[], None] | None = None) -> None:

@@ -14,6 +14,7 @@ hold by construction. Model card: docs/models/runtime.md.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
@@ -43,16 +44,18 @@ class DockerDaemons:
         recorder.final("pods_stuck_max", float(self.stuck_max))
         recorder.final("pods_stuck", float(self.stuck))
 
-    def start_pod(self, node: int, done: Callable[[], None]) -> None:
-        """Pull, create and start; ``done`` when the container runs."""
+    def start_pod(self, node: int, done: Callable[[], None], pull: bool = True) -> None:
+        """Pull (unless the image is there already), create and start; ``done`` when the
+        container runs."""
         if node in self.hung_since:
-            self.waiting.setdefault(node, []).append(done)
+            self.waiting.setdefault(node, []).append(partial(self.start_pod, node, done, pull))
             self.stuck += 1
             self.stuck_max = max(self.stuck_max, self.stuck)
             if len(self.waiting[node]) == 1:
                 self.engine.schedule(self.spec.runtime_request_timeout, self._timed_out, node)
             return
-        self.engine.schedule(self.spec.image_pull_seconds + self.spec.container_start_seconds, done)
+        pulling = self.spec.image_pull_seconds if pull else 0.0
+        self.engine.schedule(pulling + self.spec.container_start_seconds, done)
 
     def hang(self, node: int) -> None:
         self.hung_since.setdefault(node, self.engine.now)
@@ -79,5 +82,5 @@ class DockerDaemons:
         self.recorder.event(self.engine.now, "docker_restarted", f"node{node}")
         pending = self.waiting.pop(node, [])
         self.stuck -= len(pending)
-        for done in pending:
-            self.start_pod(node, done)
+        for retry in pending:
+            retry()  # the kubelet's call again, now answered

@@ -143,6 +143,9 @@ def summarise(m: Measurements, window: Window, scenario: Scenario) -> dict[str, 
     window_s = last - first if first is not None and last is not None else None
     out["scheduling_pods_per_second"] = _round(bound / window_s, 3) if window_s and bound else None
     out["pod_startup_seconds_p50"] = _quantile(dist("pod_startup_seconds"), 0.5)
+    for name in ("density_all_running_seconds", "density_all_reported_seconds", "density_pods_per_second"):
+        d = dist(name)
+        out[name] = _round(float(d.values[-1]), 3) if d else None  # the last density phase
     out.update(_labelled_quantiles(m, "api_request_seconds", (0.5, 0.9, 0.99)))
     out.update(_labelled_quantiles(m, "pod_startup_seconds", (0.5, 0.9, 0.99)))
     return out

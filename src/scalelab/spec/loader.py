@@ -45,11 +45,15 @@ class ScenarioError(ValueError):
         super().__init__("".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text))
 
 
+#: The tags of the workload phases' union (pydantic writes them into error locations).
+PHASE_KINDS = frozenset({"steady", "deploy", "density", "reconfigure"})
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
     for item in loc:
         # pydantic puts the discriminator value of a tagged union into the location.
-        if isinstance(item, str) and item in {"steady", "deploy", "reconfigure"} and parts and parts[-1].isdigit():
+        if isinstance(item, str) and item in PHASE_KINDS and parts and parts[-1].isdigit():
             continue
         parts.append(str(item))
     return ".".join(parts) or "(document)"

@@ -301,6 +301,28 @@ class DeployPhase(Section):
     pod_start_seconds: NonNegativeDuration = 2.0
 
 
+class DensityPhase(Section):
+    """Kubernetes' density test (test/e2e/density.go, ClusterLoader2's density): pods per node
+    from replication controllers, no Services, no affinity, on all nodes or on a node-selected
+    few; the figures are how long until every pod runs and is reported Running."""
+
+    kind: Literal["density"]
+    pods_per_node: Annotated[float, Field(ge=0)] = 30.0  # density.go: 30 pods per node
+    # "all", or this many nodes (the pods go there by node selector; 1 = single-node density)
+    nodes: Literal["all"] | PositiveInt = "all"
+    # replication controllers (density.go) or deployments: the model creates pods through the same
+    # controller path either way (the ReplicaSet between a Deployment and its pods is not modelled)
+    controller: Literal["rc", "deployment"] = "rc"
+    # density.go pre-pulls its pause image; "pull" pays the runtime's image pull for every pod
+    images: Literal["prepulled", "pull"] = "prepulled"
+    # pod creations per second (None: the controller-manager's kube-api-qps)
+    creation_qps: PositiveFloat | None = None
+    cpu_request: Quantity = 0.0
+    memory_request: Quantity = 0.0
+    timeout: PositiveDuration = 2 * 3600.0
+    pod_start_seconds: NonNegativeDuration = 2.0  # as DeployPhase: the kubelet's work before the runtime
+
+
 class ReconfigurePhase(Section):
     """Apply a patch to the live cluster, as the report's team did."""
 
@@ -309,7 +331,7 @@ class ReconfigurePhase(Section):
     duration: NonNegativeDuration = 0.0
 
 
-Phase = Annotated[SteadyPhase | DeployPhase | ReconfigurePhase, Field(discriminator="kind")]
+Phase = Annotated[SteadyPhase | DeployPhase | DensityPhase | ReconfigurePhase, Field(discriminator="kind")]
 
 
 class Fault(Section):

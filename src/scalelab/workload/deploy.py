@@ -53,7 +53,10 @@ class Deploy:
 
     def __init__(self, engine: Engine, phase: DeployPhase, nodes: int, cm: ControllerManager,
                  scheduler: SchedulerProcess, kubelets: Kubelets, fanout: WatchFanout,
-                 objects: ClusterObjects, recorder: Recorder, on_finished: Callable[[], None]) -> None:
+                 objects: ClusterObjects, recorder: Recorder, on_finished: Callable[[], None],
+                 pods: list[_Pod] | None = None, services: int | None = None, pull: bool = True) -> None:
+        """``pods``/``services``/``pull`` let another phase (``density``) drive its own pods
+        through the same path; by default the deploy phase's."""
         self.engine = engine
         self.phase = phase
         self.cm = cm
@@ -63,7 +66,13 @@ class Deploy:
         self.objects = objects
         self.recorder = recorder
         self.on_finished = on_finished
-        self.pods = self._pods(phase, nodes)
+        self.pods = self._pods(phase, nodes) if pods is None else pods
+        self.services = phase.deployments + 1 if services is None else services
+        self.pull = pull
+        #: when the phase started, its last container ran, its last Running status was stored
+        self.started_at = math.nan
+        self.last_started = math.nan
+        self.last_running = math.nan
         #: ready addresses per Service (one Service per deployment, keyed by the app label)
         self.addresses: dict[str, int] = {}
         self.running = 0
@@ -92,8 +101,9 @@ class Deploy:
         return pods
 
     def start(self) -> None:
-        self.objects.add("services", self.phase.deployments + 1)
-        self.objects.add("endpoints", self.phase.deployments + 1)
+        self.started_at = self.engine.now
+        self.objects.add("services", self.services)
+        self.objects.add("endpoints", self.services)
         self.recorder.event(self.engine.now, "deploy_started", f"{len(self.pods)} pods")
         if not self.pods:
             self.engine.schedule(0.0, self.on_finished)
@@ -109,25 +119,26 @@ class Deploy:
     def _bound(self, pod: _Pod, node: int) -> None:
         pod.bound_node = node
         pod.bound = self.engine.now
-        self.kubelets.pod_bound(node, partial(self._running, pod), partial(self._started, pod))
+        self.kubelets.pod_bound(node, partial(self._running, pod), partial(self._started, pod), pull=self.pull)
 
     def _started(self, pod: _Pod) -> None:
-        pod.started = self.engine.now
+        pod.started = self.last_started = self.engine.now
 
     def _running(self, pod: _Pod) -> None:
         self.running += 1
         self.startup.append(self.engine.now - pod.created)
-        now = self.engine.now
+        now = self.last_running = self.engine.now
         self.recorder.observe("pod_startup_seconds", now - pod.created)
         for phase, seconds in zip(PHASES, (pod.bound - pod.created, pod.started - pod.bound, now - pod.started,
                                            now - pod.bound, now - pod.created), strict=True):
             self.recorder.observe(f'pod_startup_seconds{{phase="{phase}"}}', seconds)
-        app = pod.info.labels["app"]
-        self.addresses[app] = self.addresses.get(app, 0) + 1
-        self.objects.grow("endpoints", ENDPOINTS_ADDRESS_BYTES)
-        # the pod joins its Service's Endpoints: the whole record, grown by one address, goes
-        # to every endpoints watcher
-        self.fanout.deliver("endpoints", 1, None, object_bytes=endpoints_bytes(self.addresses[app]))
+        app = pod.info.labels.get("app")
+        if self.services and app is not None:
+            self.addresses[app] = self.addresses.get(app, 0) + 1
+            self.objects.grow("endpoints", ENDPOINTS_ADDRESS_BYTES)
+            # the pod joins its Service's Endpoints: the whole record, grown by one address, goes
+            # to every endpoints watcher
+            self.fanout.deliver("endpoints", 1, None, object_bytes=endpoints_bytes(self.addresses[app]))
         if self.running == len(self.pods):
             self.recorder.event(self.engine.now, "deploy_finished", f"{self.running} pods running")
             self.on_finished()
