@@ -293,6 +293,35 @@ def catalogue(entry_id: str | None, store_path: Path | None, fmt: str) -> None:
 
 
 @main.command()
+@click.argument("data", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True, help="Parallel runs.")
+@common
+def fidelity(data: tuple[Path, ...], jobs: int, store_path: Path | None, fmt: str) -> None:
+    """Every calibration row (DATA files; default the shipped ones): model against measurement."""
+    from rich.table import Table
+
+    from scalelab.calibration.fidelity import evaluate
+    from scalelab.calibration.rows import load_rows
+    from scalelab.render import console, value
+
+    doc = evaluate(load_rows(list(data) or None), jobs=jobs)
+
+    def view(d: dict[str, Any]) -> None:
+        table = Table("row", "role", "component", "metric", "observed", "model", "ratio", "within 2x")
+        for r in d["rows"]:
+            ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3g}"
+            table.add_row(r["id"], r["role"], r["component"], r["metric"], value(r["metric"], r["observed"]),
+                          value(r["metric"], r["model"]), ratio, "yes" if r["within_2x"] else "NO")
+        out = console()
+        out.print(table)
+        for role, share in d["within_2x"].items():
+            out.print(f"{role} rows within 2x: {'-' if share is None else f'{100 * share:.0f} %'}")
+        out.print(f"note: {d['note']}")
+
+    _emit(doc, fmt, view)
+
+
+@main.command()
 @click.option("--nodes", "nodes_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Kubernetes YAML with Node objects.")
 @click.option("--pods", "pods_path", required=True, type=click.Path(dir_okay=False, path_type=Path),

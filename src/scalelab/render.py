@@ -54,7 +54,8 @@ def value(metric: str, number: float | None) -> str:  # noqa: PLR0911 (one retur
     if name.endswith("_percent") or "_percent_" in name:
         return f"{number:,.3g} %" if abs(number) < 1000 else f"{number:,.0f} %"
     if name.endswith("_per_second"):
-        return si(number, "/s")
+        # no milli prefix for a rate: "278 m/s" reads as metres per second
+        return si(number, "/s") if abs(number) >= 1 else f"{number:.3g} /s"
     if name.endswith("_seconds") or "_seconds_" in name:
         return _duration(number)
     if name.endswith("_bytes") or "_bytes_" in name:
