@@ -34,10 +34,11 @@ from scalelab.components.watch_fanout import WatchFanout
 from scalelab.facts import RESOURCE_INDEX
 from scalelab.metrics.recorder import Recorder
 from scalelab.metrics.summary import STATIC_PODS_PER_NODE
-from scalelab.spec.model import DensityPhase, DeployPhase, Scenario
+from scalelab.spec.model import DensityPhase, DeployPhase, DnsLoadPhase, Scenario
 from scalelab.workload.density import DENSITY_LABEL, density_nodes, density_pods
 from scalelab.workload.density import record as record_density
 from scalelab.workload.deploy import CONTROL_PLANE_LABEL, Deploy
+from scalelab.workload.dns_load import DnsLoad
 
 #: Services and Endpoints a bare cluster has (kubernetes, kube-dns) plus the two
 #: leader-election Endpoints records.
@@ -50,7 +51,7 @@ LEADER_RECORD_BYTES = endpoints_bytes(0)
 #: What this layer handles, declared for the loader (checked against the registrations).
 FAULT_KINDS = ("docker_hang", "dnsmasq_oom", "healthz_oom")
 RECONFIGURABLE = ("apiserver", "node_proxy", "kubelet", "scheduler", "runtime", "remediation")
-PHASES = ("deploy", "density")
+PHASES = ("deploy", "density", "dns_load")
 
 
 def cohort_tick(proxy_timeout: float) -> float:
@@ -122,7 +123,11 @@ class KubernetesLayer:
         self._gauges(recorder)
         self.deploys: list[Deploy] = []
         services = SYSTEM_SERVICES + sum(p.deployments + 1 for p in sc.workload if isinstance(p, DeployPhase))
-        self.dns = ClusterDns(engine, sc.dns, services, recorder, rng.stream("dns"),
+        loads = [p for p in sc.workload if isinstance(p, DnsLoadPhase)]
+        # a DNS load test's names must exist; its form is the run's (the name table has one form)
+        services = max([services, *(p.services for p in loads)])
+        dns_spec = sc.dns.model_copy(update={"lookup_form": loads[0].form}) if loads else sc.dns
+        self.dns = ClusterDns(engine, dns_spec, services, recorder, rng.stream("dns"),
                               (sc.kubelet.restart_backoff_seconds, sc.kubelet.max_restart_backoff_seconds))
         self.fanout.subscribe(self.dns.watch_event)
         self.dns.watch_memory(self._dns_stored_objects)
@@ -150,6 +155,7 @@ class KubernetesLayer:
         asm.fault("healthz_oom", replicas, replica, lambda r, _f: self.dns.oom_kill_healthz(r))
         asm.phase("deploy", self._deploy)
         asm.phase("density", self._density)
+        asm.phase("dns_load", self._dns_load)
         for api in self.apiservers:
             asm.on_finish(f"apiserver{api.index}", api.finish)
         asm.on_finish("workload", self._finish_workload)
@@ -234,6 +240,11 @@ class KubernetesLayer:
         self.deploys.append(deploy)
         deploy.start()
         return asm.engine.now + len(pods) / qps + phase.timeout
+
+    def _dns_load(self, phase: object) -> float:
+        """Start a DNS load test; it ends when its last lookup has ended."""
+        assert isinstance(phase, DnsLoadPhase)
+        return DnsLoad(self.asm.engine, phase, self.dns, self.asm.recorder, self.asm.rng.stream("dns_load")).start()
 
     def _finish_workload(self, recorder: Recorder) -> None:
         recorder.final("pods_running_workload", float(sum(d.running for d in self.deploys)))

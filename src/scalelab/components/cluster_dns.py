@@ -77,6 +77,17 @@ class ClusterDns:
         self.queries = 0
         self.lookups = 0
         self.memory_peak = 0.0
+        self._negative = per_lookup[1][::2]  # per search step (A and AAAA share it)
+
+    @property
+    def steps_per_lookup(self) -> int:
+        return self.queries_per_lookup // 2
+
+    def lookup_steps(self, service: int) -> list[tuple[int, int, bool]]:
+        """A lookup of one Service's name as the resolver walks it: per search step the A and
+        AAAA names and whether the step ends in NXDOMAIN (go on) or an answer (stop)."""
+        base = service * self.queries_per_lookup
+        return [(base + 2 * k, base + 2 * k + 1, bool(self._negative[k])) for k in range(self.steps_per_lookup)]
 
     def watch_event(self, resource: str, events: int, object_bytes: float) -> None:
         """A Service or Endpoints change: every running kubedns decodes it on its quota."""

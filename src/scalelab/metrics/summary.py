@@ -146,6 +146,11 @@ def summarise(m: Measurements, window: Window, scenario: Scenario) -> dict[str, 
     for name in ("density_all_running_seconds", "density_all_reported_seconds", "density_pods_per_second"):
         d = dist(name)
         out[name] = _round(float(d.values[-1]), 3) if d else None  # the last density phase
+    lookups = counters.get("dns_load_lookups_total")
+    out["dns_load_lookups_total"] = lookups
+    out["dns_load_failed_lookups_total"] = counters.get("dns_load_failed_lookups_total", 0.0) if lookups else None
+    out["dns_load_latency_seconds_p50"] = _quantile(dist("dns_load_latency_seconds"), 0.5)
+    out["dns_load_latency_seconds_p99"] = _quantile(dist("dns_load_latency_seconds"), 0.99)
     out.update(_labelled_quantiles(m, "api_request_seconds", (0.5, 0.9, 0.99)))
     out.update(_labelled_quantiles(m, "pod_startup_seconds", (0.5, 0.9, 0.99)))
     return out

@@ -323,6 +323,20 @@ class DensityPhase(Section):
     pod_start_seconds: NonNegativeDuration = 2.0  # as DeployPhase: the kubelet's work before the runtime
 
 
+class DnsLoadPhase(Section):
+    """A DNS load test (dnsperf-style, as kubernetes issues 22823 and 28366 ran it): lookups of
+    names drawn from ``services`` Services at ``rate`` per second, from client pods, through the
+    kube-dns Service; each lookup as glibc makes it (search list, A and AAAA together, 5 s
+    timeout, 2 attempts)."""
+
+    kind: Literal["dns_load"]
+    rate: PositiveFloat  # lookups per second, all clients together
+    services: PositiveInt  # names drawn uniformly from this many Services
+    clients: PositiveInt = 10  # client pods (kube-proxy spreads their queries over the replicas)
+    duration: PositiveDuration = 600.0
+    form: Literal["service", "fqdn"] = "service"  # ``name.namespace`` or the full name
+
+
 class ReconfigurePhase(Section):
     """Apply a patch to the live cluster, as the report's team did."""
 
@@ -331,7 +345,8 @@ class ReconfigurePhase(Section):
     duration: NonNegativeDuration = 0.0
 
 
-Phase = Annotated[SteadyPhase | DeployPhase | DensityPhase | ReconfigurePhase, Field(discriminator="kind")]
+Phase = Annotated[SteadyPhase | DeployPhase | DensityPhase | DnsLoadPhase | ReconfigurePhase,
+                  Field(discriminator="kind")]
 
 
 class Fault(Section):
