@@ -322,6 +322,59 @@ def fidelity(data: tuple[Path, ...], jobs: int, store_path: Path | None, fmt: st
 
 
 @main.command()
+@click.argument("data", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--fit", "fit_paths", required=True, metavar="PATH[,PATH...]",
+              help="Spec paths of the costs to fit (e.g. scheduler.per_node_cpu_seconds).")
+@click.option("--loo", is_flag=True, help="Leave-one-out errors of the train rows (one refit per row).")
+@click.option("--write", "write_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the fitted values as a profile overlay (YAML) with their provenance.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True, help="Parallel runs for checks.")
+@common
+def calibrate(data: tuple[Path, ...], fit_paths: str, loo: bool, write_path: Path | None, jobs: int,
+              store_path: Path | None, fmt: str) -> None:
+    """Fit cost parameters on the train rows of DATA (default the shipped rows); report every row."""
+    import yaml
+
+    from scalelab.calibration import fit as fitting
+    from scalelab.calibration.fidelity import evaluate
+    from scalelab.calibration.rows import load_rows
+
+    rows = load_rows(list(data) or None)
+    train = [r for r in rows if r.role == "train"]
+    if not train:
+        raise UserError("no train rows in the calibration data: nothing to fit (held-out rows are checks only)")
+    paths = [p.strip() for p in fit_paths.split(",") if p.strip()]
+    try:
+        result = fitting.fit(train, paths)
+    except KeyError as exc:
+        raise UserError(f"--fit: {exc.args[0]}: not a cost of the spec") from None
+    doc = evaluate(rows, jobs=jobs, overrides=result.params)
+    doc["params"] = {p: {"value": v, "prior": result.priors[p], "low": result.priors[p] / fitting.SPAN,
+                         "high": result.priors[p] * fitting.SPAN, "source": f"fit on {', '.join(result.rows)}"}
+                     for p, v in result.params.items()}
+    if loo:
+        errors = fitting.leave_one_out(train, paths)
+        doc["loo_log_error"] = sum(errors.values()) / len(errors) if errors else None
+        doc["loo"] = errors
+    if write_path is not None:
+        write_path.write_text(yaml.safe_dump(fitting.overlay(result), sort_keys=False))
+        click.echo(f"wrote profile overlay {write_path}", err=True)
+
+    def view(d: dict[str, Any]) -> None:
+        from scalelab.render import console
+
+        out = console()
+        for path, p in d["params"].items():
+            out.print(f"{path}: {p['value']:.4g} (prior {p['prior']:.4g}, bounds {p['low']:.3g}..{p['high']:.3g})")
+        for r in d["rows"]:
+            ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3g}"
+            out.print(f"  {r['role']:5} {r['id']}: observed {r['observed']:.4g}, model {r['model']}, ratio {ratio}")
+        out.print(f"within 2x: {d['within_2x']}; leave-one-out mean |log error|: {d['loo_log_error']}")
+
+    _emit(doc, fmt, view)
+
+
+@main.command()
 @click.option("--nodes", "nodes_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Kubernetes YAML with Node objects.")
 @click.option("--pods", "pods_path", required=True, type=click.Path(dir_okay=False, path_type=Path),

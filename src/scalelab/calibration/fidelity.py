@@ -18,13 +18,15 @@ PROFILE_NOTE = ("the k8s-1.5 profile's costs are bottom-up priors (no fit shippe
                 "its bottom-up values (its calibration is later work)")
 
 
-def evaluate(rows: list[Row], jobs: int = 2) -> dict[str, Any]:
-    """CONTRACTS.md's fidelity document for ``rows`` under the profile in use."""
+def evaluate(rows: list[Row], jobs: int = 2, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """CONTRACTS.md's fidelity document for ``rows`` under the profile in use (``overrides``:
+    fitted values laid over it)."""
+    extra = [overrides or {}] * len(rows)
     if jobs > 1 and len(rows) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(rows))) as pool:
-            values = list(pool.map(model_value, rows))
+            values = list(pool.map(model_value, rows, extra))
     else:
-        values = [model_value(r) for r in rows]
+        values = [model_value(r, o) for r, o in zip(rows, extra, strict=True)]
     out_rows = []
     for row, value in zip(rows, values, strict=True):
         ratio = value / row.observed if value is not None else None
