@@ -81,3 +81,29 @@ def test_calibrate_command_runs_the_model_and_writes_an_overlay(tmp_path: Path) 
     assert yaml.safe_load(out.read_text())["set"][PATH] == pytest.approx(fitted["value"])
     bad = CliRunner().invoke(main, ["calibrate", str(data), "--fit", "scheduler.generation"])
     assert bad.exit_code == 2 and "not a cost" in bad.stderr
+
+
+def test_a_profile_overlay_is_accepted_where_a_profile_is(tmp_path: Path) -> None:
+    from scalelab.scenarios import load_scenario
+    from scalelab.spec.loader import ScenarioError
+
+    overlay = tmp_path / "fitted.yaml"
+    overlay.write_text(yaml.safe_dump({"name": "fitted", "extends": "modern", "set": {PATH: 4e-05},
+                                       "provenance": {PATH: {"rows": ["r0"]}}}))
+    via_set = load_scenario("campaign-900", [f"profile={overlay}"])
+    assert via_set.scheduler.per_node_cpu_seconds == 4e-05
+    assert via_set.profile == "modern" and via_set.dns.liveness == "split"  # the overlay extends modern
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"name: s\nextends: campaign-900\nprofile: {overlay}\n")
+    assert load_scenario(str(scenario)).scheduler.per_node_cpu_seconds == 4e-05
+    result = CliRunner().invoke(main, ["run", "--profile", str(overlay), "--set", "topology.worker_hosts=1",
+                                       "--set", "workload.0.duration=10s", "--set", "workload.1.pods_per_node=0",
+                                       "-o", "json", "--store", str(tmp_path / "st.duckdb")])
+    assert result.exit_code == 0, result.stderr
+    inputs = json.loads(result.stdout)["inputs"]
+    assert inputs["overrides"]["profile"] == str(overlay)
+    assert inputs["document"]["scheduler"]["per_node_cpu_seconds"] == 4e-05
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("extends: ancient\nset: {}\n")
+    with pytest.raises(ScenarioError, match="extends: expected one of"):
+        load_scenario("campaign-900", [f"profile={bad}"])

@@ -300,6 +300,39 @@ def as_written(doc: Mapping[str, Any], sets: Mapping[str, tuple[str, Any]]) -> d
     return out
 
 
+def _nested(paths: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}``."""
+    out: dict[str, Any] = {}
+    for path, value in paths.items():
+        node = out
+        keys = path.split(".")
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return out
+
+
+def apply_overlay(doc: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A scenario document on a profile overlay (``scalelab calibrate --write``): the overlay's
+    ``extends`` profile, its ``set`` values under what the document says."""
+    source = str(path)
+    overlay = read_document(path)
+    if not isinstance(overlay, dict):
+        raise ScenarioError(source, ["(document): expected a profile overlay mapping (name, extends, set)"])
+    problems = []
+    extends = overlay.get("extends")
+    if extends not in PROFILES:
+        problems.append(f"extends: expected one of {', '.join(PROFILES)}")
+    values = overlay.get("set", {})
+    if not isinstance(values, dict) or any(not isinstance(k, str) for k in values):
+        problems.append("set: expected a mapping of spec paths to values")
+    unknown = sorted(set(overlay) - {"name", "extends", "set", "provenance"})
+    problems += [f"{key}: unknown field" for key in unknown]
+    if problems:
+        raise ScenarioError(source, problems)
+    return deep_merge(_nested(values), {**doc, "profile": extends})
+
+
 @dataclass(frozen=True)
 class Loaded:
     """A scenario and where it came from: the file (None for a built-in) and the ``--set``
@@ -341,6 +374,10 @@ def load(source: str | None = None, sets: Iterable[str] = (), builtins: Builtins
         # A profile's defaults sit under every explicit value: choose it before resolving.
         doc = {**doc, "profile": profile[0]}
     chosen = doc.get("profile") if isinstance(doc, dict) else None
+    if isinstance(chosen, str) and chosen not in PROFILES and Path(chosen).suffix in {".yaml", ".yml"}:
+        assert isinstance(doc, dict)
+        doc = apply_overlay(doc, Path(chosen))
+        chosen = doc["profile"]
     if isinstance(chosen, str) and chosen not in PROFILES:
         raise ScenarioError(label, [f"profile: unknown profile {chosen!r}{did_you_mean(chosen, PROFILES)} "
                                     f"(expected one of {', '.join(PROFILES)})"])
