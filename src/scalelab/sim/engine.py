@@ -148,7 +148,7 @@ class Process(Event):
         except StopIteration as stop:
             self.succeed(stop.value)
             return
-        except BaseException as exc:
+        except Exception as exc:  # an interrupt of the run itself (KeyboardInterrupt) is not a failure
             if not self.callbacks:
                 raise  # nobody waits for this process: a failure must not pass silently
             self.fail(exc)
