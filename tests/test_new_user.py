@@ -162,29 +162,15 @@ def test_reproduce_and_catalogue_read_as_settings_and_reasons(store_path: str) -
 
 
 def test_ambiguous_runs_commands_and_help(store_path: str) -> None:
-    for seed in ("1", "2", "3", "4", "5", "6"):
+    for seed in ("1", "2"):
         assert _invoke("run", *TINY, "--seed", seed, "--store", store_path)[0] == 0
     ids = [r["run_id"] for r in json.loads(_invoke("runs", "-o", "json", "--store", store_path)[1])]
-    first = {i[0] for i in ids}
-    shared = next(c for c in first if sum(i.startswith(c) for i in ids) > 1) if len(first) < len(ids) else None
-    if shared is not None:
-        code, _out, err = _invoke("show", shared, "--store", store_path)
-        assert code == 2
-        _one_line_error(err, "is ambiguous", *[i for i in ids if i.startswith(shared)][:2])
+    code, _out, err = _invoke("show", "", "--store", store_path)  # a prefix every run shares
+    assert code == 2
+    _one_line_error(err, "is ambiguous: 2 runs", *ids)
     code, _out, err = _invoke("show", "zzzz", "--store", store_path)
     _one_line_error(err, "no run 'zzzz'")
     result = CliRunner().invoke(main, ["rnu"])
     assert result.exit_code == 2 and "did you mean 'run'?" in result.stderr
     code, out, _err = _invoke("--help")
     assert code == 0 and "campaign-900-fixed" in out and "SCALELAB_STORE" in out and "results.duckdb" in out
-
-
-def test_progress_only_on_a_terminal_or_when_asked(store_path: str) -> None:
-    quiet = CliRunner().invoke(main, ["run", *TINY, "-o", "json", "--store", store_path])
-    assert quiet.exit_code == 0 and quiet.stderr.startswith("stored as run ") and quiet.stderr.count("\n") == 1
-    loud = CliRunner().invoke(main, ["run", *TINY, "--set", "workload.0.duration=3m", "--progress", "-o", "json",
-                                     "--store", store_path])
-    assert loud.exit_code == 0
-    lines = loud.stderr.splitlines()
-    assert any(" s simulated, " in line and "of at most" in line for line in lines)
-    assert json.loads(loud.stdout)["summary"]["nodes"] == 5.0  # stdout stays one JSON document

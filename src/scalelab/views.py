@@ -40,11 +40,12 @@ def findings(items: list[dict[str, Any]]) -> None:
         ev = f["evidence"]
         colour = {"error": "red", "warning": "yellow"}.get(f["severity"], "blue")
         metric = ev.get("metric")
-        if metric is not None and ev.get("observed") is not None:
-            scale = f" {ev['value'].rsplit(' at ', 1)[1]}" if " at " in (ev.get("value") or "") else ""
-            observed = f" ({metric} = {render.value(metric, ev['observed'])}{' at' + scale if scale else ''})"
+        if ev.get("value"):
+            observed = f" ({ev['value']})"  # the figure and the scale, as the finding states them
+        elif metric is not None:
+            observed = f" ({metric} = {render.value(metric, ev['observed'])})"
         else:
-            observed = f" ({ev['value']})" if ev.get("value") else ""
+            observed = ""
         out.print(f"[{colour}]{f['severity']}[/] {f['id']}: {escape(f['title'])}{escape(observed)}")
         out.print(f"  fix: {escape(f['fix'])}")
 

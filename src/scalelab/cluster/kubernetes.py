@@ -213,8 +213,8 @@ class KubernetesLayer:
         the controller-manager's rate limit let the last create through."""
         assert isinstance(phase, DeployPhase)
         engine = self.asm.engine
-        deploy = Deploy(engine, phase, self.asm.scenario.nodes, self.controller_manager, self.scheduler,
-                        self.kubelets, self.fanout, self.objects, self.asm.recorder, engine.stop)
+        deploy = Deploy.of_phase(engine, phase, self.asm.scenario.nodes, self.controller_manager, self.scheduler,
+                                 self.kubelets, self.fanout, self.objects, self.asm.recorder, engine.stop)
         self.deploys.append(deploy)
         deploy.start()
         creation = len(deploy.pods) / self.asm.scenario.controller_manager.qps
@@ -234,9 +234,8 @@ class KubernetesLayer:
             record_density(deploy, asm.recorder)
             asm.engine.stop()
 
-        deploy = Deploy(asm.engine, DeployPhase(kind="deploy", pod_start_seconds=phase.pod_start_seconds), sc.nodes,
-                        creator, self.scheduler, self.kubelets, self.fanout, self.objects, asm.recorder, finished,
-                        pods=pods, services=0, pull=phase.images == "pull")
+        deploy = Deploy(asm.engine, pods, 0, phase.pod_start_seconds, creator, self.scheduler, self.kubelets,
+                        self.fanout, self.objects, asm.recorder, finished, pull=phase.images == "pull")
         self.deploys.append(deploy)
         deploy.start()
         return asm.engine.now + len(pods) / qps + phase.timeout

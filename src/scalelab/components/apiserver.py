@@ -12,7 +12,7 @@ Model card: docs/models/apiserver.md (every cost with its source).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,15 +47,15 @@ class ApiCall:
     verb: str
     resource: str
     scope: str
+    #: computed once (requests are a hot path): whether it goes to etcd as a write, and the
+    #: name of its latency histogram (Prometheus-style labels, sorted by name)
+    mutating: bool = field(init=False)
+    histogram: str = field(init=False)
 
-    @property
-    def mutating(self) -> bool:
-        return self.verb in MUTATING_VERBS
-
-    @property
-    def labels(self) -> str:
-        """Prometheus-style labels, sorted by name."""
-        return f'{{resource="{self.resource}",scope="{self.scope}",verb="{self.verb}"}}'
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mutating", self.verb in MUTATING_VERBS)
+        object.__setattr__(self, "histogram",
+                           f'api_request_seconds{{resource="{self.resource}",scope="{self.scope}",verb="{self.verb}"}}')
 
 
 class CohortReply:
@@ -149,7 +149,7 @@ class ApiServer:
         latency = self.engine.now - start
         self.recorder.inc('apiserver_request_total{code="200"}', n)
         self.recorder.observe("api_request_seconds", latency, n)
-        self.recorder.observe("api_request_seconds" + call.labels, latency, n)
+        self.recorder.observe(call.histogram, latency, n)
         if call.mutating:
             self.recorder.observe("api_mutating_request_seconds", latency, n)
         if done is not None:

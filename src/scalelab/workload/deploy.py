@@ -49,16 +49,16 @@ PHASES = ("create_to_schedule", "schedule_to_run", "run_to_watch", "schedule_to_
 
 
 class Deploy:
-    """Drives one deploy phase; ``finished`` fires when every pod runs."""
+    """Drives a set of pods from creation to Running (a ``deploy`` phase, or a ``density``
+    phase's pods); ``on_finished`` is called when every pod runs."""
 
-    def __init__(self, engine: Engine, phase: DeployPhase, nodes: int, cm: ControllerManager,
-                 scheduler: SchedulerProcess, kubelets: Kubelets, fanout: WatchFanout,
+    def __init__(self, engine: Engine, pods: list[_Pod], services: int, pod_start_seconds: float,
+                 cm: ControllerManager, scheduler: SchedulerProcess, kubelets: Kubelets, fanout: WatchFanout,
                  objects: ClusterObjects, recorder: Recorder, on_finished: Callable[[], None],
-                 pods: list[_Pod] | None = None, services: int | None = None, pull: bool = True) -> None:
-        """``pods``/``services``/``pull`` let another phase (``density``) drive its own pods
-        through the same path; by default the deploy phase's."""
+                 pull: bool = True) -> None:
+        """``services``: the Services (and Endpoints) the pods join, one per ``app`` label;
+        ``pull``: whether each pod's image is pulled first."""
         self.engine = engine
-        self.phase = phase
         self.cm = cm
         self.scheduler = scheduler
         self.kubelets = kubelets
@@ -66,8 +66,8 @@ class Deploy:
         self.objects = objects
         self.recorder = recorder
         self.on_finished = on_finished
-        self.pods = self._pods(phase, nodes) if pods is None else pods
-        self.services = phase.deployments + 1 if services is None else services
+        self.pods = pods
+        self.services = services
         self.pull = pull
         #: when the phase started, its last container ran, its last Running status was stored
         self.started_at = math.nan
@@ -76,8 +76,15 @@ class Deploy:
         #: ready addresses per Service (one Service per deployment, keyed by the app label)
         self.addresses: dict[str, int] = {}
         self.running = 0
-        self.startup: list[float] = []
-        kubelets.pod_start_seconds = phase.pod_start_seconds
+        kubelets.pod_start_seconds = pod_start_seconds
+
+    @classmethod
+    def of_phase(cls, engine: Engine, phase: DeployPhase, nodes: int, cm: ControllerManager,
+                 scheduler: SchedulerProcess, kubelets: Kubelets, fanout: WatchFanout, objects: ClusterObjects,
+                 recorder: Recorder, on_finished: Callable[[], None]) -> Deploy:
+        """A deploy phase: its deployments' pods (and control-plane pods), a Service each."""
+        return cls(engine, cls._pods(phase, nodes), phase.deployments + 1, phase.pod_start_seconds, cm, scheduler,
+                   kubelets, fanout, objects, recorder, on_finished)
 
     @staticmethod
     def _pods(phase: DeployPhase, nodes: int) -> list[_Pod]:
@@ -126,7 +133,6 @@ class Deploy:
 
     def _running(self, pod: _Pod) -> None:
         self.running += 1
-        self.startup.append(self.engine.now - pod.created)
         now = self.last_running = self.engine.now
         self.recorder.observe("pod_startup_seconds", now - pod.created)
         for phase, seconds in zip(PHASES, (pod.bound - pod.created, pod.started - pod.bound, now - pod.started,
