@@ -174,3 +174,14 @@ def test_ambiguous_runs_commands_and_help(store_path: str) -> None:
     assert result.exit_code == 2 and "did you mean 'run'?" in result.stderr
     code, out, _err = _invoke("--help")
     assert code == 0 and "campaign-900-fixed" in out and "SCALELAB_STORE" in out and "results.duckdb" in out
+
+
+def test_progress_only_on_a_terminal_or_when_asked(store_path: str) -> None:
+    quiet = CliRunner().invoke(main, ["run", *TINY, "-o", "json", "--store", store_path])
+    assert quiet.exit_code == 0 and quiet.stderr.startswith("stored as run ") and quiet.stderr.count("\n") == 1
+    loud = CliRunner().invoke(main, ["run", *TINY, "--set", "workload.0.duration=3m", "--progress", "-o", "json",
+                                     "--store", store_path])
+    assert loud.exit_code == 0
+    lines = loud.stderr.splitlines()
+    assert any(" s simulated, " in line and "of at most" in line for line in lines)
+    assert json.loads(loud.stdout)["summary"]["nodes"] == 5.0  # stdout stays one JSON document
