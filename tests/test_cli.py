@@ -64,3 +64,15 @@ def test_reproduce_not_modelled_exits_1(store_path: str) -> None:
     assert code == 1
     doc = json.loads(out)
     assert doc["status"] == "not_modelled" and doc["passed"] is False
+
+
+def test_run_accepts_every_phase_kind(store_path: str, tmp_path: Path) -> None:
+    # the command plans its progress from every phase: a phase without a duration must not crash it
+    scenario = tmp_path / "phases.yaml"
+    scenario.write_text(
+        "name: phases\ntopology: {worker_hosts: 1}\nnode_proxy: {proxy_timeout: 10m}\nworkload:\n"
+        "  - {kind: steady, duration: 5s}\n  - {kind: density, pods_per_node: 1}\n"
+        "  - {kind: dns_load, rate: 10, services: 5, duration: 5s}\n")
+    code, out, err = _invoke("run", str(scenario), "--format", "json", "--store", store_path)
+    assert code == 0, err
+    assert json.loads(out)["summary"]["density_pods_per_second"] > 0

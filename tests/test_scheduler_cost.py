@@ -13,6 +13,7 @@ from scalelab.components.scheduler.framework import AffinityTerm, NodeTable, Pod
 from scalelab.kube.objects import LabelSelector
 from scalelab.runner import execute
 from scalelab.scenarios import load_scenario
+from scalelab.spec.model import Scheduler as SchedulerSpec
 
 
 def _cluster(nodes: int, placed_per_node: int) -> tuple[NodeTable, PodInfo]:
@@ -28,7 +29,7 @@ def _cluster(nodes: int, placed_per_node: int) -> tuple[NodeTable, PodInfo]:
 
 def _cost(generation: str, nodes: int, per_node: int) -> float:
     table, pod = _cluster(nodes, per_node)
-    return cycle_cost(generation, pod, table, 10e-6, 16).cpu_seconds
+    return cycle_cost(SchedulerSpec(generation=generation), pod, table).cpu_seconds
 
 
 def test_1_5_grows_with_nodes_times_pods() -> None:

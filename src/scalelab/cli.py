@@ -133,8 +133,10 @@ def _planned_end(scenario: Any) -> float:
     for phase in scenario.workload:
         if phase.kind == "deploy":
             total += pods / scenario.controller_manager.qps + phase.timeout
-        else:
+        elif hasattr(phase, "duration"):
             total += phase.duration
+        else:  # a phase that ends when its pods run (density): bounded by its timeout
+            total += phase.timeout
     return total
 
 

@@ -69,7 +69,7 @@ def dry_run(nodes_path: Path, pods_path: Path, existing_path: Path | None, gener
     def place(spec: PendingPodSpec) -> tuple[str | None, Counter[str]]:
         if spec.node is not None and spec.node not in index:
             return None, Counter({NODE_NOT_FOUND: 1})
-        cost = cycle_cost(generation, spec.pod, table, sched.per_node_cpu_seconds, sched.parallelism)
+        cost = cycle_cost(sched, spec.pod, table)
         costs.append(cost.cpu_seconds / cost.lanes)
         decision = framework.schedule(spec.pod, table, only=index[spec.node] if spec.node else None)
         if decision.node is None:

@@ -20,6 +20,7 @@ from scalelab.components.calico import BgpSessions
 from scalelab.components.cluster_dns import ClusterDns
 from scalelab.components.connections import ConnectionTable
 from scalelab.components.controller_manager import ControllerManager
+from scalelab.components.etcd import OWNER as ETCD_OWNER
 from scalelab.components.etcd import Etcd
 from scalelab.components.kubelet import Kubelets
 from scalelab.components.leader_election import LeaderElection
@@ -29,11 +30,13 @@ from scalelab.components.reflectors import Reflectors
 from scalelab.components.runtime import DockerDaemons
 from scalelab.components.scheduler.framework import Framework, NodeTable
 from scalelab.components.scheduler.plugins import DEFAULT_PROFILE, default_registry
+from scalelab.components.scheduler.scheduler import OWNER as SCHEDULER_OWNER
 from scalelab.components.scheduler.scheduler import SchedulerProcess
 from scalelab.components.watch_fanout import WatchFanout
 from scalelab.facts import RESOURCE_INDEX
 from scalelab.metrics.recorder import Recorder
 from scalelab.metrics.summary import STATIC_PODS_PER_NODE
+from scalelab.sim import Cores
 from scalelab.spec.model import DensityPhase, DeployPhase, DnsLoadPhase, Scenario
 from scalelab.workload.density import DENSITY_LABEL, density_nodes, density_pods
 from scalelab.workload.density import record as record_density
@@ -88,7 +91,8 @@ class KubernetesLayer:
         nodes = sc.nodes
         machine = sc.hosts.hardware if sc.placement.control_plane == "hardware" else sc.hosts.vm
         cp_cores = [asm.host(f"control-plane-{i}", machine.threads) for i in range(sc.topology.control_plane_hosts)]
-        self.etcd = Etcd(engine, cp_cores[0], machine.disk.fsync_seconds, sc.etcd.network_rtt_seconds, recorder)
+        self.etcd = Etcd(engine, cp_cores[0], machine.disk.fsync_seconds, sc.etcd.network_rtt_seconds, recorder,
+                         sc.etcd.apply_cpu_seconds)
         self.apiservers = [ApiServer(engine, i, cp_cores[i % len(cp_cores)], sc.apiserver, self.etcd, recorder,
                                      sc.etcd.quorum_reads) for i in range(sc.apiserver.replicas)]
         self.objects = objects = ClusterObjects(nodes, sc.kubelet.node_object_bytes, sc.apiserver.watch_cache_size)
@@ -167,20 +171,24 @@ class KubernetesLayer:
     def _gauges(self, recorder: Recorder) -> None:
         last_cpu: dict[str, float] = {}
         for api in self.apiservers:
-            recorder.gauge(f'apiserver_cpu_percent{{apiserver="{api.index}"}}', self._cpu_gauge(api, last_cpu))
+            recorder.gauge(f'apiserver_cpu_percent{{apiserver="{api.index}"}}',
+                           self._cpu_gauge(api.cores, api.owner, last_cpu))
+        recorder.gauge("etcd_cpu_percent", self._cpu_gauge(self.etcd.cores, ETCD_OWNER, {}))
+        recorder.gauge("scheduler_cpu_percent", self._cpu_gauge(self.scheduler.cores, SCHEDULER_OWNER, {}))
         recorder.gauge("apiserver_inflight_max", lambda: float(max(a.inflight.in_use for a in self.apiservers)))
         recorder.gauge("node_proxy_reconnects_total", lambda: float(self.proxies.reconnects))
         handshakes = [f'apiserver_tls_handshakes_total{{apiserver="{a.index}"}}' for a in self.apiservers]
         recorder.gauge("apiserver_tls_handshakes_total",
                        lambda: sum(recorder.counters.get(name, 0.0) for name in handshakes))
 
-    def _cpu_gauge(self, api: ApiServer, last: dict[str, float]) -> Callable[[], float]:
+    def _cpu_gauge(self, cores: Cores, owner: str, last: dict[str, float]) -> Callable[[], float]:
+        """CPU % (100 = one thread) of one process on its host over the last sample interval."""
         every = self.asm.recorder.sample_every
 
         def read() -> float:
-            busy = api.cores.owner_busy_seconds(api.owner)
-            prev = last.get(api.owner, 0.0)
-            last[api.owner] = busy
+            busy = cores.owner_busy_seconds(owner)
+            prev = last.get(owner, 0.0)
+            last[owner] = busy
             return 100.0 * (busy - prev) / every
 
         return read

@@ -24,11 +24,11 @@ from scalelab.spec.model import ApiServer as ApiServerSpec
 Done = Callable[[int, float], None]
 """Called with (HTTP code, weight): 200 for served requests, 429 for rejected ones."""
 
-#: Serialisation passes of a request's object in the 1.5 apiserver. Storage is etcd2 with JSON;
-#: kubelet, kube-proxy, scheduler and controller-manager speak protobuf since 1.3. A read is
-#: decoded from etcd (JSON) and encoded to the client (protobuf); a write is decoded from the
-#: client (protobuf), encoded for etcd (JSON) and encoded back in the response (protobuf).
-READ_PASSES = (1, 1)  # (JSON, protobuf)
+#: Serialisation passes of a request's object in the 1.5 apiserver: (storage, client). Storage is
+#: etcd2 with JSON; the clients speak ``apiserver.client_encoding`` (protobuf since 1.3). A read
+#: is decoded from etcd and encoded to the client; a write is decoded from the client, encoded
+#: for etcd and encoded back in the response.
+READ_PASSES = (1, 1)
 WRITE_PASSES = (1, 2)
 
 
@@ -99,7 +99,7 @@ class ApiServer:
         self.quorum_reads = quorum_reads
         self.inflight = Slots(engine, spec.max_requests_inflight)
         self._json = spec.json_bytes_per_cpu_second
-        self._proto = spec.protobuf_bytes_per_cpu_second
+        self._client = self._client_rate(spec)
         #: this process's name on its host's cores (which it may share)
         self.owner = f"apiserver{index}"
 
@@ -107,8 +107,14 @@ class ApiServer:
         """Restarted with new flags; slots in use stay held until their requests end."""
         self.spec = spec
         self._json = spec.json_bytes_per_cpu_second
-        self._proto = spec.protobuf_bytes_per_cpu_second
+        self._client = self._client_rate(spec)
         self.inflight.capacity = spec.max_requests_inflight
+
+    @staticmethod
+    def _client_rate(spec: ApiServerSpec) -> float:
+        """Bytes per CPU-second of the encoding the cluster's clients speak."""
+        protobuf = spec.client_encoding == "protobuf"
+        return spec.protobuf_bytes_per_cpu_second if protobuf else spec.json_bytes_per_cpu_second
 
     def finish(self, recorder: Recorder) -> None:
         """End-of-run: the most inflight slots held at once."""
@@ -132,9 +138,9 @@ class ApiServer:
         if got <= 0:
             return
         mutating = call.mutating
-        json_passes, proto_passes = WRITE_PASSES if mutating else READ_PASSES
-        work = (self.spec.request_cpu_seconds + json_passes * object_bytes / self._json
-                + proto_passes * object_bytes / self._proto + extra_cpu)
+        storage_passes, client_passes = WRITE_PASSES if mutating else READ_PASSES
+        work = (self.spec.request_cpu_seconds + storage_passes * object_bytes / self._json
+                + client_passes * object_bytes / self._client + extra_cpu)
         through_etcd = storage and (mutating or self.quorum_reads)
         self._charge(work, self._after_cpu, start, call, through_etcd, done, got, weight=got)
 
@@ -183,7 +189,7 @@ class ApiServer:
     def list_cost(self, scanned: float, returned: float, object_bytes: float) -> float:
         """CPU of one LIST served from the watch cache (resourceVersion 0): every cached
         object of the type is filtered, the matches are encoded."""
-        return scanned * self.spec.filter_cpu_seconds + returned * object_bytes / self._proto
+        return scanned * self.spec.filter_cpu_seconds + returned * object_bytes / self._client
 
     def fanout(self, events: float, watchers: float, delivered: float, object_bytes: float) -> None:
         """Watch-cache dispatch: each event is decoded from etcd, filtered for every watcher
@@ -191,6 +197,6 @@ class ApiServer:
         had no serialisation cache)."""
         # each event is decoded once from etcd's JSON watch, then encoded per delivery
         work = (events * object_bytes / self._json + events * watchers * self.spec.filter_cpu_seconds
-                + delivered * object_bytes / self._proto)
+                + delivered * object_bytes / self._client)
         if work > 0:
             self._charge(work, _noop)

@@ -16,17 +16,18 @@ from typing import Any
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Cores, Engine
 
-#: CPU per applied operation on the leader (etcd2 store: JSON + tree update), ~50 us.
-#: Assumption of the order of etcd2's published ~10-20k writes/s per core of apply work.
-APPLY_CPU_SECONDS = 50e-6
+#: etcd's name on its leader host's cores (its CPU is sampled under it)
+OWNER = "etcd"
 
 
 class Etcd:
     """The etcd cluster as one commit pipeline on its leader's host."""
 
     def __init__(self, engine: Engine, leader_cores: Cores, fsync_seconds: float,
-                 rtt_seconds: float, recorder: Recorder) -> None:
+                 rtt_seconds: float, recorder: Recorder, apply_cpu_seconds: float = 50e-6) -> None:
         self.engine = engine
+        #: CPU per applied operation on the leader (``etcd.apply_cpu_seconds``)
+        self.apply_cpu_seconds = apply_cpu_seconds
         self.cores = leader_cores
         self.fsync_seconds = fsync_seconds
         self.rtt_seconds = rtt_seconds
@@ -45,7 +46,7 @@ class Etcd:
         batch, self._pending = self._pending, []
         self._committing = True
         ops = sum(w for _cb, _a, w in batch)
-        self.cores.submit(APPLY_CPU_SECONDS, _noop, weight=ops, owner="etcd")
+        self.cores.submit(self.apply_cpu_seconds, _noop, weight=ops, owner=OWNER)
         self.recorder.inc("etcd_commits_total")
         self.recorder.inc("etcd_operations_total", ops)
         self.engine.schedule(self.fsync_seconds + self.rtt_seconds, self._commit, batch, ops)

@@ -92,6 +92,11 @@ def summarise(m: Measurements, window: Window, scenario: Scenario) -> dict[str, 
     out["apiserver_cpu_percent_deploy_mean"] = _round(max(deploy_means), 3) if deploy_means else None
     out["apiserver_cpu_percent_deploy_max"] = (
         _round(max(float(v.max()) for v in deploy_cpu if len(v)), 3) if deploy_means else None)
+    for process in ("etcd", "scheduler"):
+        samples = _window_samples(m, window, f"{process}_cpu_percent")
+        out[f"{process}_cpu_percent_mean"] = _round(float(samples.mean()), 3) if len(samples) else None
+        during = _deploy_samples(m, f"{process}_cpu_percent")
+        out[f"{process}_cpu_percent_deploy_max"] = _round(float(during.max()), 3) if len(during) else None
     reconnects = _window_samples(m, window, "node_proxy_reconnects_total")
     handshakes = _window_samples(m, window, "apiserver_tls_handshakes_total")
     span = len(reconnects) * m.sample_every

@@ -81,6 +81,10 @@ class ApiServer(Section):
     protobuf_bytes_per_cpu_second: PositiveFloat = 250e6
     # Per object and per watcher: label/field set built and matched (1.5 GetAttrs): ~2 us.
     filter_cpu_seconds: NonNegativeFloat = 2e-6
+    # How the cluster's own clients (kubelet, kube-proxy, scheduler, controller-manager) talk to
+    # it: protobuf since Kubernetes 1.3 (docs/proposals/protobuf.md); "json" for 1.2 and older,
+    # whose every request was JSON both ways (calibration rows of that era set it).
+    client_encoding: Literal["protobuf", "json"] = "protobuf"
     # kube-apiserver 1.5: watch cache size of nodes, pods, endpoints, services
     # (pkg/registry/cachesize: max(k * clusterSize, 1000) with --target-ram-mb unset -> 1000).
     watch_cache_size: PositiveInt = 1000
@@ -92,6 +96,10 @@ class Etcd(Section):
     network_rtt_seconds: NonNegativeFloat = 0.2e-3
     # etcd v2/v3 serve a quorum read through raft (1.5 GET with resourceVersion "").
     quorum_reads: bool = True
+    # CPU per applied operation on the leader (etcd2 store: request decode, raft entry, JSON +
+    # tree update, response): ~50 us, an assumption of the order of etcd2's published ~10-20k
+    # writes/s per core of apply work (docs/models/etcd.md); a calibration path.
+    apply_cpu_seconds: PositiveFloat = 50e-6
 
 
 class NodeProxy(Section):
@@ -137,6 +145,13 @@ class Scheduler(Section):
     # tests' ~100 pods/s at 1000 nodes without affinity); 16 goroutines for predicates.
     per_node_cpu_seconds: PositiveFloat = 10e-6
     parallelism: PositiveInt = 16
+    # 1.5's inter-pod affinity predicate (components/scheduler/cost.py): a label selector built
+    # with validation, 3.3 us (openkruise PR 1068's benchmark of LabelSelectorAsSelector), and
+    # one selector match plus the pod lister's copy per placed pod, 0.2 + 0.1 us (assumptions,
+    # a few map operations). Calibration paths: 1.5 builds a selector per (node, placed pod).
+    selector_build_cpu_seconds: PositiveFloat = 3.3e-6
+    selector_match_cpu_seconds: PositiveFloat = 0.2e-6
+    pod_list_cpu_seconds: PositiveFloat = 0.1e-6
     assume_ttl_seconds: PositiveDuration = 30.0  # 1.5 scheduler cache TTL
     assume_ttl_after_bind: bool = False  # PR 38503
 

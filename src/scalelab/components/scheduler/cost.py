@@ -16,14 +16,11 @@ scheduler of each era spent on it, from the structure of its code (kube-schedule
 modern: PreFilter walks the placed pods once per cycle (16 goroutines) and Filter is a
 lookup per node: no per-node scan.
 
-Unit costs (modern Go on a modern CPU; Go 1.7 on the report's 2.5 GHz Haswell was slower,
-which this model does not add):
-- label selector built with validation: 3.3 us (openkruise PR 1068 benchmark of
-  ``metav1.LabelSelectorAsSelector``: 3329 ns/op); kubernetes issue 30875 (2016) found ~20 %
-  of controller-manager CPU in this validation;
-- selector match against a pod's labels: 0.2 us, and the pod lister's copy plus node lookup
-  per pod: 0.1 us (assumptions, a few map operations);
-- affinity annotation JSON (~300 bytes) at the apiserver's 50 MB/s: 6 us.
+Unit costs are spec fields (``scheduler.selector_build_cpu_seconds``,
+``selector_match_cpu_seconds``, ``pod_list_cpu_seconds``, ``per_node_cpu_seconds``), so that
+calibration rows can fit them; their priors and sources are in ``spec/model.py`` (kubernetes
+issue 30875 (2016) found ~20 % of controller-manager CPU in the selector validation). The
+affinity annotation JSON (~300 bytes) is parsed at 50 MB/s: 6 us.
 """
 
 from __future__ import annotations
@@ -33,10 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalelab.components.scheduler.framework import NodeTable, PodInfo
+from scalelab.spec.model import Scheduler as SchedulerSpec
 
-SELECTOR_BUILD_SECONDS = 3.3e-6
-SELECTOR_MATCH_SECONDS = 0.2e-6
-POD_LIST_SECONDS = 0.1e-6
 ANNOTATION_BYTES = 300.0
 JSON_BYTES_PER_SECOND = 50e6
 
@@ -62,28 +57,30 @@ def _scan_pairs(pod: PodInfo, nodes: NodeTable) -> float:
     return pairs
 
 
-def cycle_cost(generation: str, pod: PodInfo, nodes: NodeTable, per_node_seconds: float,
-               parallelism: int) -> CycleCost:
+def cycle_cost(spec: SchedulerSpec, pod: PodInfo, nodes: NodeTable) -> CycleCost:
+    """CPU of scheduling ``pod`` onto ``nodes`` by the algorithm of ``spec.generation``."""
+    generation = spec.generation
+    build, match, listing = spec.selector_build_cpu_seconds, spec.selector_match_cpu_seconds, spec.pod_list_cpu_seconds
     n = len(nodes)
-    lanes = max(1, min(parallelism, n))
-    base = per_node_seconds * n
+    lanes = max(1, min(spec.parallelism, n))
+    base = spec.per_node_cpu_seconds * n
     index = nodes.affinity
     placed = len(index.placed)
     with_affinity = index.with_affinity
     has_terms = bool(pod.required_affinity or pod.required_anti_affinity)
     json_parse = ANNOTATION_BYTES / JSON_BYTES_PER_SECOND
     if generation == "modern":
-        prefilter = placed * SELECTOR_MATCH_SECONDS if has_terms else 0.0
-        return CycleCost(base + prefilter + with_affinity * SELECTOR_MATCH_SECONDS, lanes)
+        prefilter = placed * match if has_terms else 0.0
+        return CycleCost(base + prefilter + with_affinity * match, lanes)
     # 1.5 and 1.5.2 share the structure
-    metadata = with_affinity * (json_parse + SELECTOR_BUILD_SECONDS + SELECTOR_MATCH_SECONDS)
+    metadata = with_affinity * (json_parse + build + match)
     per_node = n * json_parse
     if has_terms:
         pairs = _scan_pairs(pod, nodes)
-        per_node += n * placed * POD_LIST_SECONDS
+        per_node += n * placed * listing
         terms = len(pod.required_affinity) + len(pod.required_anti_affinity)
         if generation == "1.5":
-            per_node += pairs * (SELECTOR_BUILD_SECONDS + SELECTOR_MATCH_SECONDS)
+            per_node += pairs * (build + match)
         else:  # 1.5.2: one selector per term and node
-            per_node += pairs * SELECTOR_MATCH_SECONDS + n * terms * SELECTOR_BUILD_SECONDS
+            per_node += pairs * match + n * terms * build
     return CycleCost(base + metadata + per_node, lanes)

@@ -32,6 +32,10 @@ CACHE_CLEANUP_SECONDS = 1.0
 UNSCHEDULABLE_RETRY_SECONDS = 1.0
 
 
+#: the scheduler's name on its host's cores (its CPU is sampled under it)
+OWNER = "scheduler"
+
+
 @dataclass
 class PendingPod:
     pod: PodInfo
@@ -72,8 +76,7 @@ class SchedulerProcess:
 
     def cycle_cost(self, pod: PodInfo) -> CycleCost:
         """CPU of the next cycle for ``pod`` by the generation's algorithm (``cost``)."""
-        return cycle_cost(self.spec.generation, pod, self.nodes, self.spec.per_node_cpu_seconds,
-                          self.spec.parallelism)
+        return cycle_cost(self.spec, pod, self.nodes)
 
     def enqueue(self, pending: PendingPod) -> None:
         if self.first_enqueued is None:
@@ -91,7 +94,7 @@ class SchedulerProcess:
         cost = self.cycle_cost(pending.pod)
         self._ideal = cost.cpu_seconds / min(cost.lanes, self.cores.threads)  # the cycle on an idle host
         self.cores.submit(cost.cpu_seconds / cost.lanes, self._decided, pending, self.engine.now,
-                          weight=cost.lanes, owner="scheduler")
+                          weight=cost.lanes, owner=OWNER)
 
     def _decided(self, pending: PendingPod, started: float) -> None:
         took = self.engine.now - started
