@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
+
 from scalelab.runner import execute
 from scalelab.scenarios import apply_patch, load_scenario
 
@@ -45,3 +47,27 @@ def test_without_a_dns_load_phase_its_figures_are_undefined() -> None:
                                                      "workload": [{"kind": "steady", "duration": "10s"}]})
     s = execute(sc).summary
     assert s["dns_load_lookups_total"] is None and s["dns_load_latency_seconds_p50"] is None
+
+
+def _erlang_b(servers: int, load: float) -> float:
+    """Erlang's loss formula by its recursion (independent of the model)."""
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = load * b / (k + load * b)
+    return b
+
+
+@pytest.mark.parametrize("rate", [80.0, 200.0])
+def test_lookup_loss_follows_erlang_b_of_the_forward_table(rate: float) -> None:
+    # Every lookup is of a fresh name (100,000 Services, a one-entry cache), so each of its
+    # queries needs a dnsmasq forward entry until kubedns answers, after exactly `hold` seconds
+    # (kubedns never CPU-bound). A lookup's A and AAAA queries take two entries at once, and its
+    # second search step takes them again the instant the first is answered: an admitted lookup
+    # holds one *pair* of entries for 2 x hold, and it is lost when no pair is free on arrival.
+    # With Poisson arrivals the lost share is Erlang-B over forward_max / 2 servers at an offered
+    # load of rate x 2 x hold (insensitive to the constant holding time).
+    slots, hold = 20, 0.05
+    s = _run({"rate": rate, "services": 100_000, "form": "service", "duration": "60s"},
+             **{"dns.dns_forward_max": slots, "dns.cache_size": 1, "dns.kubedns_cpu_limit": 1000,
+                "dns.kubedns_query_cpu_seconds": hold})
+    assert s["dns_load_failed_share"] == pytest.approx(_erlang_b(slots // 2, rate * 2 * hold), rel=0.1)

@@ -3,6 +3,8 @@ the model's value for a row."""
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -74,11 +76,20 @@ def load_rows(paths: list[Path] | None = None) -> list[Row]:
 
 def model_value(row: Row, overrides: dict[str, Any] | None = None) -> float | None:
     """The model's value of a row's metric, running the row's setup (with ``overrides``: a
-    profile overlay's values)."""
+    profile overlay's values). Rows that share a setup share one run (see ``_summary``)."""
+    key = json.dumps([row.setup.scenario, row.setup.set, overrides or {}], sort_keys=True, default=str)
+    value = _summary(key).get(row.metric)
+    return None if value is None else float(value)
+
+
+@functools.lru_cache(maxsize=128)
+def _summary(key: str) -> dict[str, float | None]:
+    """The summary of one setup under one set of overrides: runs are deterministic (same
+    scenario, same seed), so a fit evaluating several rows of one setup runs it once."""
     from scalelab.runner import execute
     from scalelab.scenarios import apply_patch, load_scenario
 
-    scenario = apply_patch(load_scenario(row.setup.scenario), {**(overrides or {}), **row.setup.set},
-                           source=f"calibration row {row.id}")
-    value = execute(scenario).summary.get(row.metric)
-    return None if value is None else float(value)
+    scenario_name, patch, overrides = json.loads(key)
+    scenario = apply_patch(load_scenario(scenario_name), {**overrides, **patch},
+                           source=f"calibration setup {scenario_name}")
+    return dict(execute(scenario).summary)

@@ -154,6 +154,8 @@ def summarise(m: Measurements, window: Window, scenario: Scenario) -> dict[str, 
     lookups = counters.get("dns_load_lookups_total")
     out["dns_load_lookups_total"] = lookups
     out["dns_load_failed_lookups_total"] = counters.get("dns_load_failed_lookups_total", 0.0) if lookups else None
+    out["dns_load_failed_share"] = (
+        _round(counters.get("dns_load_failed_lookups_total", 0.0) / lookups, 6) if lookups else None)
     out["dns_load_latency_seconds_p50"] = _quantile(dist("dns_load_latency_seconds"), 0.5)
     out["dns_load_latency_seconds_p99"] = _quantile(dist("dns_load_latency_seconds"), 0.99)
     out.update(_labelled_quantiles(m, "api_request_seconds", (0.5, 0.9, 0.99)))
