@@ -37,11 +37,12 @@ from scalelab.facts import RESOURCE_INDEX
 from scalelab.metrics.recorder import Recorder
 from scalelab.metrics.summary import STATIC_PODS_PER_NODE
 from scalelab.sim import Cores
-from scalelab.spec.model import DensityPhase, DeployPhase, DnsLoadPhase, Scenario
+from scalelab.spec.model import DensityPhase, DeployPhase, DnsLoadPhase, LoadPhase, Scenario
 from scalelab.workload.density import DENSITY_LABEL, density_nodes, density_pods
 from scalelab.workload.density import record as record_density
 from scalelab.workload.deploy import CONTROL_PLANE_LABEL, Deploy
 from scalelab.workload.dns_load import DnsLoad
+from scalelab.workload.load import LoadTest
 
 #: Services and Endpoints a bare cluster has (kubernetes, kube-dns) plus the two
 #: leader-election Endpoints records.
@@ -54,7 +55,7 @@ LEADER_RECORD_BYTES = endpoints_bytes(0)
 #: What this layer handles, declared for the loader (checked against the registrations).
 FAULT_KINDS = ("docker_hang", "dnsmasq_oom", "healthz_oom")
 RECONFIGURABLE = ("apiserver", "node_proxy", "kubelet", "scheduler", "runtime", "remediation")
-PHASES = ("deploy", "density", "dns_load")
+PHASES = ("deploy", "density", "dns_load", "load")
 
 
 def cohort_tick(proxy_timeout: float) -> float:
@@ -160,6 +161,7 @@ class KubernetesLayer:
         asm.phase("deploy", self._deploy)
         asm.phase("density", self._density)
         asm.phase("dns_load", self._dns_load)
+        asm.phase("load", self._load)
         for api in self.apiservers:
             asm.on_finish(f"apiserver{api.index}", api.finish)
         asm.on_finish("workload", self._finish_workload)
@@ -247,6 +249,21 @@ class KubernetesLayer:
         self.deploys.append(deploy)
         deploy.start()
         return asm.engine.now + len(pods) / qps + phase.timeout
+
+    def _load(self, phase: object) -> float:
+        """Start a load test; it ends when its controllers and Services are deleted."""
+        assert isinstance(phase, LoadPhase)
+        asm = self.asm
+        deploy = Deploy(asm.engine, [], 0, phase.pod_start_seconds, self.controller_manager, self.scheduler,
+                        self.kubelets, self.fanout, self.objects, asm.recorder, None, pull=phase.images == "pull")
+        self.deploys.append(deploy)
+        test = LoadTest(asm.engine, phase, asm.scenario.nodes, deploy, self.apiservers[0], asm.recorder,
+                        asm.rng.stream("load"), asm.engine.stop)
+        test.start()
+        if phase.duration is not None:
+            return asm.engine.now + phase.duration
+        stages = test.total / phase.actions_per_second * (2 + phase.scalings / 3)
+        return asm.engine.now + stages + phase.timeout
 
     def _dns_load(self, phase: object) -> float:
         """Start a DNS load test; it ends when its last lookup has ended."""

@@ -1,6 +1,7 @@
-"""kube-controller-manager (1.5): the ReplicaSet controller creating a deployment's pods.
+"""kube-controller-manager (1.5): the ReplicaSet controller creating a deployment's pods (and
+a replication controller's pods, created and deleted as it scales).
 
-Creates go through the controller-manager's client rate limiter (QPS 20, burst 30, the 1.5
+Creates and deletes go through the controller-manager's client rate limiter (QPS 20, burst 30, the 1.5
 flag defaults), one POST per pod; the created pod is a Pod change every pod watcher sees
 (the scheduler picks it up from its watch of unassigned pods). Its leader-election record
 is written by ``leader_election``. Endpoints and node controllers are not modelled beyond
@@ -20,8 +21,9 @@ from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
 from scalelab.spec.model import ControllerManager as ControllerManagerSpec
 
-#: The ReplicaSet controller's create.
+#: The replication controllers' create and (graceful) delete of a pod.
 POST_POD = ApiCall("POST", "pods", "namespace")
+DELETE_POD = ApiCall("DELETE", "pods", "namespace")
 
 
 class ControllerManager:
@@ -37,6 +39,22 @@ class ControllerManager:
         """Queue one pod create behind the rate limiter; ``on_created`` when stored."""
         delay = self._limiter.reserve(self.engine.now)
         self.engine.schedule(delay, self._post, on_created)
+
+    def delete_pod(self, on_deleted: Callable[[], None]) -> None:
+        """Queue one pod delete (graceful: the pod gets its deletion timestamp, the kubelet
+        does the rest) behind the same rate limiter; ``on_deleted`` when stored."""
+        delay = self._limiter.reserve(self.engine.now)
+        self.engine.schedule(delay, self._delete, on_deleted)
+
+    def _delete(self, on_deleted: Callable[[], None]) -> None:
+        def done(code: int, _n: float) -> None:
+            if code == 429:
+                self.recorder.inc("controller_manager_delete_retries_total")
+                self.engine.schedule(facts.RETRY_AFTER_SECONDS, self.delete_pod, on_deleted)
+                return
+            on_deleted()
+
+        self.apiserver.request(DELETE_POD, OBJECT_BYTES["pods"], done)
 
     def _post(self, on_created: Callable[[], None]) -> None:
         def done(code: int, _n: float) -> None:

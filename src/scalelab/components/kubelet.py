@@ -34,6 +34,8 @@ CLIENT = "kubelet"
 GET_NODE = ApiCall("GET", "nodes", "cluster")
 PUT_NODE_STATUS = ApiCall("PUT", "nodes", "cluster")
 PUT_POD_STATUS = ApiCall("PUT", "pods", "namespace")
+#: The final delete of a pod whose containers are gone (1.5 status manager: grace period 0).
+DELETE_POD = ApiCall("DELETE", "pods", "namespace")
 
 
 class Kubelets:
@@ -132,3 +134,30 @@ class Kubelets:
             on_running()
 
         api.request(PUT_POD_STATUS, OBJECT_BYTES["pods"], done)
+
+    def pod_deleting(self, node: int, on_gone: Callable[[], None]) -> None:
+        """The pod watch told this node's kubelet that a pod of it is being deleted: its
+        containers are stopped, then the kubelet deletes the object for good (through its
+        rate limiter); ``on_gone`` when that delete is stored."""
+        conn = self.table.conn_of(np.array([node]), CLIENT)
+        self.fanout.deliver("pods", 1, conn)
+        self.runtime.stop_pod(node, partial(self._final_delete, node, on_gone))
+
+    def _final_delete(self, node: int, on_gone: Callable[[], None]) -> None:
+        limiter = self._limiters.get(node)
+        if limiter is None:
+            limiter = self._limiters[node] = TokenBucket(self.spec.qps, self.spec.burst, self.engine.now)
+        self.engine.schedule(limiter.reserve(self.engine.now), self._delete_pod, node, on_gone)
+
+    def _delete_pod(self, node: int, on_gone: Callable[[], None]) -> None:
+        conn = self.table.conn_of(np.array([node]), CLIENT)
+        self.table.touch(conn, self.engine.now)
+        api = self.apiservers[int(self.table.upstream[conn[0]])]
+
+        def done(code: int, _n: float) -> None:
+            if code == 429:
+                self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._delete_pod, node, on_gone)
+                return
+            on_gone()
+
+        api.request(DELETE_POD, OBJECT_BYTES["pods"], done)

@@ -57,6 +57,18 @@ class DockerDaemons:
         pulling = self.spec.image_pull_seconds if pull else 0.0
         self.engine.schedule(pulling + self.spec.container_start_seconds, done)
 
+    def stop_pod(self, node: int, done: Callable[[], None]) -> None:
+        """Stop and remove a deleted pod's containers; ``done`` when they are gone. A hung
+        daemon answers no stop either: the request waits like a start."""
+        if node in self.hung_since:
+            self.waiting.setdefault(node, []).append(partial(self.stop_pod, node, done))
+            self.stuck += 1
+            self.stuck_max = max(self.stuck_max, self.stuck)
+            if len(self.waiting[node]) == 1:
+                self.engine.schedule(self.spec.runtime_request_timeout, self._timed_out, node)
+            return
+        self.engine.schedule(self.spec.container_stop_seconds, done)
+
     def hang(self, node: int) -> None:
         self.hung_since.setdefault(node, self.engine.now)
 

@@ -151,6 +151,10 @@ def summarise(m: Measurements, window: Window, scenario: Scenario) -> dict[str, 
     for name in ("density_all_running_seconds", "density_all_reported_seconds", "density_pods_per_second"):
         d = dist(name)
         out[name] = _round(float(d.values[-1]), 3) if d else None  # the last density phase
+    load = dist("load_seconds")
+    out["load_seconds"] = _round(float(load.values[-1]), 3) if load else None  # the last load phase
+    for name in ("load_pods_created_total", "load_pods_deleted_total"):
+        out[name] = counters.get(name)  # None when no load phase created anything
     lookups = counters.get("dns_load_lookups_total")
     out["dns_load_lookups_total"] = lookups
     out["dns_load_failed_lookups_total"] = counters.get("dns_load_failed_lookups_total", 0.0) if lookups else None

@@ -46,7 +46,7 @@ class ScenarioError(ValueError):
 
 
 #: The tags of the workload phases' union (pydantic writes them into error locations).
-PHASE_KINDS = frozenset({"steady", "deploy", "density", "dns_load", "reconfigure"})
+PHASE_KINDS = frozenset({"steady", "deploy", "density", "dns_load", "load", "reconfigure"})
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

@@ -240,6 +240,9 @@ class Runtime(Section):
     image_pull_seconds: NonNegativeDuration = 10.0
     # docker create + start of a container in Docker 1.12 (~0.5 s each, assumption).
     container_start_seconds: NonNegativeDuration = 1.0
+    # A deleted pod's containers stopped and removed (pause and serve_hostname exit on SIGTERM
+    # at once; docker stop + rm + network teardown, ~0.5 s each step: assumption).
+    container_stop_seconds: NonNegativeDuration = 1.0
     # kubelet 1.5 --runtime-request-timeout
     runtime_request_timeout: PositiveDuration = 120.0
     # kubelet pod-worker resync after an error (1.5 sync period 10 s)
@@ -352,6 +355,29 @@ class DnsLoadPhase(Section):
     form: Literal["service", "fqdn"] = "service"  # ``name.namespace`` or the full name
 
 
+class LoadPhase(Section):
+    """Kubernetes' load test (test/e2e/load.go of the 1.5 release; ClusterLoader2's load test
+    later): ``pods_per_node`` pods in replication controllers of 5, 30 and 250 pods (half the
+    pods in small ones, a quarter each in medium and big), each controller created at a random
+    moment within pods / ``actions_per_second`` seconds, scaled ``scalings`` times to a random
+    size between half and one and a half its own (each spread over a third of that, and followed
+    by a LIST of its pods), then deleted with its pods (over pods / actions_per_second s).
+    With ``services`` each controller has a Service (load.go's CREATE_SERVICES). ``duration``,
+    when set, cuts the phase off (CONTRACTS.md's key); unset, the test runs its stages out."""
+
+    kind: Literal["load"]
+    pods_per_node: Annotated[float, Field(ge=0)] = 30.0  # load.go: the Performance case
+    # pods created (and deleted) per second the stages are spread for: load.go's "throughput"
+    # (LOAD_TEST_THROUGHPUT, default 10)
+    actions_per_second: PositiveFloat = 10.0
+    duration: PositiveDuration | None = None
+    services: bool = False  # load.go: CREATE_SERVICES unset
+    scalings: Annotated[int, Field(ge=0)] = 2  # load.go scales every controller twice
+    images: Literal["prepulled", "pull"] = "prepulled"  # serve_hostname, on every node already
+    timeout: PositiveDuration = 4 * 3600.0
+    pod_start_seconds: NonNegativeDuration = 2.0  # as DeployPhase: the kubelet's work before the runtime
+
+
 class ReconfigurePhase(Section):
     """Apply a patch to the live cluster, as the report's team did."""
 
@@ -360,7 +386,7 @@ class ReconfigurePhase(Section):
     duration: NonNegativeDuration = 0.0
 
 
-Phase = Annotated[SteadyPhase | DeployPhase | DensityPhase | DnsLoadPhase | ReconfigurePhase,
+Phase = Annotated[SteadyPhase | DeployPhase | DensityPhase | DnsLoadPhase | LoadPhase | ReconfigurePhase,
                   Field(discriminator="kind")]
 
 

@@ -40,6 +40,8 @@ class _Pod:
     bound: float = math.nan
     started: float = math.nan
     bound_node: int = -1
+    #: who else wants to know when this pod is Running (a load test's controller)
+    on_running: Callable[[], None] | None = None
 
 
 #: Pod start-up phases as ClusterLoader2's PodStartupLatency names them: created -> bound
@@ -50,11 +52,12 @@ PHASES = ("create_to_schedule", "schedule_to_run", "run_to_watch", "schedule_to_
 
 class Deploy:
     """Drives a set of pods from creation to Running (a ``deploy`` phase, or a ``density``
-    phase's pods); ``on_finished`` is called when every pod runs."""
+    phase's pods); ``on_finished`` is called when every pod runs. A ``load`` phase launches
+    and removes pods as it goes (``launch``, ``remove``) and passes no ``on_finished``."""
 
     def __init__(self, engine: Engine, pods: list[_Pod], services: int, pod_start_seconds: float,
                  cm: ControllerManager, scheduler: SchedulerProcess, kubelets: Kubelets, fanout: WatchFanout,
-                 objects: ClusterObjects, recorder: Recorder, on_finished: Callable[[], None],
+                 objects: ClusterObjects, recorder: Recorder, on_finished: Callable[[], None] | None,
                  pull: bool = True) -> None:
         """``services``: the Services (and Endpoints) the pods join, one per ``app`` label;
         ``pull``: whether each pod's image is pulled first."""
@@ -112,10 +115,38 @@ class Deploy:
         self.objects.add("services", self.services)
         self.objects.add("endpoints", self.services)
         self.recorder.event(self.engine.now, "deploy_started", f"{len(self.pods)} pods")
-        if not self.pods:
+        if not self.pods and self.on_finished is not None:
             self.engine.schedule(0.0, self.on_finished)
         for pod in self.pods:
             self.cm.create_pod(partial(self._created, pod))
+
+    def launch(self, pod: _Pod) -> None:
+        """One more pod, created by the controller-manager (a controller scaled up)."""
+        self.pods.append(pod)
+        self.cm.create_pod(partial(self._created, pod))
+
+    def remove(self, pod: _Pod, on_gone: Callable[[], None]) -> None:
+        """Delete a Running pod as its controller does: graceful DELETE (rate-limited), the
+        kubelet stops it and deletes it for good, the scheduler's cache and the Service's
+        Endpoints let it go; ``on_gone`` when the object is gone."""
+        self.cm.delete_pod(partial(self._deleting, pod, on_gone))
+
+    def _deleting(self, pod: _Pod, on_gone: Callable[[], None]) -> None:
+        self.fanout.deliver("pods", 1, np.empty(0, dtype=np.int64))  # the deletion timestamp, seen by all
+        self.kubelets.pod_deleting(pod.bound_node, partial(self._gone, pod, on_gone))
+
+    def _gone(self, pod: _Pod, on_gone: Callable[[], None]) -> None:
+        self.running -= 1
+        self.objects.add("pods", -1)
+        self.scheduler.forget(pod.info, pod.bound_node)
+        self.fanout.deliver("pods", 1, np.empty(0, dtype=np.int64))
+        app = pod.info.labels.get("app")
+        if self.services and app is not None and self.addresses.get(app, 0) > 0:
+            self.addresses[app] -= 1
+            self.objects.grow("endpoints", -ENDPOINTS_ADDRESS_BYTES)
+            self.fanout.deliver("endpoints", 1, None, object_bytes=endpoints_bytes(self.addresses[app]))
+        self.recorder.inc("pods_deleted_total")
+        on_gone()
 
     def _created(self, pod: _Pod) -> None:
         pod.created = self.engine.now
@@ -145,6 +176,8 @@ class Deploy:
             # the pod joins its Service's Endpoints: the whole record, grown by one address, goes
             # to every endpoints watcher
             self.fanout.deliver("endpoints", 1, None, object_bytes=endpoints_bytes(self.addresses[app]))
-        if self.running == len(self.pods):
+        if pod.on_running is not None:
+            pod.on_running()
+        if self.on_finished is not None and self.running == len(self.pods):
             self.recorder.event(self.engine.now, "deploy_finished", f"{self.running} pods running")
             self.on_finished()

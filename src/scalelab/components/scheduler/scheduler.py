@@ -64,8 +64,8 @@ class SchedulerProcess:
         self._cleanup_armed = False
         self._ideal = 0.0
         self._bind_started: dict[str, float] = {}
-        #: final placements, as the informer confirmed them
-        self.placements: list[tuple[PodInfo, int]] = []
+        #: placements as the informer confirmed them (deleted pods leave), by pod name
+        self.placements: dict[str, tuple[PodInfo, int]] = {}
         self.last_bound: float | None = None
 
     def reconfigure(self, spec: SchedulerSpec) -> None:
@@ -141,7 +141,7 @@ class SchedulerProcess:
         added back (and may now share its node with a pod placed meanwhile)."""
         if self.assumed.pop(pending.pod.name, None) is None:
             self.nodes.add_pod(node, pending.pod)
-        self.placements.append((pending.pod, node))
+        self.placements[pending.pod.name] = (pending.pod, node)
 
     # -- binding ------------------------------------------------------------------------
     def _bind(self, pending: PendingPod, node: int) -> None:
@@ -164,6 +164,11 @@ class SchedulerProcess:
 
         self.apiserver.request(POST_BINDING, BINDING_BYTES, done)
 
+    def forget(self, pod: PodInfo, node: int) -> None:
+        """The informer saw a bound pod deleted: its node's resources are free again."""
+        self.nodes.remove_pod(node, pod)
+        del self.placements[pod.name]
+
     def finish(self, recorder: Recorder) -> None:
         """End-of-run: when scheduling started and ended, and the placements' violations."""
         if self.first_enqueued is not None:
@@ -178,18 +183,19 @@ class SchedulerProcess:
         """Unordered pairs of placed pods in one topology domain where either pod's required
         anti-affinity term selects the other (counted from the final placements)."""
         pairs: set[tuple[int, int]] = set()
-        keys = {t.topology_key for pod, _n in self.placements for t in pod.required_anti_affinity}
+        placed = list(self.placements.values())
+        keys = {t.topology_key for pod, _n in placed for t in pod.required_anti_affinity}
         for key in keys:
             idx, _size = self.nodes.domains(key)
             groups: dict[int, list[int]] = {}
-            for i, (_pod, node) in enumerate(self.placements):
+            for i, (_pod, node) in enumerate(placed):
                 if idx[node] >= 0:
                     groups.setdefault(int(idx[node]), []).append(i)
             for members in groups.values():
                 for a_pos, a in enumerate(members):
-                    pod_a = self.placements[a][0]
+                    pod_a = placed[a][0]
                     for b in members[a_pos + 1:]:
-                        pod_b = self.placements[b][0]
+                        pod_b = placed[b][0]
                         if any(t.topology_key == key and t.matches(pod_b) for t in pod_a.required_anti_affinity) or \
                                 any(t.topology_key == key and t.matches(pod_a) for t in pod_b.required_anti_affinity):
                             pairs.add((a, b))
