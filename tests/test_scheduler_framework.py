@@ -102,10 +102,11 @@ class _StuckApi:
         self.engine = engine
         self.until = until
 
-    def request(self, mutating: bool, object_bytes: float, done: object, weight: int = 1,
+    def request(self, call: object, object_bytes: float, done: object, weight: int = 1,
                 storage: bool = True, extra_cpu: float = 0.0) -> None:
         code = 429 if self.engine.now < self.until else 200  # type: ignore[attr-defined]
-        self.engine.schedule(0.001, done, code, 1)  # type: ignore[attr-defined]
+        if done is not None:  # events are fire-and-forget
+            self.engine.schedule(0.001, done, code, 1)  # type: ignore[attr-defined]
 
 
 def _assume_expiry_run(after_bind: bool) -> tuple[int, int]:

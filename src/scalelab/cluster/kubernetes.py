@@ -111,12 +111,14 @@ class KubernetesLayer:
         self.runtime = DockerDaemons(engine, sc.runtime, sc.remediation, recorder)
         self.kubelets = Kubelets(engine, sc.kubelet, nodes, self.table, self.fanout, self.apiservers, recorder,
                                  rng.stream("kubelet"), self.runtime)
+        self.kubelets.separate_events = sc.etcd.separate_events
         # Scheduler and controller-manager talk to the apiserver on their own host.
         scheduler_cores = (asm.host("scheduler-host", sc.hosts.hardware.threads)
                            if sc.placement.scheduler == "dedicated" else cp_cores[0])
         local_api = self.apiservers[0]
         self.scheduler = SchedulerProcess(engine, sc.scheduler, scheduler_cores, local_api,
                                           Framework(default_registry(), *DEFAULT_PROFILE), node_table(sc), recorder)
+        self.scheduler.separate_events = sc.etcd.separate_events
         self.controller_manager = ControllerManager(engine, sc.controller_manager, local_api, recorder)
         self.elections = [
             LeaderElection(engine, "kube-scheduler", sc.scheduler.replicas, sc.scheduler.leader_elect_retry_period,

@@ -20,6 +20,7 @@ import numpy as np
 from scalelab import facts
 from scalelab.components.apiserver import ApiCall, ApiServer, CohortReply
 from scalelab.components.connections import ConnectionTable
+from scalelab.components.events import KUBELET_START_EVENTS, KUBELET_STOP_EVENTS, post_events
 from scalelab.components.objects import OBJECT_BYTES
 from scalelab.components.ratelimit import TokenBucket
 from scalelab.components.runtime import DockerDaemons
@@ -56,6 +57,8 @@ class Kubelets:
         self.next_status = rng.uniform(0.0, period, nodes)
         self._limiters: dict[int, TokenBucket] = {}
         self.pod_start_seconds = 2.0
+        #: events stored in an etcd of their own (``etcd.separate_events``)
+        self.separate_events = False
 
     def reconfigure(self, spec: KubeletSpec) -> None:
         self.spec = spec
@@ -109,15 +112,28 @@ class Kubelets:
         conn = self.table.conn_of(np.array([node]), CLIENT)
         self.fanout.deliver("pods", 1, conn)
         self.engine.schedule(self.pod_start_seconds, self.runtime.start_pod, node,
-                             partial(self._report_running, node, on_running, on_started), pull)
+                             partial(self._report_running, node, on_running, pull, on_started), pull)
 
-    def _report_running(self, node: int, on_running: Callable[[], None],
-                        on_started: Callable[[], None] | None = None) -> None:
-        if on_started is not None:
-            on_started()
+    def _limiter(self, node: int) -> TokenBucket:
+        """The node's kubelet client rate limiter (QPS 5, burst 10 in 1.5), shared by its pod
+        status updates, its final deletes and its events."""
         limiter = self._limiters.get(node)
         if limiter is None:
             limiter = self._limiters[node] = TokenBucket(self.spec.qps, self.spec.burst, self.engine.now)
+        return limiter
+
+    def _events(self, node: int, count: int) -> None:
+        conn = self.table.conn_of(np.array([node]), CLIENT)
+        api = self.apiservers[int(self.table.upstream[conn[0]])]
+        post_events(self.engine, api, self._limiter(node), count, self.separate_events)
+
+    def _report_running(self, node: int, on_running: Callable[[], None], pulled: bool,
+                        on_started: Callable[[], None] | None = None) -> None:
+        if on_started is not None:
+            on_started()
+        # the container's events (Pulling when it pulled, Pulled, Created, Started) go first
+        self._events(node, KUBELET_START_EVENTS + int(pulled))
+        limiter = self._limiter(node)
         delay = limiter.reserve(self.engine.now)
         self.engine.schedule(delay, self._put_pod_status, node, on_running)
 
@@ -141,13 +157,11 @@ class Kubelets:
         rate limiter); ``on_gone`` when that delete is stored."""
         conn = self.table.conn_of(np.array([node]), CLIENT)
         self.fanout.deliver("pods", 1, conn)
+        self._events(node, KUBELET_STOP_EVENTS)
         self.runtime.stop_pod(node, partial(self._final_delete, node, on_gone))
 
     def _final_delete(self, node: int, on_gone: Callable[[], None]) -> None:
-        limiter = self._limiters.get(node)
-        if limiter is None:
-            limiter = self._limiters[node] = TokenBucket(self.spec.qps, self.spec.burst, self.engine.now)
-        self.engine.schedule(limiter.reserve(self.engine.now), self._delete_pod, node, on_gone)
+        self.engine.schedule(self._limiter(node).reserve(self.engine.now), self._delete_pod, node, on_gone)
 
     def _delete_pod(self, node: int, on_gone: Callable[[], None]) -> None:
         conn = self.table.conn_of(np.array([node]), CLIENT)

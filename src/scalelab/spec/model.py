@@ -100,6 +100,9 @@ class Etcd(Section):
     # tree update, response): ~50 us, an assumption of the order of etcd2's published ~10-20k
     # writes/s per core of apply work (docs/models/etcd.md); a calibration path.
     apply_cpu_seconds: PositiveFloat = 50e-6
+    # Events in an etcd of their own (kube-apiserver --etcd-servers-overrides, as GCE's kube-up
+    # did) or in the one cluster (Kargo of the report's era).
+    separate_events: bool = False
 
 
 class NodeProxy(Section):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from scalelab import facts
 from scalelab.components.apiserver import ApiCall, ApiServer
+from scalelab.components.events import post_events
 from scalelab.components.ratelimit import TokenBucket
 from scalelab.components.scheduler.cost import CycleCost, cycle_cost
 from scalelab.components.scheduler.framework import Framework, NodeTable, PodInfo
@@ -58,6 +59,8 @@ class SchedulerProcess:
         self.queue: deque[PendingPod] = deque()
         self._busy = False
         self._limiter = TokenBucket(spec.qps, spec.burst)
+        #: events stored in an etcd of their own (``etcd.separate_events``)
+        self.separate_events = False
         self.first_enqueued: float | None = None
         #: assumed pods not yet confirmed: name -> (node, pending, deadline or None)
         self.assumed: dict[str, tuple[int, PendingPod, float | None]] = {}
@@ -160,6 +163,8 @@ class SchedulerProcess:
             started = self._bind_started.pop(pending.pod.name, self.engine.now)
             self.recorder.observe("scheduler_bind_seconds", self.engine.now - started)
             self._confirm(pending, node)
+            # the Scheduled event, through the same client: it takes a token from the binds
+            post_events(self.engine, self.apiserver, self._limiter, 1, self.separate_events)
             pending.on_bound(node)
 
         self.apiserver.request(POST_BINDING, BINDING_BYTES, done)
