@@ -24,7 +24,7 @@ def _row(i: int, observed: float, role: str = "train") -> Row:
 
 
 def test_the_fit_recovers_a_known_cost_and_its_leave_one_out_errors_vanish() -> None:
-    prior = fitting.prior_of(PATH, [_row(0, 1.0)])
+    prior = fitting.prior_of(PATH)
     truth = 7.0 * prior
     scale = {0: 1000.0, 1: 3000.0, 2: 500.0}  # each row: the metric is proportional to the cost
 
@@ -38,12 +38,12 @@ def test_the_fit_recovers_a_known_cost_and_its_leave_one_out_errors_vanish() -> 
     loo = fitting.leave_one_out(rows, [PATH], evaluate)
     assert set(loo) == {"r0", "r1", "r2"} and max(loo.values()) < 1e-3
     overlay = fitting.overlay(result)
-    assert overlay["extends"] == "k8s-1.5" and overlay["set"] == {PATH: result.params[PATH]}
+    assert overlay["extends"] == "k8s-1.5-priors" and overlay["set"] == {PATH: result.params[PATH]}
     assert overlay["provenance"][PATH]["rows"] == ["r0", "r1", "r2"]
 
 
 def test_bounds_hold_the_fit_within_a_hundredfold_of_the_prior() -> None:
-    prior = fitting.prior_of(PATH, [_row(0, 1.0)])
+    prior = fitting.prior_of(PATH)
     rows = [_row(0, 1e12)]
     result = fitting.fit(rows, [PATH], lambda row, o: o.get(PATH, prior))
     assert result.params[PATH] == pytest.approx(prior * fitting.SPAN, rel=1e-6)
@@ -53,7 +53,7 @@ def test_only_train_rows_are_fitted_and_only_costs() -> None:
     with pytest.raises(ValueError, match="only train rows"):
         fitting.fit([_row(0, 1.0, role="check")], [PATH], lambda r, o: 1.0)
     with pytest.raises(KeyError):
-        fitting.prior_of("scheduler.generation", [_row(0, 1.0)])
+        fitting.prior_of("scheduler.generation")
 
 
 def test_calibrate_command_runs_the_model_and_writes_an_overlay(tmp_path: Path) -> None:
@@ -79,6 +79,14 @@ def test_calibrate_command_runs_the_model_and_writes_an_overlay(tmp_path: Path) 
     check = next(r for r in doc["rows"] if r["id"] == "tiny-check")
     assert check["role"] == "check" and abs(math.log(check["ratio"])) < math.log(1.5)  # the fit reaches it
     assert yaml.safe_load(out.read_text())["set"][PATH] == pytest.approx(fitted["value"])
+    # a second group of costs, fitted into the same overlay: the first group's values stay
+    other = "apiserver.request_cpu_seconds"
+    again = CliRunner().invoke(main, ["calibrate", str(data), "--fit", other, "--write", str(out), "--update",
+                                      "--jobs", "1", "-o", "json"])
+    assert again.exit_code == 0, again.stderr
+    written = yaml.safe_load(out.read_text())
+    assert set(written["set"]) == {PATH, other} and set(written["provenance"]) == {PATH, other}
+    assert written["set"][PATH] == pytest.approx(fitted["value"]) and written["extends"] == "k8s-1.5-priors"
     bad = CliRunner().invoke(main, ["calibrate", str(data), "--fit", "scheduler.generation"])
     assert bad.exit_code == 2 and "not a cost" in bad.stderr
 

@@ -59,16 +59,18 @@ def test_inflight_limit_rejects_with_429_and_clients_retry() -> None:
 
 
 def test_control_plane_on_small_vms_collapses_only_with_the_storm() -> None:
-    # 100 nodes against control-plane VMs of a tenth of a thread: the storm's handshakes
-    # saturate it, handshakes outlive the 3 s idle timer, clients retry with re-lists and
-    # it never recovers ("not workable at all"); the fix needs ~1 % of a thread.
-    vms = {"placement.control_plane": "vms", "hosts.vm.threads": 0.1}
+    # 100 nodes against control-plane VMs of 0.3 of a thread: the storm's handshakes and
+    # re-watches saturate it, handshakes outlive the 3 s idle timer, clients retry with re-lists
+    # and it never recovers ("not workable at all"); the fix needs ~10 % of a thread (the k8s-1.5
+    # profile's calibrated request costs: node status alone is 20 requests/s here).
+    vms = {"placement.control_plane": "vms", "hosts.vm.threads": 0.3}
     broken = execute(small(worker_hosts=20, steady="5m", extra=vms)).summary
     fixed = execute(small(worker_hosts=20, steady="5m", extra={**vms, "node_proxy.proxy_timeout": "10m"})).summary
     assert broken["tls_handshake_failures_total"] > 1000
-    assert broken["api_response_seconds_mean"] > 0.5  # type: ignore[operator]
+    assert broken["api_response_seconds_mean"] > 2.0  # type: ignore[operator]
     assert fixed["tls_handshake_failures_total"] == 0
-    assert fixed["api_response_seconds_mean"] < 0.1  # type: ignore[operator]
+    assert fixed["api_response_seconds_mean"] < 0.5  # type: ignore[operator]
+    assert fixed["apiserver_cpu_percent_mean"] < 15  # type: ignore[operator]
 
 
 def test_every_summary_metric_is_documented() -> None:

@@ -297,8 +297,10 @@ def catalogue(entry_id: str | None, store_path: Path | None, fmt: str) -> None:
 @main.command()
 @click.argument("data", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True, help="Parallel runs.")
+@click.option("--profile", "profile", type=click.Choice(["k8s-1.5", "k8s-1.5-priors", "modern"]), default=None,
+              help="Run every row on this profile instead of its scenario's (k8s-1.5-priors: before calibration).")
 @common
-def fidelity(data: tuple[Path, ...], jobs: int, store_path: Path | None, fmt: str) -> None:
+def fidelity(data: tuple[Path, ...], jobs: int, profile: str | None, store_path: Path | None, fmt: str) -> None:
     """Every calibration row (DATA files; default the shipped ones): model against measurement."""
     from rich.table import Table
 
@@ -306,7 +308,7 @@ def fidelity(data: tuple[Path, ...], jobs: int, store_path: Path | None, fmt: st
     from scalelab.calibration.rows import load_rows
     from scalelab.render import console, value
 
-    doc = evaluate(load_rows(list(data) or None), jobs=jobs)
+    doc = evaluate(load_rows(list(data) or None), jobs=jobs, overrides={"profile": profile} if profile else None)
 
     def view(d: dict[str, Any]) -> None:
         table = Table("row", "role", "component", "metric", "observed", "model", "ratio", "within 2x")
@@ -330,9 +332,11 @@ def fidelity(data: tuple[Path, ...], jobs: int, store_path: Path | None, fmt: st
 @click.option("--loo", is_flag=True, help="Leave-one-out errors of the train rows (one refit per row).")
 @click.option("--write", "write_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the fitted values as a profile overlay (YAML) with their provenance.")
+@click.option("--update", is_flag=True,
+              help="With --write: keep the overlay's other values (a fit of another group of costs).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True, help="Parallel runs for checks.")
 @common
-def calibrate(data: tuple[Path, ...], fit_paths: str, loo: bool, write_path: Path | None, jobs: int,
+def calibrate(data: tuple[Path, ...], fit_paths: str, loo: bool, write_path: Path | None, update: bool, jobs: int,
               store_path: Path | None, fmt: str) -> None:
     """Fit cost parameters on the train rows of DATA (default the shipped rows); report every row."""
     import yaml
@@ -355,11 +359,14 @@ def calibrate(data: tuple[Path, ...], fit_paths: str, loo: bool, write_path: Pat
                          "high": result.priors[p] * fitting.SPAN, "source": f"fit on {', '.join(result.rows)}"}
                      for p, v in result.params.items()}
     if loo:
-        errors = fitting.leave_one_out(train, paths)
+        errors = fitting.leave_one_out(train, paths, jobs=jobs)
         doc["loo_log_error"] = sum(errors.values()) / len(errors) if errors else None
         doc["loo"] = errors
     if write_path is not None:
-        write_path.write_text(yaml.safe_dump(fitting.overlay(result), sort_keys=False))
+        written = fitting.overlay(result)
+        if update and write_path.exists():
+            written = fitting.merged(yaml.safe_load(write_path.read_text(encoding="utf-8")), written)
+        write_path.write_text(yaml.safe_dump(written, sort_keys=False))
         click.echo(f"wrote profile overlay {write_path}", err=True)
 
     def view(d: dict[str, Any]) -> None:

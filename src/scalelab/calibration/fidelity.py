@@ -14,7 +14,8 @@ from typing import Any
 from scalelab.calibration.rows import Row, model_value
 
 #: Said with every fidelity table: only the report-era profile is ever calibrated.
-PROFILE_NOTE = ("the k8s-1.5 profile's costs are bottom-up priors (no fit shipped yet); the modern profile keeps "
+PROFILE_NOTE = ("the k8s-1.5 profile's costs are the fit shipped in calibration/overlays/k8s-1.5.yaml (its "
+                "train rows and priors are listed there; k8s-1.5-priors runs without it); the modern profile keeps "
                 "its bottom-up values (its calibration is later work)")
 
 

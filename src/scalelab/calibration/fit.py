@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 from scipy.optimize import least_squares
 
 from scalelab.calibration.rows import Row, model_value
@@ -40,19 +42,23 @@ class Fit:
     rows: list[str]
 
 
-def prior_of(path: str, rows: Sequence[Row]) -> float:
-    """A parameter's prior: its value in the first train row's scenario."""
-    from scalelab.scenarios import load_scenario
-    from scalelab.spec.loader import scenario_document
+def prior_of(path: str) -> float:
+    """A parameter's prior: its bottom-up default in the spec (``model.py``, with its source),
+    never a previous fit's value (the k8s-1.5 profile carries that)."""
+    from scalelab.spec.model import Scenario
 
-    doc: Any = scenario_document(load_scenario(rows[0].setup.scenario))
-    for key in path.split("."):
-        if not isinstance(doc, dict) or key not in doc:
+    keys = path.split(".")
+    field = Scenario.model_fields.get(keys[0])
+    if field is None or len(keys) < 2:
+        raise KeyError(path)
+    value: Any = field.get_default(call_default_factory=True)
+    for key in keys[1:]:
+        if not isinstance(value, BaseModel) or key not in type(value).model_fields:
             raise KeyError(path)
-        doc = doc[key]
-    if not isinstance(doc, int | float) or isinstance(doc, bool) or doc <= 0:
+        value = getattr(value, key)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
         raise KeyError(f"{path} (not a positive number: only costs can be fitted)")
-    return float(doc)
+    return float(value)
 
 
 def _residuals(rows: Sequence[Row], paths: Sequence[str], evaluate: Evaluate) -> Callable[[np.ndarray], np.ndarray]:
@@ -74,7 +80,7 @@ def fit(rows: Sequence[Row], paths: Sequence[str], evaluate: Evaluate = model_va
         raise ValueError("no train rows to fit on")
     if any(r.role != "train" for r in rows):
         raise ValueError("only train rows are fitted")
-    priors = {p: prior_of(p, rows) for p in paths}
+    priors = {p: prior_of(p) for p in paths}
     x0 = np.log([priors[p] for p in paths])
     span = math.log(SPAN)
     result = least_squares(_residuals(rows, paths, evaluate), x0, bounds=(x0 - span, x0 + span),
@@ -83,20 +89,30 @@ def fit(rows: Sequence[Row], paths: Sequence[str], evaluate: Evaluate = model_va
     return Fit(params, priors, float(result.cost), [r.id for r in rows])
 
 
-def leave_one_out(rows: Sequence[Row], paths: Sequence[str], evaluate: Evaluate = model_value) -> dict[str, float]:
-    """Each train row's |log(model / observed)| under a fit on the other rows."""
-    out: dict[str, float] = {}
-    for i, row in enumerate(rows):
-        others = [r for j, r in enumerate(rows) if j != i]
-        if not others:
-            break
-        params = fit(others, paths, evaluate).params
-        value = evaluate(row, params)
-        out[row.id] = abs(math.log(value / row.observed)) if value and value > 0 else math.inf
-    return out
+def _held_out_error(rows: Sequence[Row], i: int, paths: Sequence[str], evaluate: Evaluate) -> float:
+    """Row ``i``'s |log(model / observed)| under a fit on the other rows."""
+    others = [r for j, r in enumerate(rows) if j != i]
+    value = evaluate(rows[i], fit(others, paths, evaluate).params)
+    return abs(math.log(value / rows[i].observed)) if value and value > 0 else math.inf
 
 
-def overlay(result: Fit, name: str = "k8s-1.5-calibrated", extends: str = "k8s-1.5") -> dict[str, Any]:
+def leave_one_out(rows: Sequence[Row], paths: Sequence[str], evaluate: Evaluate = model_value,
+                  jobs: int = 1) -> dict[str, float]:
+    """Each train row's |log(model / observed)| under a fit on the other rows (the refits are
+    independent: ``jobs`` processes run them)."""
+    if len(rows) < 2:
+        return {}
+    indices = range(len(rows))
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(rows))) as pool:
+            errors = list(pool.map(_held_out_error, [rows] * len(rows), indices, [paths] * len(rows),
+                                   [evaluate] * len(rows)))
+    else:
+        errors = [_held_out_error(rows, i, paths, evaluate) for i in indices]
+    return {row.id: error for row, error in zip(rows, errors, strict=True)}
+
+
+def overlay(result: Fit, name: str = "k8s-1.5", extends: str = "k8s-1.5-priors") -> dict[str, Any]:
     """The fitted values as a profile overlay with their provenance."""
     return {
         "name": name, "extends": extends, "set": dict(result.params),
@@ -105,3 +121,10 @@ def overlay(result: Fit, name: str = "k8s-1.5-calibrated", extends: str = "k8s-1
                            "fit": "scipy least_squares on log(model/observed), log-space parameters",
                            "cost": result.cost} for p in result.params},
     }
+
+
+def merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """An overlay with ``new``'s fitted values over ``old``'s (each value keeps its own
+    provenance: the rows and fit it came from)."""
+    return {**new, "set": {**old.get("set", {}), **new["set"]},
+            "provenance": {**old.get("provenance", {}), **new["provenance"]}}

@@ -87,9 +87,11 @@ def _summary(key: str) -> dict[str, float | None]:
     """The summary of one setup under one set of overrides: runs are deterministic (same
     scenario, same seed), so a fit evaluating several rows of one setup runs it once."""
     from scalelab.runner import execute
-    from scalelab.scenarios import apply_patch, load_scenario
+    from scalelab.scenarios import apply_patch, load
 
     scenario_name, patch, overrides = json.loads(key)
-    scenario = apply_patch(load_scenario(scenario_name), {**overrides, **patch},
-                           source=f"calibration setup {scenario_name}")
+    # a profile is chosen where the scenario is loaded (its defaults are resolved there)
+    profile = overrides.pop("profile", None)
+    base = load(scenario_name, [f"profile={profile}"] if profile else []).scenario
+    scenario = apply_patch(base, {**overrides, **patch}, source=f"calibration setup {scenario_name}")
     return dict(execute(scenario).summary)

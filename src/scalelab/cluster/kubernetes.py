@@ -24,6 +24,7 @@ from scalelab.components.etcd import OWNER as ETCD_OWNER
 from scalelab.components.etcd import Etcd
 from scalelab.components.kubelet import Kubelets
 from scalelab.components.leader_election import LeaderElection
+from scalelab.components.memory import ControlPlaneMemory
 from scalelab.components.node_proxy import Fidelity, NodeProxies
 from scalelab.components.objects import ClusterObjects, endpoints_bytes
 from scalelab.components.reflectors import Reflectors
@@ -107,7 +108,7 @@ class KubernetesLayer:
         self.reflectors = Reflectors(engine, self.table, self.apiservers, objects, recorder, proxy_rng)
         self.proxies = NodeProxies(engine, self.table, self.reflectors, self.apiservers, recorder,
                                    sc.node_proxy.proxy_timeout, sc.node_proxy.balance, fidelity)
-        self.fanout = WatchFanout(engine, self.table, self.reflectors, self.apiservers, objects)
+        self.fanout = WatchFanout(engine, self.table, self.reflectors, self.apiservers, objects, recorder)
         self.runtime = DockerDaemons(engine, sc.runtime, sc.remediation, recorder)
         self.kubelets = Kubelets(engine, sc.kubelet, nodes, self.table, self.fanout, self.apiservers, recorder,
                                  rng.stream("kubelet"), self.runtime)
@@ -178,6 +179,11 @@ class KubernetesLayer:
             recorder.gauge(f'apiserver_cpu_percent{{apiserver="{api.index}"}}',
                            self._cpu_gauge(api.cores, api.owner, last_cpu))
         recorder.gauge("etcd_cpu_percent", self._cpu_gauge(self.etcd.cores, ETCD_OWNER, {}))
+        sc, engine = self.asm.scenario, self.asm.engine
+        memory = ControlPlaneMemory(self.objects, recorder, sc.etcd, sc.apiserver)
+        recorder.gauge("etcd_memory_bytes",
+                       lambda: memory.etcd_bytes(engine.now, recorder.counters.get("etcd_operations_total", 0.0)))
+        recorder.gauge("apiserver_memory_bytes", memory.apiserver_bytes)
         recorder.gauge("scheduler_cpu_percent", self._cpu_gauge(self.scheduler.cores, SCHEDULER_OWNER, {}))
         recorder.gauge("apiserver_inflight_max", lambda: float(max(a.inflight.in_use for a in self.apiservers)))
         recorder.gauge("node_proxy_reconnects_total", lambda: float(self.proxies.reconnects))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from scalelab.components.apiserver import ApiCall, ApiServer
 from scalelab.components.ratelimit import TokenBucket
+from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
 
 POST_EVENT = ApiCall("POST", "events", "namespace")
@@ -28,8 +29,10 @@ KUBELET_STOP_EVENTS = 1
 
 
 def post_events(engine: Engine, apiserver: ApiServer, limiter: TokenBucket, count: int,
-                separate_store: bool) -> None:
-    """``count`` event POSTs, each waiting for its token of ``limiter``."""
+                separate_store: bool, recorder: Recorder) -> None:
+    """``count`` event POSTs, each waiting for its token of ``limiter`` (counted as
+    ``events_posted_total``: what etcd holds for an hour)."""
+    recorder.inc("events_posted_total", count)
     for _ in range(count):
         delay = limiter.reserve(engine.now)
         engine.schedule(delay, apiserver.request, POST_EVENT, EVENT_BYTES, None, 1, not separate_store)

@@ -125,7 +125,7 @@ class Kubelets:
     def _events(self, node: int, count: int) -> None:
         conn = self.table.conn_of(np.array([node]), CLIENT)
         api = self.apiservers[int(self.table.upstream[conn[0]])]
-        post_events(self.engine, api, self._limiter(node), count, self.separate_events)
+        post_events(self.engine, api, self._limiter(node), count, self.separate_events, self.recorder)
 
     def _report_running(self, node: int, on_running: Callable[[], None], pulled: bool,
                         on_started: Callable[[], None] | None = None) -> None:

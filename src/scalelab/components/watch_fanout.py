@@ -18,6 +18,7 @@ from scalelab.components.connections import UP, ConnectionTable
 from scalelab.components.objects import ClusterObjects
 from scalelab.components.reflectors import Reflectors
 from scalelab.facts import RESOURCE_INDEX
+from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
 
 #: A subscriber is told (resource, events, bytes of each event).
@@ -26,8 +27,9 @@ Subscriber = Callable[[str, int, float], None]
 
 class WatchFanout:
     def __init__(self, engine: Engine, table: ConnectionTable, reflectors: Reflectors,
-                 apiservers: Sequence[ApiServer], objects: ClusterObjects) -> None:
+                 apiservers: Sequence[ApiServer], objects: ClusterObjects, recorder: Recorder) -> None:
         self.engine = engine
+        self.recorder = recorder
         self.table = table
         self.reflectors = reflectors
         self.apiservers = list(apiservers)
@@ -60,6 +62,8 @@ class WatchFanout:
         got, cols = got[is_open], cols[is_open]
         self.reflectors.delivered(got, cols, position)
         delivered = np.bincount(t.upstream[got], minlength=len(self.apiservers))
+        # what the apiservers encoded for watchers, per resource (1.5: once per delivery)
+        self.recorder.inc(f'watch_bytes_delivered_total{{resource="{resource}"}}', float(len(got)) * events * size)
         for a, api in enumerate(self.apiservers):
             api.fanout(events, watchers[a], float(delivered[a]), size)
         t.touch(got, self.engine.now)

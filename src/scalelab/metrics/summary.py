@@ -92,6 +92,9 @@ def summarise(m: Measurements, window: Window, scenario: Scenario) -> dict[str, 
     out["apiserver_cpu_percent_deploy_mean"] = _round(max(deploy_means), 3) if deploy_means else None
     out["apiserver_cpu_percent_deploy_max"] = (
         _round(max(float(v.max()) for v in deploy_cpu if len(v)), 3) if deploy_means else None)
+    for process in ("etcd", "apiserver"):  # each apiserver holds the whole cache: one figure
+        _t, memory = m.series(f"{process}_memory_bytes")
+        out[f"{process}_memory_bytes_max"] = _round(float(memory.max()), 0) if len(memory) else None
     for process in ("etcd", "scheduler"):
         samples = _window_samples(m, window, f"{process}_cpu_percent")
         out[f"{process}_cpu_percent_mean"] = _round(float(samples.mean()), 3) if len(samples) else None
@@ -117,6 +120,7 @@ def summarise(m: Measurements, window: Window, scenario: Scenario) -> dict[str, 
     out["pod_startup_seconds_p99"] = _quantile(dist("pod_startup_seconds"), 0.99)
     out["scheduler_cpu_slowdown_mean"] = _mean(dist("scheduler_cycle_slowdown"))
     out["scheduler_seconds_per_pod_mean"] = _mean(dist("scheduler_cycle_seconds"))
+    out["scheduler_seconds_per_pod_p99"] = _quantile(dist("scheduler_cycle_seconds"), 0.99)
     first, last = finals.get("scheduler_first_enqueued_seconds"), finals.get("scheduler_last_bound_seconds")
     out["scheduling_sim_seconds"] = _round(last - first, 3) if first is not None and last is not None else None
     out["scheduler_bind_seconds_max"] = _max(dist("scheduler_bind_seconds"))

@@ -85,6 +85,11 @@ class ApiServer(Section):
     # it: protobuf since Kubernetes 1.3 (docs/proposals/protobuf.md); "json" for 1.2 and older,
     # whose every request was JSON both ways (calibration rows of that era set it).
     client_encoding: Literal["protobuf", "json"] = "protobuf"
+    # Memory (components/memory.py): the process at rest (assumption: ~100 MiB) and bytes per
+    # byte of JSON of the cached resources (assumption: 8 = a decoded Go object ~4x its JSON,
+    # times Go's heap headroom at GOGC 100; a calibration path).
+    memory_base_bytes: Quantity = 100 * 2**20
+    memory_per_object_byte: PositiveFloat = 8.0
     # kube-apiserver 1.5: watch cache size of nodes, pods, endpoints, services
     # (pkg/registry/cachesize: max(k * clusterSize, 1000) with --target-ram-mb unset -> 1000).
     watch_cache_size: PositiveInt = 1000
@@ -103,6 +108,11 @@ class Etcd(Section):
     # Events in an etcd of their own (kube-apiserver --etcd-servers-overrides, as GCE's kube-up
     # did) or in the one cluster (Kargo of the report's era).
     separate_events: bool = False
+    # Memory (components/memory.py): the process at rest (assumption: ~30 MiB for etcd 2.x) and
+    # bytes of memory per byte of JSON it holds in its store tree and in-memory raft log
+    # (assumption: 4, a tree node, the value and the log's copy; a calibration path).
+    memory_base_bytes: Quantity = 30 * 2**20
+    memory_per_stored_byte: PositiveFloat = 4.0
 
 
 class NodeProxy(Section):
@@ -311,6 +321,10 @@ class DeployPhase(Section):
     # Required anti-affinity of each deployment's pods against each other per node (the
     # report: needed so that OpenStack compute pods never share a minion).
     anti_affinity: bool = False
+    # what the required anti-affinity term selects: the deployment's own pods (one per node, as
+    # the report's OpenStack services), or none at all (a selector no pod matches, as kubernetes
+    # PR 37691's test deployment had: every node stays feasible, every scan runs to its end)
+    anti_affinity_selects: Literal["own", "none"] = "own"
     # Report: ~80 OpenStack control-plane pods on 6 nodes.
     control_plane_pods: Annotated[int, Field(ge=0)] = 80
     control_plane_nodes: Annotated[int, Field(ge=0)] = 6
@@ -411,6 +425,6 @@ class Scenario(ClusterSpec):
     name: Annotated[str, Field(min_length=1)]
     extends: str | None = None
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 1
-    profile: Literal["k8s-1.5", "modern"] = "k8s-1.5"
+    profile: Literal["k8s-1.5", "k8s-1.5-priors", "modern"] = "k8s-1.5"
     workload: tuple[Phase, ...] = (SteadyPhase(kind="steady"),)
     faults: tuple[Fault, ...] = ()

@@ -1,18 +1,48 @@
 """Profiles: which upstream defaults a scenario starts from.
 
-``k8s-1.5`` is the report's era (Kubernetes 1.5, Go 1.7 clients, Kargo's templates); its
-values are the model defaults in ``model.py``. ``modern`` lists only what differs, each
-with its source. A profile is laid *under* the scenario document, so anything the user
-writes wins.
+``k8s-1.5`` is the report's era (Kubernetes 1.5, Go 1.7 clients, Kargo's templates): the model
+defaults in ``model.py`` (each with its source: the bottom-up priors) under the costs fitted on
+published measurements of the era, ``calibration/overlays/k8s-1.5.yaml`` (written by ``scalelab
+calibrate``, with each value's prior, bounds and rows). ``k8s-1.5-priors`` is the same era with
+the bottom-up priors only (what the model said before calibration). ``modern`` lists only what
+differs from the model defaults, each with its source; it keeps the bottom-up costs (its
+calibration is later work). A profile is laid *under* the scenario document, so anything the
+user writes wins.
 """
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+#: The fit shipped as the k8s-1.5 profile's costs (``scalelab calibrate ... --write`` this file).
+CALIBRATED_OVERLAY = Path(__file__).resolve().parent.parent / "calibration" / "overlays" / "k8s-1.5.yaml"
+
+
+def nested(values: dict[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` as ``{"a": {"b": 1}}``."""
+    out: dict[str, Any] = {}
+    for path, value in values.items():
+        node = out
+        *parents, last = path.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return out
+
+
+def _calibrated() -> dict[str, Any]:
+    """The shipped fit's values, as a defaults document."""
+    overlay = yaml.safe_load(CALIBRATED_OVERLAY.read_text(encoding="utf-8"))
+    return nested(overlay["set"])
+
+
 PROFILES: dict[str, dict[str, Any]] = {
-    "k8s-1.5": {},
+    "k8s-1.5": _calibrated(),
+    "k8s-1.5-priors": {},
     "modern": {
         # kubespray's nginx-proxy template today: proxy_timeout 10m.
         "node_proxy": {"proxy_timeout": "10m"},

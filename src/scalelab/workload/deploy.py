@@ -94,8 +94,10 @@ class Deploy:
         total = round(phase.pods_per_node * nodes)
         pods: list[_Pod] = []
         deployments = max(1, phase.deployments)
-        terms = [(AffinityTerm(LabelSelector(match_labels={"app": f"app-{d}"}), frozenset({"ccp"}), HOSTNAME_LABEL),)
-                 if phase.anti_affinity else () for d in range(deployments)]
+        selects = ({"app": f"app-{d}"} if phase.anti_affinity_selects == "own" else {"app": "selected-by-none"}
+                   for d in range(deployments))
+        terms = [(AffinityTerm(LabelSelector(match_labels=labels), frozenset({"ccp"}), HOSTNAME_LABEL),)
+                 if phase.anti_affinity else () for labels in selects]
         for i in range(total):
             d = i % deployments
             pods.append(_Pod(PodInfo(name=f"app-{d}-{i // deployments}", namespace="ccp",

@@ -164,7 +164,7 @@ class SchedulerProcess:
             self.recorder.observe("scheduler_bind_seconds", self.engine.now - started)
             self._confirm(pending, node)
             # the Scheduled event, through the same client: it takes a token from the binds
-            post_events(self.engine, self.apiserver, self._limiter, 1, self.separate_events)
+            post_events(self.engine, self.apiserver, self._limiter, 1, self.separate_events, self.recorder)
             pending.on_bound(node)
 
         self.apiserver.request(POST_BINDING, BINDING_BYTES, done)
