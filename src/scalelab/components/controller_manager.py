@@ -37,31 +37,23 @@ class ControllerManager:
 
     def create_pod(self, on_created: Callable[[], None]) -> None:
         """Queue one pod create behind the rate limiter; ``on_created`` when stored."""
-        delay = self._limiter.reserve(self.engine.now)
-        self.engine.schedule(delay, self._post, on_created)
+        self._queue(POST_POD, "create", on_created)
 
     def delete_pod(self, on_deleted: Callable[[], None]) -> None:
         """Queue one pod delete (graceful: the pod gets its deletion timestamp, the kubelet
         does the rest) behind the same rate limiter; ``on_deleted`` when stored."""
+        self._queue(DELETE_POD, "delete", on_deleted)
+
+    def _queue(self, call: ApiCall, action: str, then: Callable[[], None]) -> None:
         delay = self._limiter.reserve(self.engine.now)
-        self.engine.schedule(delay, self._delete, on_deleted)
+        self.engine.schedule(delay, self._send, call, action, then)
 
-    def _delete(self, on_deleted: Callable[[], None]) -> None:
+    def _send(self, call: ApiCall, action: str, then: Callable[[], None]) -> None:
         def done(code: int, _n: float) -> None:
-            if code == 429:
-                self.recorder.inc("controller_manager_delete_retries_total")
-                self.engine.schedule(facts.RETRY_AFTER_SECONDS, self.delete_pod, on_deleted)
+            if code == 429:  # client-go retries after Retry-After, through the limiter again
+                self.recorder.inc(f"controller_manager_{action}_retries_total")
+                self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._queue, call, action, then)
                 return
-            on_deleted()
+            then()
 
-        self.apiserver.request(DELETE_POD, OBJECT_BYTES["pods"], done)
-
-    def _post(self, on_created: Callable[[], None]) -> None:
-        def done(code: int, _n: float) -> None:
-            if code == 429:
-                self.recorder.inc("controller_manager_create_retries_total")
-                self.engine.schedule(facts.RETRY_AFTER_SECONDS, self.create_pod, on_created)
-                return
-            on_created()
-
-        self.apiserver.request(POST_POD, OBJECT_BYTES["pods"], done)
+        self.apiserver.request(call, OBJECT_BYTES["pods"], done)

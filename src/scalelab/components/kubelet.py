@@ -138,18 +138,27 @@ class Kubelets:
         self.engine.schedule(delay, self._put_pod_status, node, on_running)
 
     def _put_pod_status(self, node: int, on_running: Callable[[], None]) -> None:
+        self._pod_request(node, PUT_POD_STATUS, partial(self._status_stored, node, on_running))
+
+    def _status_stored(self, node: int, on_running: Callable[[], None]) -> None:
+        """The Running status is stored: the kubelet's own pod watch brings it back."""
+        self.fanout.deliver("pods", 1, self.table.conn_of(np.array([node]), CLIENT))
+        on_running()
+
+    def _pod_request(self, node: int, call: ApiCall, then: Callable[[], None]) -> None:
+        """One request about a pod over the node's kubelet connection; a 429 is retried after
+        Retry-After (the token was spent already)."""
         conn = self.table.conn_of(np.array([node]), CLIENT)
         self.table.touch(conn, self.engine.now)
         api = self.apiservers[int(self.table.upstream[conn[0]])]
 
         def done(code: int, _n: float) -> None:
             if code == 429:
-                self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._put_pod_status, node, on_running)
+                self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._pod_request, node, call, then)
                 return
-            self.fanout.deliver("pods", 1, conn)
-            on_running()
+            then()
 
-        api.request(PUT_POD_STATUS, OBJECT_BYTES["pods"], done)
+        api.request(call, OBJECT_BYTES["pods"], done)
 
     def pod_deleting(self, node: int, on_gone: Callable[[], None]) -> None:
         """The pod watch told this node's kubelet that a pod of it is being deleted: its
@@ -161,17 +170,5 @@ class Kubelets:
         self.runtime.stop_pod(node, partial(self._final_delete, node, on_gone))
 
     def _final_delete(self, node: int, on_gone: Callable[[], None]) -> None:
-        self.engine.schedule(self._limiter(node).reserve(self.engine.now), self._delete_pod, node, on_gone)
-
-    def _delete_pod(self, node: int, on_gone: Callable[[], None]) -> None:
-        conn = self.table.conn_of(np.array([node]), CLIENT)
-        self.table.touch(conn, self.engine.now)
-        api = self.apiservers[int(self.table.upstream[conn[0]])]
-
-        def done(code: int, _n: float) -> None:
-            if code == 429:
-                self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._delete_pod, node, on_gone)
-                return
-            on_gone()
-
-        api.request(DELETE_POD, OBJECT_BYTES["pods"], done)
+        self.engine.schedule(self._limiter(node).reserve(self.engine.now), self._pod_request, node, DELETE_POD,
+                             on_gone)
