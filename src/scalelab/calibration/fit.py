@@ -28,6 +28,8 @@ from scalelab.calibration.rows import Row, model_value
 
 #: How far a parameter may move from its prior, either way.
 SPAN = 100.0
+#: Relative tolerances of the least-squares fit.
+TOLERANCE = 1e-3
 #: Rows are weighted by 1 / max(uncertainty, this).
 MIN_UNCERTAINTY = 0.1
 
@@ -83,8 +85,10 @@ def fit(rows: Sequence[Row], paths: Sequence[str], evaluate: Evaluate = model_va
     priors = {p: prior_of(p) for p in paths}
     x0 = np.log([priors[p] for p in paths])
     span = math.log(SPAN)
+    # tolerances of 1e-3 (in log space: 0.1 % of a parameter): the rows are good to 10-50 %, and
+    # every evaluation is a set of simulations
     result = least_squares(_residuals(rows, paths, evaluate), x0, bounds=(x0 - span, x0 + span),
-                           diff_step=0.05, x_scale=1.0)
+                           diff_step=0.05, x_scale=1.0, ftol=TOLERANCE, xtol=TOLERANCE, gtol=TOLERANCE)
     params = {p: float(math.exp(v)) for p, v in zip(paths, result.x.tolist(), strict=True)}
     return Fit(params, priors, float(result.cost), [r.id for r in rows])
 
