@@ -141,3 +141,19 @@ def test_fuzzed_documents_never_crash(doc: dict[str, object]) -> None:
         validate(resolve_document(doc, "fuzz"), "fuzz")
     except ScenarioError as exc:
         assert "\n" not in str(exc)
+
+
+def test_a_profile_reaches_the_generated_fixed_campaign() -> None:
+    # campaign-900-fixed is generated from campaign-900 and the fixes: its document must not carry
+    # the k8s-1.5 profile's values, or another profile could not lay its own under it
+    from scalelab.scenarios import load
+
+    calibrated = load("campaign-900-fixed").scenario
+    priors = load("campaign-900-fixed", ["profile=k8s-1.5-priors"]).scenario
+    modern = load("campaign-900-fixed", ["profile=modern"]).scenario
+    assert calibrated.apiserver.request_cpu_seconds > 10 * priors.apiserver.request_cpu_seconds
+    assert modern.apiserver.request_cpu_seconds == priors.apiserver.request_cpu_seconds
+    assert modern.dns.liveness == "split" and calibrated.dns.liveness != "split"
+    # the fixes themselves hold on every profile
+    assert {s.node_proxy.proxy_timeout for s in (calibrated, priors, modern)} == {600.0}
+    assert {s.scheduler.generation for s in (calibrated, priors)} == {"1.5.2"}

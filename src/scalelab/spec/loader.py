@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from scalelab.spec.model import Scenario
-from scalelab.spec.profiles import PROFILES, profile_defaults
+from scalelab.spec.profiles import PROFILES, nested, profile_defaults
 from scalelab.spec.suggest import did_you_mean, field_choices
 
 #: Largest scenario file accepted (a scenario is a page of YAML, never megabytes).
@@ -300,18 +300,6 @@ def as_written(doc: Mapping[str, Any], sets: Mapping[str, tuple[str, Any]]) -> d
     return out
 
 
-def _nested(paths: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}``."""
-    out: dict[str, Any] = {}
-    for path, value in paths.items():
-        node = out
-        keys = path.split(".")
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = value
-    return out
-
-
 def apply_overlay(doc: dict[str, Any], path: Path) -> dict[str, Any]:
     """A scenario document on a profile overlay (``scalelab calibrate --write``): the overlay's
     ``extends`` profile, its ``set`` values under what the document says."""
@@ -330,7 +318,7 @@ def apply_overlay(doc: dict[str, Any], path: Path) -> dict[str, Any]:
     problems += [f"{key}: unknown field" for key in unknown]
     if problems:
         raise ScenarioError(source, problems)
-    return deep_merge(_nested(values), {**doc, "profile": extends})
+    return deep_merge(nested(values), {**doc, "profile": extends})
 
 
 @dataclass(frozen=True)
