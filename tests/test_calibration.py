@@ -60,3 +60,18 @@ def test_fidelity_reports_model_against_measurement(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["fidelity", str(path), "--jobs", "1", "-o", "json"])
     assert result.exit_code == 0
     assert set(json.loads(result.stdout)) >= {"params", "rows", "loo_log_error", "within_2x"}
+
+
+def test_fidelity_on_the_priors_shows_the_model_before_calibration(tmp_path: Path) -> None:
+    # the node-status load of a steady cluster: the apiserver's CPU scales with its request cost,
+    # which the k8s-1.5 profile takes from the fit and k8s-1.5-priors from the bottom-up prior
+    setup = json.dumps({"scenario": "campaign-900-fixed", "set": SMALL})
+    path = _rows(tmp_path, "rows:\n"
+                 f"  - {{id: cpu, source: s, origin: o, versions: v, component: apiserver, role: check, "
+                 f"setup: {setup}, metric: apiserver_cpu_percent_mean, observed: 1}}\n")
+    runs = {}
+    for profile in ("k8s-1.5", "k8s-1.5-priors"):
+        result = CliRunner().invoke(main, ["fidelity", str(path), "--jobs", "1", "--profile", profile, "-o", "json"])
+        assert result.exit_code == 0, result.stderr
+        runs[profile] = json.loads(result.stdout)["rows"][0]["model"]
+    assert runs["k8s-1.5"] > 5 * runs["k8s-1.5-priors"] > 0
