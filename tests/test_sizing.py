@@ -53,3 +53,12 @@ def test_refusal_names_the_estimate_and_the_setting() -> None:
     assert sizing.refusal(sc, limit=64 * 2**30) is None
     message = sizing.refusal(sc, limit=2**20)
     assert message is not None and "topology.worker_hosts" in message and "--max-memory" in message
+
+
+def test_a_load_phase_counts_the_pods_it_may_create() -> None:
+    # 30 pods per node, two scalings each up to 1.5x: up to 60 pods per node created and kept
+    from scalelab.scenarios import apply_patch
+
+    sc = apply_patch(load_scenario("campaign-900", ["topology.worker_hosts=10"]),
+                     {"workload": [{"kind": "steady", "duration": "1m"}, {"kind": "load", "pods_per_node": 30}]})
+    assert sizing.estimate(sc).pods == 2 * 30 * 50

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from scalelab.spec.model import DensityPhase, DeployPhase, Scenario
+from scalelab.spec.model import DensityPhase, DeployPhase, LoadPhase, Scenario
 
 #: The interpreter, numpy, pydantic, click, rich, the simulator and DuckDB writing the run:
 #: ~106 MB measured for a 10-node ``scalelab run``.
@@ -51,6 +51,9 @@ def estimate(scenario: Scenario) -> Estimate:
                for p in scenario.workload if isinstance(p, DeployPhase))
     pods += sum(round(p.pods_per_node * (nodes if p.nodes == "all" else min(p.nodes, nodes)))
                 for p in scenario.workload if isinstance(p, DensityPhase))
+    # a load test keeps every pod it created (scale-ups included: at most 1.5x, twice) in memory
+    pods += sum(round(p.pods_per_node * nodes * (1 + 0.5 * p.scalings)) for p in scenario.workload
+                if isinstance(p, LoadPhase))
     return Estimate(nodes, pods, float(BASE_BYTES + NODE_BYTES * nodes + POD_BYTES * pods))
 
 
