@@ -35,6 +35,8 @@ class WatchFanout:
         self.apiservers = list(apiservers)
         self.objects = objects
         self._subscribers: list[Subscriber] = []
+        #: counter names per resource, built once (deliver is on the hot path)
+        self._bytes_counter = {r: f'watch_bytes_delivered_total{{resource="{r}"}}' for r in RESOURCE_INDEX}
 
     def subscribe(self, on_event: Subscriber) -> None:
         """A cluster-wide watcher outside the nodes (kubedns) gets every event."""
@@ -63,7 +65,7 @@ class WatchFanout:
         self.reflectors.delivered(got, cols, position)
         delivered = np.bincount(t.upstream[got], minlength=len(self.apiservers))
         # what the apiservers encoded for watchers, per resource (1.5: once per delivery)
-        self.recorder.inc(f'watch_bytes_delivered_total{{resource="{resource}"}}', float(len(got)) * events * size)
+        self.recorder.inc(self._bytes_counter[resource], float(len(got)) * events * size)
         for a, api in enumerate(self.apiservers):
             api.fanout(events, watchers[a], float(delivered[a]), size)
         t.touch(got, self.engine.now)
