@@ -11,7 +11,7 @@ import math
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from scalelab.calibration.rows import Row, model_value
+from scalelab.calibration.rows import Row, setup_key, summary
 
 #: Said with every fidelity table: only the report-era profile is ever calibrated.
 PROFILE_NOTE = ("the k8s-1.5 profile's costs are the fit shipped in calibration/overlays/k8s-1.5.yaml (its "
@@ -22,12 +22,15 @@ PROFILE_NOTE = ("the k8s-1.5 profile's costs are the fit shipped in calibration/
 def evaluate(rows: list[Row], jobs: int = 2, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """CONTRACTS.md's fidelity document for ``rows`` under the profile in use (``overrides``:
     fitted values laid over it)."""
-    extra = [overrides or {}] * len(rows)
-    if jobs > 1 and len(rows) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(rows))) as pool:
-            values = list(pool.map(model_value, rows, extra))
+    # one run per distinct setup (rows of one setup read different metrics of the same run)
+    keys = [setup_key(row, overrides) for row in rows]
+    unique = list(dict.fromkeys(keys))
+    if jobs > 1 and len(unique) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(unique))) as pool:
+            summaries = dict(zip(unique, pool.map(summary, unique), strict=True))
     else:
-        values = [model_value(r, o) for r, o in zip(rows, extra, strict=True)]
+        summaries = {key: summary(key) for key in unique}
+    values = [summaries[key].get(row.metric) for row, key in zip(rows, keys, strict=True)]
     out_rows = []
     for row, value in zip(rows, values, strict=True):
         ratio = value / row.observed if value is not None else None

@@ -74,16 +74,21 @@ def load_rows(paths: list[Path] | None = None) -> list[Row]:
     return rows
 
 
+def setup_key(row: Row, overrides: dict[str, Any] | None = None) -> str:
+    """What a row's run depends on: its setup and the overrides laid over it (rows with the same
+    key share one run)."""
+    return json.dumps([row.setup.scenario, row.setup.set, overrides or {}], sort_keys=True, default=str)
+
+
 def model_value(row: Row, overrides: dict[str, Any] | None = None) -> float | None:
     """The model's value of a row's metric, running the row's setup (with ``overrides``: a
-    profile overlay's values). Rows that share a setup share one run (see ``_summary``)."""
-    key = json.dumps([row.setup.scenario, row.setup.set, overrides or {}], sort_keys=True, default=str)
-    value = _summary(key).get(row.metric)
+    profile overlay's values). Rows that share a setup share one run (see ``summary``)."""
+    value = summary(setup_key(row, overrides)).get(row.metric)
     return None if value is None else float(value)
 
 
 @functools.lru_cache(maxsize=128)
-def _summary(key: str) -> dict[str, float | None]:
+def summary(key: str) -> dict[str, float | None]:
     """The summary of one setup under one set of overrides: runs are deterministic (same
     scenario, same seed), so a fit evaluating several rows of one setup runs it once."""
     from scalelab.runner import execute
