@@ -28,6 +28,7 @@ from functools import partial
 
 import numpy as np
 
+from scalelab import facts
 from scalelab.components.apiserver import ApiCall, ApiServer
 from scalelab.components.objects import OBJECT_BYTES
 from scalelab.components.scheduler.framework import PodInfo
@@ -121,7 +122,7 @@ class LoadTest:
         """One request of the test's client; a 429 is retried after Retry-After like client-go."""
         def done(code: int, _n: float) -> None:
             if code == 429:
-                self.engine.schedule(1.0, self._request, call, size, then, extra_cpu, storage)
+                self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._request, call, size, then, extra_cpu, storage)
                 return
             then()
 
