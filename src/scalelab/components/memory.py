@@ -38,7 +38,6 @@ class ControlPlaneMemory:
         self.etcd = etcd
         self.apiserver = apiserver
         self._posted: deque[tuple[float, float]] = deque()
-        self._writes = 0.0
 
     def stored_events(self, now: float) -> float:
         """Events posted within the last hour (the ones etcd still holds)."""
