@@ -10,6 +10,7 @@ from conftest import small
 from scalelab import cluster
 from scalelab.cluster.assembly import Assembly
 from scalelab.cluster.kubernetes import KubernetesLayer
+from scalelab.cluster.openstack import OpenStackLayer
 from scalelab.scenarios import load_scenario
 from scalelab.simulation import Simulation
 from scalelab.spec.loader import ScenarioError
@@ -27,9 +28,10 @@ def test_a_name_registered_twice_is_an_error() -> None:
         asm.host("h", 4)
 
 
-def test_the_kubernetes_layer_registers_exactly_what_it_declares() -> None:
+def test_the_layers_register_exactly_what_they_declare() -> None:
     asm = Assembly(small(), 1.0)
-    KubernetesLayer(asm)
+    kubernetes = KubernetesLayer(asm)
+    OpenStackLayer(asm, kubernetes.dns, kubernetes.openstack_dns_name)
     asm.check_declared(cluster.FAULT_KINDS, cluster.RECONFIGURABLE)
     assert set(asm.phases) == set(cluster.PHASES)
     with pytest.raises(ValueError, match="fault kinds registered"):

@@ -213,6 +213,45 @@ def run(scenario: str | None, sets: tuple[str, ...], seed: int | None, profile: 
     _emit(rec.to_json(), fmt, views.run)
 
 
+@main.command()
+@click.argument("task", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--scenario", "scenario", default="openstack-200-fixed", show_default=True,
+              help="The cluster and cloud (a built-in or a YAML file); the task replaces its workload.")
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="Override a scenario value.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Random seed of the run.")
+@common
+def rally(task: Path, scenario: str, sets: tuple[str, ...], seed: int | None, store_path: Path | None,
+          fmt: str) -> None:
+    """Run a Rally TASK file (JSON or YAML) against the simulated cloud; exit 1 when an SLA fails."""
+    from scalelab import rally_report
+    from scalelab.runner import execute, inputs_for
+    from scalelab.scenarios import apply_patch, load
+    from scalelab.spec.loader import read_document
+    from scalelab.spec.rally_task import TaskError, parse
+
+    if not task.is_file():
+        raise UserError(f"{task}: no such task file")
+    doc = read_document(task)
+    try:
+        parse(doc)
+    except TaskError as err:
+        raise UserError(f"{task}: {err}") from None
+    store = _store(store_path)
+    store.check()
+    loaded = load(scenario, [*sets, *([f"seed={seed}"] if seed is not None else [])])
+    if not loaded.scenario.openstack.enabled:
+        raise UserError(f"{scenario}: openstack.enabled is false: a Rally task needs the cloud")
+    sc = apply_patch(loaded.scenario, {"workload": [{"kind": "rally", "task": doc}]}, source=str(task))
+    argv = ("scalelab", *sys.argv[1:]) if sys.argv and sys.argv[0].endswith("scalelab") else ("scalelab", "rally")
+    rec = execute(sc, None, inputs_for(sc, loaded.file, loaded.overrides, argv))
+    store.save(rec, __version__)
+    click.echo(f"stored as run {rec.run_id} in {store.path}", err=True)
+    out = rally_report.report(rec.measurements, sc, task.name)
+    _emit(out, fmt, rally_report.view)
+    if rally_report.sla_failed(out):
+        sys.exit(1)
+
+
 def _inputs(scenario: str | None, sets: tuple[str, ...], seed: int | None, profile: str | None) -> tuple[Any, Any]:
     from scalelab.runner import inputs_for
     from scalelab.scenarios import load

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from scalelab import cluster
 from scalelab.cluster.assembly import Assembly
 from scalelab.cluster.kubernetes import KubernetesLayer, cohort_tick
+from scalelab.cluster.openstack import OpenStackLayer
 from scalelab.components.node_proxy import Fidelity
 from scalelab.results import Results, Window
 from scalelab.scenarios import apply_patch
@@ -23,6 +24,7 @@ class Simulation:
         self.engine = asm.engine
         self.recorder = asm.recorder
         self.kubernetes = KubernetesLayer(asm, fidelity)
+        self.openstack = OpenStackLayer(asm, self.kubernetes.dns, self.kubernetes.openstack_dns_name)
         asm.check_declared(cluster.FAULT_KINDS, cluster.RECONFIGURABLE)
         asm.inject_faults()
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from scalelab.catalogue.entry import Entry
 
-_LATER_OS = "OpenStack services are not modelled yet"
+_LATER_OS = "its request path is not in the OpenStack model yet (the Heat and slices issue)"
+_CAPACITY = ("the mechanism runs (scalelab rally shows it), but its reproduction pair and bands are not "
+             "built yet")
 
 DATA_ENTRIES: tuple[Entry, ...] = (
     Entry("monitoring-retention-loss", "Monitoring data of the 900-node run was lost", "monitoring",
@@ -34,11 +36,15 @@ DATA_ENTRIES: tuple[Entry, ...] = (
           "Fix the role assignments (fuel-ccp patches).", not_modelled_reason=_LATER_OS),
     Entry("mysql-dns-loss", "Random loss of connection to MySQL", "openstack",
           "DBConnectionError: Name or service not known for galera.ccp.svc.cluster.local; stacks go ERROR.",
-          "kube-dns overload (see kubedns-overload).", "The DNS fix.", not_modelled_reason=_LATER_OS),
+          "kube-dns overload (see kubedns-overload).", "The DNS fix.",
+          not_modelled_reason="every oslo.db connection resolves galera.ccp through the DNS model, but the "
+                              "reproduction pair and bands are not built yet"),
     Entry("heat-api-slow-workers", "Slow Heat API requests", "openstack",
           "Heat API requests take more than a minute.",
           "Suspected race between several heat-api workers (bug 1653088, unresolved in the report).",
-          "Run one Heat API worker.", references=("Launchpad bug 1653088",), not_modelled_reason=_LATER_OS),
+          "Run one Heat API worker.", references=("Launchpad bug 1653088",),
+          patch={"openstack.heat.api_workers": 1}, broken={"openstack.heat.api_workers": 48},
+          not_modelled_reason="cause unknown in the report: an empirical fault, not built yet"),
     Entry("heat-convergence-race", "VMs cannot fetch metadata", "openstack",
           "OpenStack servers do not receive their metadata.",
           "Newton's convergence engine processes requests in parallel and races on the database.",
@@ -46,12 +52,15 @@ DATA_ENTRIES: tuple[Entry, ...] = (
     Entry("heat-rpc-timeout", "RPC timeouts during Heat resource validation", "openstack",
           "Resource validation fails with RPC timeouts.",
           "rpc_response_timeout 60 s (oslo.messaging default) is too short at this load.",
-          "rpc_response_timeout = 600.", not_modelled_reason=_LATER_OS),
+          "rpc_response_timeout = 600.", patch={"openstack.heat.rpc_response_timeout": 600},
+          broken={"openstack.heat.rpc_response_timeout": 60},
+          not_modelled_reason=_CAPACITY),
     Entry("memcached-undersized", "Overloaded memcached", "openstack",
           "Requests to memcached become very slow under load.",
           "A 256 MB cache (fuel-ccp default): evictions and retransmissions.",
           "Give memcached 30 GB (ram: 30720).", references=("Launchpad bug 1653089",),
-          not_modelled_reason=_LATER_OS),
+          patch={"openstack.memcached.memory": "30Gi"},
+          broken={"openstack.memcached.memory": "256Mi"}, not_modelled_reason=_CAPACITY),
     Entry("neutron-agents-status", "Neutron agents shown down", "openstack",
           "The OpenStack client shows every Neutron agent down though they work.",
           "An OpenStackSDK refactoring broke OSC networking commands (client side).",
@@ -65,7 +74,9 @@ DATA_ENTRIES: tuple[Entry, ...] = (
           "neutron-server times out on requests under API load.",
           "oslo.db pool defaults (max_pool_size 5, max_overflow 50) are too small.",
           "[database] max_pool_size = 30, max_overflow = 60.", references=("Launchpad bug 1653077",),
-          not_modelled_reason=_LATER_OS),
+          patch={"openstack.neutron.db.max_pool_size": 30, "openstack.neutron.db.max_overflow": 60},
+          broken={"openstack.neutron.db.max_pool_size": 5, "openstack.neutron.db.max_overflow": 50},
+          not_modelled_reason=_CAPACITY),
     Entry("vm-tenant-unreachable", "Some VMs unreachable over the tenant network", "openstack",
           "Some slice VMs cannot be reached over the tenant network, even from the same compute node.",
           "Unknown: still under investigation in the report; it blocked the workload runs.",
@@ -74,7 +85,9 @@ DATA_ENTRIES: tuple[Entry, ...] = (
           "Parallel creates fail with DBError: deadlock found, restart the transaction.",
           "oslo.db did not map Percona XtraDB Cluster's deadlock error; some Nova paths lack a retry.",
           "The oslo.db mapping fix (backported to Newton) and retries on every such Nova path.",
-          not_modelled_reason=_LATER_OS),
+          patch={"openstack.galera.wsrep_deadlock_mapped": True, "openstack.nova.retry_undecorated_paths": True},
+          broken={"openstack.galera.wsrep_deadlock_mapped": False, "openstack.nova.retry_undecorated_paths": False},
+          not_modelled_reason=_CAPACITY),
     Entry("live-migration-uri", "Live migration fails with live_migration_uri", "openstack",
           "Live migrations cannot connect to libvirt on the other host.",
           "live_migration_uri cannot name the address; the PXE interface was picked.",

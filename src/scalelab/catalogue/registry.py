@@ -56,12 +56,22 @@ def get(entry_id: str) -> Entry:
         raise KeyError(entry_id) from None
 
 
-def all_fixes() -> dict[str, Any]:
-    """Every entry's patch, merged (later entries may not contradict earlier ones)."""
+def all_fixes(layers: tuple[str, ...] = ("kubernetes", "monitoring")) -> dict[str, Any]:
+    """The patches of every entry of ``layers``, merged (later entries may not contradict
+    earlier ones). ``campaign-900-fixed`` takes the Kubernetes and monitoring fixes: the
+    OpenStack layer is off there."""
     merged: dict[str, Any] = {}
     for entry in ENTRIES.values():
+        if entry.layer not in layers:
+            continue
         for path, value in (entry.patch or {}).items():
             if path in merged and merged[path] != value:
                 raise ValueError(f"patches disagree on {path}")
             merged[path] = value
     return merged
+
+
+def openstack_fixes() -> dict[str, Any]:
+    """What ``openstack-200-fixed`` applies: every OpenStack entry's patch and the Kubernetes
+    fixes (the DNS fix is ``mysql-dns-loss``'s)."""
+    return all_fixes(("kubernetes", "monitoring", "openstack"))

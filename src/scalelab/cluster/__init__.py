@@ -7,11 +7,11 @@ the assembly checks at build time that the layers registered exactly what they d
 
 from __future__ import annotations
 
-from scalelab.cluster import kubernetes
+from scalelab.cluster import kubernetes, openstack
 from scalelab.cluster.assembly import Assembly
 
-FAULT_KINDS: tuple[str, ...] = (*Assembly.NODE_FAULTS, *kubernetes.FAULT_KINDS)
-RECONFIGURABLE: tuple[str, ...] = kubernetes.RECONFIGURABLE
-PHASES: tuple[str, ...] = kubernetes.PHASES
+FAULT_KINDS: tuple[str, ...] = (*Assembly.NODE_FAULTS, *kubernetes.FAULT_KINDS, *openstack.FAULT_KINDS)
+RECONFIGURABLE: tuple[str, ...] = (*kubernetes.RECONFIGURABLE, *openstack.RECONFIGURABLE)
+PHASES: tuple[str, ...] = (*kubernetes.PHASES, *openstack.PHASES)
 
 __all__ = ["FAULT_KINDS", "PHASES", "RECONFIGURABLE", "Assembly"]

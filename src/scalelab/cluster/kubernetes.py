@@ -53,6 +53,10 @@ SYSTEM_ENDPOINTS = 4
 #: A leader-election lock is a kube-system Endpoints record without addresses.
 LEADER_RECORD_BYTES = endpoints_bytes(0)
 
+#: Services an OpenStack cloud adds to the cluster DNS (galera, rabbitmq, memcached, keystone,
+#: nova, neutron-server, glance-api, heat-api, heat-api-cfn, horizon).
+OPENSTACK_DNS_NAMES = 10
+
 #: What this layer handles, declared for the loader (checked against the registrations).
 FAULT_KINDS = ("docker_hang", "dnsmasq_oom", "healthz_oom")
 RECONFIGURABLE = ("apiserver", "node_proxy", "kubelet", "scheduler", "runtime", "remediation")
@@ -134,6 +138,10 @@ class KubernetesLayer:
         loads = [p for p in sc.workload if isinstance(p, DnsLoadPhase)]
         # a DNS load test's names must exist; its form is the run's (the name table has one form)
         services = max([services, *(p.services for p in loads)])
+        #: the cloud's Services (galera first) follow the cluster's own in the DNS name table
+        self.openstack_dns_name = services
+        if sc.openstack.enabled:
+            services += OPENSTACK_DNS_NAMES
         dns_spec = sc.dns.model_copy(update={"lookup_form": loads[0].form}) if loads else sc.dns
         self.dns = ClusterDns(engine, dns_spec, services, recorder, rng.stream("dns"),
                               (sc.kubelet.restart_backoff_seconds, sc.kubelet.max_restart_backoff_seconds))

@@ -33,8 +33,20 @@ def fixed_document() -> dict[str, Any]:
     return doc
 
 
+def openstack_fixed_document() -> dict[str, Any]:
+    """``openstack-200`` with the fix of every catalogue entry its issues need (the OpenStack
+    entries' patches and the DNS fix behind ``mysql-dns-loss``), generated like
+    ``campaign-900-fixed``."""
+    from scalelab.catalogue.registry import openstack_fixes
+
+    doc = loader.deep_merge(loader.file_builtin("openstack-200", builtin_names()), nested(openstack_fixes()))
+    doc["name"] = "openstack-200-fixed"
+    return doc
+
+
 #: Built-ins computed from other data, by name.
-GENERATED: dict[str, Callable[[], dict[str, Any]]] = {"campaign-900-fixed": fixed_document}
+GENERATED: dict[str, Callable[[], dict[str, Any]]] = {"campaign-900-fixed": fixed_document,
+                                                        "openstack-200-fixed": openstack_fixed_document}
 
 
 def builtin_names() -> list[str]:

@@ -8,20 +8,14 @@ in a scenario is an error with its field path, never a silently ignored key.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator, model_validator
 
-from scalelab.spec.units import Duration, Quantity
-
-PositiveDuration = Annotated[Duration, Field(gt=0)]
-NonNegativeDuration = Annotated[Duration, Field(ge=0)]
-
-
-class Section(BaseModel):
-    """Base of every spec section: frozen, strict about unknown keys."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from scalelab.spec.base import NonNegativeDuration, PositiveDuration, Section
+from scalelab.spec.openstack import OpenStack
+from scalelab.spec.rally_task import parse as parse_rally_task
+from scalelab.spec.units import Quantity
 
 
 class Topology(Section):
@@ -269,10 +263,6 @@ class Remediation(Section):
     docker_restart_seconds: PositiveDuration = 30.0  # assumption: stop + start of dockerd
 
 
-class OpenStack(Section):
-    enabled: bool = False
-
-
 class Monitoring(Section):
     remote_storage: bool = False
 
@@ -299,6 +289,10 @@ class ClusterSpec(Section):
 
     @property
     def nodes(self) -> int:
+        """Kubernetes nodes: the VMs on the worker hosts or, in an OpenStack scenario, its
+        control-plane nodes and computes (setting either resizes the cluster, CONTRACTS.md)."""
+        if self.openstack.enabled:
+            return self.openstack.control_plane_nodes + self.openstack.computes
         return self.topology.worker_hosts * self.topology.vms_per_host
 
 
@@ -316,7 +310,7 @@ class DeployPhase(Section):
     pods_per_node: Annotated[float, Field(ge=0)] = 5.0
     cpu_request: Quantity = 0.1
     memory_request: Quantity = 128 * 2**20
-    node_selector: dict[str, str] = {}
+    node_selector: dict[str, str] = Field(default_factory=dict)
     deployments: PositiveInt = 5  # report: "just 5 deployments entities covering most of the nodes"
     # Required anti-affinity of each deployment's pods against each other per node (the
     # report: needed so that OpenStack compute pods never share a minion).
@@ -395,6 +389,23 @@ class LoadPhase(Section):
     pod_start_seconds: NonNegativeDuration = 2.0  # as DeployPhase: the kubelet's work before the runtime
 
 
+class RallyPhase(Section):
+    """A Rally task against the cloud (``openstack.enabled``): its workloads one after another,
+    as ``rally task start`` runs them. ``task`` is the task document as users write it (format
+    v1 or v2; ``scalelab rally TASK`` reads it from the file)."""
+
+    kind: Literal["rally"]
+    task: dict[str, Any]
+    # the phase ends when the task has run, at the latest after this long
+    timeout: PositiveDuration = 24 * 3600.0
+
+    @field_validator("task")
+    @classmethod
+    def _valid_task(cls, task: dict[str, Any]) -> dict[str, Any]:
+        parse_rally_task(task)  # a TaskError (a ValueError) names the path inside the task
+        return task
+
+
 class ReconfigurePhase(Section):
     """Apply a patch to the live cluster, as the report's team did."""
 
@@ -403,7 +414,7 @@ class ReconfigurePhase(Section):
     duration: NonNegativeDuration = 0.0
 
 
-Phase = Annotated[SteadyPhase | DeployPhase | DensityPhase | DnsLoadPhase | LoadPhase | ReconfigurePhase,
+Phase = Annotated[SteadyPhase | DeployPhase | DensityPhase | DnsLoadPhase | LoadPhase | RallyPhase | ReconfigurePhase,
                   Field(discriminator="kind")]
 
 
@@ -428,3 +439,9 @@ class Scenario(ClusterSpec):
     profile: Literal["k8s-1.5", "k8s-1.5-priors", "modern"] = "k8s-1.5"
     workload: tuple[Phase, ...] = (SteadyPhase(kind="steady"),)
     faults: tuple[Fault, ...] = ()
+
+    @model_validator(mode="after")
+    def _rally_needs_openstack(self) -> Scenario:
+        if any(isinstance(p, RallyPhase) for p in self.workload) and not self.openstack.enabled:
+            raise ValueError("a rally phase needs openstack.enabled: true (the cloud it runs against)")
+        return self

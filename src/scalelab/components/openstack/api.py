@@ -1,0 +1,141 @@
+"""One request through an OpenStack service: its worker, its CPU, its database transactions,
+its token check, its calls to other services.
+
+``Backends`` are what every service shares (Galera, memcached, RabbitMQ, the DNS resolver);
+``Api`` is one service's processes; a request path is a generator over a ``Request``, written
+in the service's module (keystone, nova, ...). Request paths raise ``ServiceError``s; the
+caller (a client, another service, Rally) sees them as the failed call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+from scalelab.components.openstack.db import ConnectionPool, GaleraCluster
+from scalelab.components.openstack.errors import DbDeadlock, ServiceError, Unavailable
+from scalelab.components.openstack.memcached import Memcached
+from scalelab.components.openstack.process import ServiceProcesses, Worker
+from scalelab.components.openstack.rpc import Broker, Handler, call, cast
+from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Engine, Event
+from scalelab.spec.openstack import OpenStack
+
+Path = Callable[["Request"], Generator[Event, Any, Any]]
+
+
+@dataclass
+class Backends:
+    engine: Engine
+    spec: OpenStack
+    galera: GaleraCluster
+    memcached: Memcached
+    broker: Broker
+    recorder: Recorder
+
+
+class Api:
+    """One service's worker processes, serving HTTP requests or RPC messages."""
+
+    def __init__(self, name: str, processes: ServiceProcesses, backends: Backends, request_cpu_seconds: float,
+                 rpc_timeout: float) -> None:
+        self.name = name
+        self.processes = processes
+        self.backends = backends
+        self.request_cpu_seconds = request_cpu_seconds
+        self.rpc_timeout = rpc_timeout
+        self._latency = f'openstack_request_seconds{{service="{name}"}}'
+
+    def request(self, path: Path) -> Generator[Event, Any, Any]:
+        """Serve one request on a worker (raises what the path raises; Unavailable when no
+        pod is up)."""
+        procs = self.processes
+        started = self.backends.engine.now
+        worker = yield from procs.admit()
+        if worker is None:
+            raise Unavailable(f"{self.name}: no endpoint")
+        try:
+            yield procs.cpu(worker, self.request_cpu_seconds)
+            return (yield from path(Request(self, worker)))
+        finally:
+            procs.leave(worker)
+            self.backends.recorder.observe(self._latency, self.backends.engine.now - started)
+
+    def serve(self, handler: Handler) -> Event:
+        """An RPC server's side of a message: the handler on a worker; the returned process
+        fires with the reply, or with the ServiceError it raised (casts have no one waiting)."""
+        return self.backends.engine.process(self._serve(handler))
+
+    def _serve(self, handler: Handler) -> Generator[Event, Any, Any]:
+        try:
+            return (yield from self.request(handler))
+        except ServiceError as error:
+            self.backends.recorder.inc(f'openstack_errors_total{{kind="{error.kind}",service="{self.name}"}}')
+            return error
+
+
+class Request:
+    """What a request path can do on the worker serving it."""
+
+    __slots__ = ("api", "worker")
+
+    def __init__(self, api: Api, worker: Worker) -> None:
+        self.api = api
+        self.worker = worker
+
+    @property
+    def backends(self) -> Backends:
+        return self.api.backends
+
+    def cpu(self, seconds: float) -> Event:
+        return self.api.processes.cpu(self.worker, seconds)
+
+    def db(self, queries: int, writes: tuple[str, ...] = (), retry: bool = False) -> Generator[Event, Any, None]:
+        """One transaction through the process's pool. A certification failure is retried
+        (oslo.db wrap_db_retry: doubling waits) when the path is decorated *and* oslo.db maps
+        the wsrep error to DBDeadlock; otherwise it is the request's error."""
+        pool = self.worker.pool
+        assert pool is not None, f"{self.api.name} has no database"
+        galera = self.backends.galera
+        spec = galera.spec
+        attempt = 0
+        while True:
+            yield from pool.checkout()
+            try:
+                yield self.cpu(queries * self.backends.spec.orm_query_cpu_seconds)
+                yield from galera.transaction(galera.node_for_connection(), queries, writes)
+                return
+            except DbDeadlock:
+                if not (retry and spec.wsrep_deadlock_mapped) or attempt >= spec.retries:
+                    raise
+            finally:
+                pool.checkin()
+            self.backends.recorder.inc("db_deadlock_retries_total")
+            yield self.backends.engine.timeout(spec.retry_interval * 2**attempt)
+            attempt += 1
+
+    def cache_get(self, key: str) -> Generator[Event, Any, bool]:
+        backends = self.backends
+        yield backends.engine.timeout(backends.spec.memcached.op_seconds)
+        return backends.memcached.get(key)
+
+    def cache_set(self, key: str, size: int) -> Generator[Event, Any, None]:
+        backends = self.backends
+        yield backends.engine.timeout(backends.spec.memcached.op_seconds)
+        backends.memcached.set(key, size)
+
+    def call(self, server: Api, handler: Handler, topic: str) -> Generator[Event, Any, Any]:
+        """An RPC call to another service's RPC server, with this service's timeout."""
+        b = self.backends
+        return (yield from call(b.engine, b.broker, server.serve, handler, self.api.rpc_timeout, b.recorder, topic))
+
+    def cast(self, server: Api, handler: Handler) -> Generator[Event, Any, None]:
+        yield from cast(self.backends.broker, server.serve, handler)
+
+
+def pools(backends: Backends, service: str, count: int,
+          resolve: Callable[[], Generator[Event, Any, bool]] | None) -> list[ConnectionPool]:
+    """One oslo.db pool per worker process of a service, with the service's settings."""
+    spec = backends.spec.pool(service)
+    return [ConnectionPool(backends.engine, spec, service, resolve, backends.recorder) for _ in range(count)]

@@ -1,0 +1,188 @@
+"""Nova: nova-api, nova-conductor, nova-scheduler and nova-compute on every compute node.
+
+Boot (POST /servers): nova-api checks the token, reserves quota (a write to the project's
+quota rows, retried on deadlock: Newton's quota_reserve is decorated), creates the instance
+(a second per-project write, the report's undecorated path unless
+``nova.retry_undecorated_paths``), and casts build_instances to a conductor. The conductor calls
+nova-scheduler's select_destinations (host states read from the DB and every compute filtered
+and weighed: CPU grows with computes), then casts the build to the chosen compute. The compute
+takes one of its ``max_concurrent_builds`` slots, creates the port in neutron, fetches the image
+record from glance, spawns the guest, and has the conductor save the instance ACTIVE.
+Every compute sends its service heartbeat through the conductor every ``report_interval`` and
+its resources every ``resource_update_interval``: background load that grows with computes.
+Not modelled: placement (Newton's resource tracker writes only), each compute's own RPC queue,
+the scheduler's choice (computes are picked at random: placement is not the question here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from scalelab.components.openstack.api import Api, Request
+from scalelab.components.openstack.errors import ServiceError, fire
+from scalelab.components.openstack.identity import Identity
+from scalelab.sim import Engine, Event, Slots
+from scalelab.spec.openstack import Nova
+
+if TYPE_CHECKING:
+    from scalelab.components.openstack.network import Images, Network
+
+
+def transaction(queries: int, *writes: str) -> Any:
+    """An RPC handler that runs one transaction in the worker that took the message."""
+
+    def handler(req: Request) -> Generator[Event, Any, None]:
+        yield from req.db(queries, writes)
+
+    return handler
+
+
+class Compute:
+    def __init__(self, engine: Engine, spec: Nova, identity: Identity, api: Api, conductor: Api, scheduler: Api,
+                 computes: int, rng: np.random.Generator) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.identity = identity
+        self.api = api
+        self.conductor = conductor
+        self.scheduler = scheduler
+        self.computes = computes
+        self.rng = rng
+        self.builds = [Slots(engine, spec.max_concurrent_builds) for _ in range(computes)]
+        self.status: dict[str, str] = {}
+        self.servers: dict[str, set[str]] = {}  # project -> its servers
+        self._count = 0
+        self.network: Network
+        self.images: Images
+        self.service_token = "nova-service"
+
+    def start_background(self) -> None:
+        """Every compute's heartbeats and resource updates, each at a random phase."""
+        for compute in range(self.computes):
+            self.engine.schedule(float(self.rng.uniform(0, self.spec.report_interval)), self._heartbeat, compute)
+            self.engine.schedule(float(self.rng.uniform(0, self.spec.resource_update_interval)),
+                                 self._resources, compute)
+
+    def _background(self, handler: Any) -> None:
+        self.engine.process(self.conductor_cast(handler))
+
+    def conductor_cast(self, handler: Any) -> Generator[Event, Any, None]:
+        """A message the conductor handles, awaited (raises the handler's error)."""
+        yield self.conductor.backends.broker.route()
+        result = yield self.conductor.serve(handler)
+        if isinstance(result, ServiceError):
+            raise result
+
+    def _heartbeat(self, compute: int) -> None:
+        self._background(transaction(2, f"service:{compute}"))
+        self.engine.schedule(self.spec.report_interval, self._heartbeat, compute)
+
+    def _resources(self, compute: int) -> None:
+        self._background(transaction(6, f"compute_node:{compute}"))
+        self.engine.schedule(self.spec.resource_update_interval, self._resources, compute)
+
+    # -- the API ----------------------------------------------------------------------
+    def boot(self, token: str, project: str) -> Generator[Event, Any, str]:
+        """POST /servers; returns the server id (BUILD), raises when the API fails."""
+        self._count += 1
+        server = f"server-{self._count}"
+        spec = self.spec
+
+        def path(req: Request) -> Generator[Event, Any, str]:
+            yield from self.identity.check(req, token)
+            yield from req.db(4, (f"quota:{project}",), retry=True)  # quota_reserve
+            yield from req.db(6, (f"quota_usage:{project}",), retry=spec.retry_undecorated_paths)
+            self.status[server] = "BUILD"
+            self.servers.setdefault(project, set()).add(server)
+            yield from req.cast(self.conductor, self._build_handler(server, project))
+            return server
+
+        return str((yield from self.api.request(path)))
+
+    def show(self, token: str, server: str) -> Generator[Event, Any, str]:
+        """GET /servers/ID: the server's status (DELETED once gone)."""
+
+        def path(req: Request) -> Generator[Event, Any, str]:
+            yield from self.identity.check(req, token)
+            yield from req.db(3)
+            return self.status.get(server, "DELETED")
+
+        return str((yield from self.api.request(path)))
+
+    def list(self, token: str, project: str) -> Generator[Event, Any, int]:
+        """GET /servers/detail of the project: cost grows with its servers."""
+        spec = self.spec
+
+        def path(req: Request) -> Generator[Event, Any, int]:
+            yield from self.identity.check(req, token)
+            count = len(self.servers.get(project, ()))
+            yield from req.db(3 + count // 100)
+            yield req.cpu(spec.list_per_server_cpu_seconds * count)
+            return count
+
+        return int((yield from self.api.request(path)))
+
+    def delete(self, token: str, server: str, project: str) -> Generator[Event, Any, None]:
+        """DELETE /servers/ID: marked deleting, torn down on its compute, then gone."""
+
+        def path(req: Request) -> Generator[Event, Any, None]:
+            yield from self.identity.check(req, token)
+            yield from req.db(3, (f"instance:{server}",))
+            self.status[server] = "DELETING"
+            self.engine.process(self._destroy(server, project))
+
+        yield from self.api.request(path)
+
+    def _destroy(self, server: str, project: str) -> Generator[Event, Any, None]:
+        yield self.conductor.backends.broker.route()
+        yield self.engine.timeout(self.spec.destroy_seconds)
+        with contextlib.suppress(ServiceError):  # nova logs it and goes on; the port leaks
+            yield from self.network.delete_port(self.service_token, server, project)
+        try:
+            yield from self.conductor_cast(transaction(4, f"quota_usage:{project}"))
+        except ServiceError:
+            self._failed(server)
+            return
+        self.status.pop(server, None)
+        self.servers.get(project, set()).discard(server)
+
+    def _build_handler(self, server: str, project: str) -> Any:
+        def handler(req: Request) -> Generator[Event, Any, None]:
+            try:
+                reply = yield from req.call(self.scheduler, self._select_destinations, "scheduler.select_destinations")
+                self.engine.process(self._spawn(int(reply), server, project))
+            except ServiceError:
+                self._failed(server)
+
+        return handler
+
+    def _select_destinations(self, req: Request) -> Generator[Event, Any, int]:
+        yield from req.db(2)  # compute_nodes and services: every host state
+        yield req.cpu(self.spec.scheduler_per_host_cpu_seconds * self.computes)
+        return int(self.rng.integers(self.computes))
+
+    def _failed(self, server: str) -> None:
+        if server in self.status:
+            self.status[server] = "ERROR"
+
+    def _spawn(self, host: int, server: str, project: str) -> Generator[Event, Any, None]:
+        yield self.conductor.backends.broker.route()
+        slot = self.engine.event()
+        self.builds[host].acquire(lambda: fire(slot))
+        yield slot
+        try:
+            yield from self.network.create_port(self.service_token, server, project)
+            yield from self.images.show(self.service_token)
+            yield self.engine.timeout(self.spec.spawn_seconds)
+            yield from self.conductor_cast(transaction(3, f"instance:{server}"))
+        except ServiceError:
+            self._failed(server)
+            return
+        finally:
+            self.builds[host].release()
+        if self.status.get(server) == "BUILD":
+            self.status[server] = "ACTIVE"

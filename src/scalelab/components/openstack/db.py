@@ -1,0 +1,152 @@
+"""The database path of a service: oslo.db's SQLAlchemy QueuePool per process, and the
+Percona XtraDB (Galera) cluster behind the ``galera`` Service.
+
+QueuePool, as SQLAlchemy 1.0/1.1 implements it: at most ``max_pool_size`` idle connections are
+kept; up to ``max_overflow`` more are opened when every pooled one is out, and closed when
+returned to a full pool. With ``max_pool_size + max_overflow`` connections out, a checkout waits
+up to ``pool_timeout`` (30 s) and raises TimeoutError ("QueuePool limit of size 5 overflow 50
+reached"). Opening a connection resolves ``galera.ccp`` through the cluster DNS (pymysql calls
+getaddrinfo for every new socket): a failed lookup is oslo.db's DBConnectionError, the report's
+"Can't connect to MySQL server on 'galera.ccp.svc.cluster.local' ([Errno -2] Name or service not
+known)".
+
+Galera: every connection lands on one of the nodes (the Service spreads connections, so
+writes go to all of them). A query costs CPU on its node; a transaction that writes commits by
+replicating its write set and certifying it: when another node committed a write to one of the
+same rows after this transaction began, certification fails and the client gets a wsrep
+deadlock error (1213). Same-node row locks (InnoDB waits) are not modelled.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator
+from typing import Any
+
+from scalelab.components.openstack.errors import DbConnectionError, DbDeadlock, PoolTimeout, fire
+from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Cores, Engine, Event
+from scalelab.spec.openstack import DbPool, Galera
+
+#: Resolves the DB host's name; returns True when it resolved (a generator, as a process step).
+Resolve = Callable[[], Generator[Event, Any, bool]]
+
+#: A new MySQL connection: TCP + MySQL handshake + auth over the pod network (~2 ms, assumption).
+CONNECT_SECONDS = 0.002
+
+
+class ConnectionPool:
+    """One process's oslo.db engine pool."""
+
+    __slots__ = ("_waiters", "checked_out", "engine", "idle", "recorder", "resolve", "service", "spec")
+
+    def __init__(self, engine: Engine, spec: DbPool, service: str, resolve: Resolve | None,
+                 recorder: Recorder) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.service = service
+        self.resolve = resolve
+        self.recorder = recorder
+        self.idle = 0
+        self.checked_out = 0
+        self._waiters: deque[Event] = deque()
+
+    @property
+    def limit(self) -> int:
+        return self.spec.max_pool_size + self.spec.max_overflow
+
+    def checkout(self) -> Generator[Event, Any, None]:
+        """Hold a connection (raises PoolTimeout or DbConnectionError)."""
+        if self.idle > 0 and not self._waiters:
+            self.idle -= 1
+            self.checked_out += 1
+            return
+        if self.checked_out < self.limit and not self._waiters:
+            self.checked_out += 1
+            yield from self._connect()
+            return
+        handed = self.engine.event()
+        self._waiters.append(handed)
+        fired = yield self.engine.any_of([handed, self.engine.timeout(self.spec.pool_timeout)])
+        if handed not in fired:
+            self._waiters.remove(handed)
+            self.recorder.inc(f'db_pool_timeouts_total{{service="{self.service}"}}')
+            raise PoolTimeout(f"{self.service}: QueuePool limit of size {self.spec.max_pool_size} overflow "
+                              f"{self.spec.max_overflow} reached")
+        if fired[handed] == "new":  # a slot freed by a closed connection: open our own
+            yield from self._connect()
+
+    def _connect(self) -> Generator[Event, Any, None]:
+        self.recorder.inc("db_connections_opened_total")
+        if self.resolve is not None:
+            resolved = yield from self.resolve()
+            if not resolved:
+                self.checked_out -= 1
+                self._wake_for_new()
+                self.recorder.inc(f'db_connection_failures_total{{service="{self.service}"}}')
+                raise DbConnectionError("Can't connect to MySQL server on 'galera.ccp.svc.cluster.local' "
+                                        "([Errno -2] Name or service not known)")
+        yield self.engine.timeout(CONNECT_SECONDS)
+
+    def _wake_for_new(self) -> None:
+        if self._waiters and self.checked_out < self.limit:
+            self.checked_out += 1
+            self._waiters.popleft().succeed("new")
+
+    def checkin(self) -> None:
+        """Return a connection: to a waiter, to the idle pool, or closed (overflow)."""
+        if self._waiters:
+            self._waiters.popleft().succeed("pooled")
+            return
+        self.checked_out -= 1
+        if self.idle < self.spec.max_pool_size:
+            self.idle += 1
+
+
+class GaleraCluster:
+    """The Percona XtraDB nodes, their CPU, and write-set certification."""
+
+    def __init__(self, engine: Engine, spec: Galera, recorder: Recorder) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.recorder = recorder
+        self.nodes = [Cores(engine, spec.threads, f"galera-{i}") for i in range(spec.nodes)]
+        self._next = 0
+        #: row key -> (commit time, node) of its last committed write
+        self._last_write: dict[str, tuple[float, int]] = {}
+        self._last_busy = 0.0
+        recorder.gauge('openstack_cpu_cores{service="galera"}', self._cpu_cores)
+
+    def _cpu_cores(self) -> float:
+        busy = sum(n.busy_seconds() for n in self.nodes)
+        cores = (busy - self._last_busy) / self.recorder.sample_every
+        self._last_busy = busy
+        return cores
+
+    def node_for_connection(self) -> int:
+        node = self._next
+        self._next = (self._next + 1) % len(self.nodes)
+        return node
+
+    def queries(self, node: int, count: int) -> Event:
+        done = self.engine.event()
+        self.nodes[node].submit(count * self.spec.query_cpu_seconds, fire, done, owner="mysqld")
+        self.recorder.inc("db_queries_total", count)
+        return done
+
+    def transaction(self, node: int, queries: int, writes: tuple[str, ...]) -> Generator[Event, Any, None]:
+        """Run a transaction's queries on ``node`` and commit its writes (raises DbDeadlock
+        when certification fails)."""
+        began = self.engine.now
+        yield self.queries(node, queries)
+        if not writes:
+            return
+        for key in writes:
+            last = self._last_write.get(key)
+            if last is not None and last[0] > began and last[1] != node:
+                self.recorder.inc("db_deadlock_errors_total")
+                raise DbDeadlock("wsrep: Deadlock found when trying to get lock; try restarting transaction")
+        now = self.engine.now  # certified: the write set is ordered cluster-wide from here
+        for key in writes:
+            self._last_write[key] = (now, node)
+        yield self.engine.timeout(self.spec.commit_seconds)

@@ -1,0 +1,57 @@
+"""memcached as the services use it: the token caches of keystonemiddleware and keystone.
+
+The cache is a byte-bounded LRU over the keys the services set (memcached 1.4's per-slab LRU,
+with every token entry in one slab class, behaves as one LRU of that size). Hits, misses and
+evictions come out of the keys the run's requests actually touch: when the working set (tokens
+in use x entry size) outgrows ``memory``, entries are evicted before they are read again and
+every miss sends the validation back to keystone, which rebuilds it from the database.
+Not modelled: memcached's own CPU, slow answers and client reconnects when it thrashes (the
+report's "retransmissions"), item expiry (tokens live an hour, longer than a run's keys matter).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from scalelab.metrics.recorder import Recorder
+from scalelab.spec.openstack import Memcached as MemcachedSpec
+
+
+class Memcached:
+    def __init__(self, spec: MemcachedSpec, recorder: Recorder) -> None:
+        self.capacity = int(spec.memory)
+        self.recorder = recorder
+        self._items: OrderedDict[str, int] = OrderedDict()
+        self.used = 0
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+
+    def get(self, key: str) -> bool:
+        if key in self._items:
+            self._items.move_to_end(key)
+            self.hits += 1
+            return True
+        self.misses += 1
+        return False
+
+    def set(self, key: str, size: int) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.used -= old
+        self._items[key] = size
+        self.used += size
+        while self.used > self.capacity and self._items:
+            _key, evicted = self._items.popitem(last=False)
+            self.used -= evicted
+            self.evictions += 1
+
+    def resize(self, memory: float) -> None:
+        self.capacity = int(memory)
+        self.set("", 0)  # evict down to the new size
+        self._items.pop("", None)
+
+    def finish(self, recorder: Recorder) -> None:
+        recorder.final("memcached_hits_total", float(self.hits))
+        recorder.final("memcached_misses_total", float(self.misses))
+        recorder.final("memcached_evictions_total", float(self.evictions))

@@ -1,0 +1,122 @@
+"""Service processes: Python 2.7 workers that run one thread at a time.
+
+An eventlet service (nova-api, neutron-server, glance-api, heat-api, the RPC servers) runs
+``workers`` processes per pod; each accepts up to ``greenthreads`` requests at once
+(eventlet.wsgi's pool) and all of them share the process's one runnable thread (the GIL):
+processor sharing on a one-thread ``Cores``. A request waiting on the database, memcached or
+RPC yields that thread to the others, so the time a request holds its DB connection grows with
+how many requests share its process: that is how pools run dry. Keystone under Apache mod_wsgi
+has ``processes`` x ``threads`` request slots (a queue in front of them) in the same shape.
+A new request goes to the process of its pod with the fewest requests in flight (the kernel
+wakes an idle acceptor first); pods are chosen round robin (the Service's kube-proxy rules).
+Not modelled: contention between the processes of one host (a control-plane node has 48
+threads and a few dozen busy processes), the GIL's own switching overhead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+
+from scalelab.components.openstack.db import ConnectionPool
+from scalelab.components.openstack.errors import fire
+from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Cores, Engine, Event, Slots
+
+
+class Worker:
+    """One worker process: its thread, its request slots, its DB pool."""
+
+    __slots__ = ("cores", "inflight", "pod", "pool", "slots")
+
+    def __init__(self, engine: Engine, name: str, pod: int, slots: int, pool: ConnectionPool | None) -> None:
+        self.pod = pod
+        self.cores = Cores(engine, 1.0, name)
+        self.slots = Slots(engine, slots)
+        self.inflight = 0
+        self.pool = pool
+
+
+class ServiceProcesses:
+    """Every worker process of one service, its request counters and CPU gauge."""
+
+    def __init__(self, engine: Engine, name: str, replicas: int, workers: int, slots: int,
+                 pools: list[ConnectionPool] | None, recorder: Recorder, rng: np.random.Generator,
+                 shared_queue: bool = False) -> None:
+        self.engine = engine
+        self.name = name
+        self.recorder = recorder
+        self.rng = rng
+        count = replicas * workers
+        self.workers = [Worker(engine, f"{name}-{i}", i // workers, slots, pools[i] if pools else None)
+                        for i in range(count)]
+        self.per_pod = workers
+        self.replicas = replicas
+        self._next_pod = 0
+        self.up = [True] * replicas
+        #: mod_wsgi: one request queue per pod in front of its processes x threads
+        self.pod_slots = [Slots(engine, workers * slots) for _ in range(replicas)] if shared_queue else None
+        self._last_busy = 0.0
+        recorder.gauge(f'openstack_cpu_cores{{service="{name}"}}', self._cpu_cores)
+        recorder.gauge(f'openstack_busy_ratio{{service="{name}"}}', self._busy_ratio)
+
+    def _cpu_cores(self) -> float:
+        busy = sum(w.cores.busy_seconds() for w in self.workers)
+        cores = (busy - self._last_busy) / self.recorder.sample_every
+        self._last_busy = busy
+        return cores
+
+    def _busy_ratio(self) -> float:
+        """Share of request slots in use (keystone_workers_busy_ratio's source)."""
+        total = sum(w.slots.capacity for w in self.workers)
+        return sum(w.slots.in_use for w in self.workers) / total
+
+    def _pod(self) -> int | None:
+        """The pod a new connection lands on (round robin over the pods that are up)."""
+        for _ in range(self.replicas):
+            pod = self._next_pod
+            self._next_pod = (self._next_pod + 1) % self.replicas
+            if self.up[pod]:
+                return pod
+        return None
+
+    def admit(self) -> Generator[Event, Any, Worker | None]:
+        """Wait for a request slot; returns the worker that serves the request (None: no pod
+        is up). eventlet: the pod's process with the fewest requests in flight, then a slot
+        of that process. mod_wsgi (``shared_queue``): one queue per pod in front of all its
+        processes' threads, served by whichever thread frees first (M/M/c)."""
+        pod = self._pod()
+        if pod is None:
+            return None
+        workers = self.workers[pod * self.per_pod:(pod + 1) * self.per_pod]
+        if self.pod_slots is None:
+            worker = min(workers, key=lambda w: w.inflight)
+            worker.inflight += 1
+            yield self.slot(worker.slots)
+            return worker
+        yield self.slot(self.pod_slots[pod])
+        worker = min(workers, key=lambda w: w.inflight)
+        worker.inflight += 1
+        worker.slots.try_acquire()
+        return worker
+
+    def cpu(self, worker: Worker, seconds: float) -> Event:
+        """``seconds`` of CPU on the worker's thread, drawn exponential around the mean (a
+        request's work varies; the queueing figures then follow M/M/c where they should)."""
+        done = self.engine.event()
+        work = float(self.rng.exponential(seconds)) if seconds > 0 else 0.0
+        worker.cores.submit(work, fire, done, owner=self.name)
+        return done
+
+    def slot(self, slots: Slots) -> Event:
+        got = self.engine.event()
+        slots.acquire(lambda: fire(got))
+        return got
+
+    def leave(self, worker: Worker) -> None:
+        worker.inflight -= 1
+        worker.slots.release()
+        if self.pod_slots is not None:
+            self.pod_slots[worker.pod].release()

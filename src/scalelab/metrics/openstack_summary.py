@@ -1,0 +1,72 @@
+"""Summary metrics of the OpenStack layer and of Rally phases (docs/metrics.md), from a run's
+measurements alone."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from scalelab.results import Distribution, Measurements
+
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def _labels(name: str) -> dict[str, str]:
+    return dict(_LABEL.findall(name[name.index("{"):])) if "{" in name else {}
+
+
+def _family(values: dict[str, float], family: str) -> float:
+    """The sum of a counter family over its label sets (the unlabelled total where recorded)."""
+    prefix = family + "{"
+    return float(sum(v for k, v in values.items() if k == family or k.startswith(prefix)))
+
+
+def _merged(m: Measurements, family: str, **match: str) -> Distribution | None:
+    """One distribution of every label set of ``family`` matching ``match``."""
+    parts = [d for k, d in m.distributions.items()
+             if k.startswith(family + "{") and all(_labels(k).get(a) == b for a, b in match.items())]
+    if not parts:
+        return None
+    return Distribution(np.concatenate([d.values for d in parts]), np.concatenate([d.weights for d in parts]))
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    if value is None or not np.isfinite(value):
+        return None
+    return float(round(value, digits))
+
+
+def summarise_openstack(m: Measurements, enabled: bool) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    counters, finals = m.counters, m.finals
+    iterations = _family(counters, "rally_iterations_total")
+    failed = _family(counters, "rally_iterations_failed_total")
+    out["rally_iterations_total"] = iterations if iterations else None
+    out["rally_success_ratio"] = _round((iterations - failed) / iterations) if iterations else None
+    actions = sorted({_labels(k)["action"] for k in m.distributions if k.startswith("rally_action_seconds{")})
+    for action in actions:
+        d = _merged(m, "rally_action_seconds", action=action)
+        assert d is not None
+        out[f'rally_action_seconds_p50{{action="{action}"}}'] = _round(d.quantile(0.5))
+        out[f'rally_action_seconds_p95{{action="{action}"}}'] = _round(d.quantile(0.95))
+    if not enabled:
+        return out
+    heat = m.distributions.get('openstack_request_seconds{service="heat-api"}')
+    out["heat_api_seconds_p99"] = _round(heat.quantile(0.99)) if heat else None
+    for name in ("db_pool_timeouts_total", "db_deadlock_errors_total", "db_connection_failures_total",
+                 "rpc_timeouts_total", "db_deadlock_retries_total"):
+        out[name] = _family(counters, name)
+    hits, misses = finals.get("memcached_hits_total", 0.0), finals.get("memcached_misses_total", 0.0)
+    out["memcached_hit_ratio"] = _round(hits / (hits + misses)) if hits + misses else None
+    out["memcached_evictions_total"] = finals.get("memcached_evictions_total")
+    out["keystone_validations_total"] = counters.get("keystone_validations_total", 0.0)
+    _t, busy = m.series('openstack_busy_ratio{service="keystone"}')
+    out["keystone_workers_busy_ratio"] = _round(float(busy.mean())) if len(busy) else None
+    services = sorted({_labels(name)["service"] for _t, name, _v in m.samples
+                       if name.startswith("openstack_cpu_cores{")})
+    for service in services:
+        _t, cores = m.series(f'openstack_cpu_cores{{service="{service}"}}')
+        out[f'openstack_cpu_cores_mean{{service="{service}"}}'] = _round(float(cores.mean()), 4)
+        out[f'openstack_cpu_cores_max{{service="{service}"}}'] = _round(float(cores.max()), 4)
+    return out

@@ -1,0 +1,203 @@
+"""The ``openstack:`` section: containerized OpenStack Newton (fuel-ccp) on the cluster.
+
+Defaults are Newton's and fuel-ccp's of late 2016, each with its source; costs are priors
+(Python 2.7 + eventlet of the era, bottom-up, documented in ``docs/models/openstack.md``) until
+a calibration overlay fits them. Nothing here comes from the report's own figures or from
+``openstack/performance-docs``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt
+
+from scalelab.spec.base import PositiveDuration, Section
+from scalelab.spec.units import Quantity
+
+#: Services whose oslo.db pool and RPC timeout a scenario may override one by one (CONTRACTS.md).
+SERVICES = ("keystone", "nova", "neutron", "glance", "heat")
+
+
+class DbPool(Section):
+    """oslo.db's engine pool of one service process (SQLAlchemy QueuePool)."""
+
+    max_pool_size: PositiveInt = 5  # oslo.db [database] max_pool_size (Newton: 5)
+    max_overflow: Annotated[int, Field(ge=0)] = 50  # oslo.db [database] max_overflow (Newton: 50)
+    # oslo.db sets no pool_timeout: SQLAlchemy's QueuePool waits 30 s for a connection.
+    pool_timeout: PositiveDuration = 30.0
+
+
+class Service(Section):
+    """What every API service shares: pods, worker processes, its own pool and RPC timeout."""
+
+    replicas: PositiveInt = 3
+    # oslo.db pool and oslo.messaging timeout of this service (None: ``openstack.db`` and
+    # ``openstack.rpc_response_timeout``)
+    db: DbPool | None = None
+    rpc_response_timeout: PositiveDuration | None = None
+    # eventlet.wsgi's default pool: greenthreads accepting requests in one worker process
+    # (oslo.service wsgi_default_pool_size 100)
+    greenthreads: PositiveInt = 100
+    # CPU of one API request in the service (WSGI + paste pipeline + keystonemiddleware with a
+    # cached token + policy + JSON), Python 2.7: ~10 ms (assumption; a calibration path)
+    request_cpu_seconds: PositiveFloat = 0.010
+
+
+class Keystone(Section):
+    # fuel-ccp-keystone service/files/defaults.yaml (stable/newton): 6 WSGI processes x 1 thread;
+    # replicas: the report gives ~80 control-plane pods on 6 nodes, no per-service count
+    # (assumption: 3).
+    replicas: PositiveInt = 3
+    processes: PositiveInt = 6
+    threads: PositiveInt = 1
+    # fuel-ccp-keystone ships fernet keys (fernet-key*.j2, fernet-rotate action)
+    token_format: Literal["fernet", "uuid"] = "fernet"
+    db: DbPool | None = None
+    rpc_response_timeout: PositiveDuration | None = None
+    # CPU of a token issue: password check (passlib sha512_crypt, 10000 rounds: a few ms in
+    # Python 2.7), assignments and catalog assembly, token encryption: ~25 ms (assumption)
+    issue_cpu_seconds: PositiveFloat = 0.025
+    issue_db_queries: Annotated[int, Field(ge=0)] = 8  # user, project, domain, roles, catalog (assumption)
+    # CPU of validating a token keystone has not cached: fernet decrypt + payload rebuild with
+    # roles and catalog (~10 ms, assumption; uuid: a row read and JSON decode, 4 ms)
+    validate_cpu_seconds: PositiveFloat = 0.010
+    validate_uuid_cpu_seconds: PositiveFloat = 0.004
+    validate_db_queries: Annotated[int, Field(ge=0)] = 6
+    # a validation served from keystone's memcached-backed token cache
+    cached_validate_cpu_seconds: PositiveFloat = 0.002
+    # a user created (Rally's create_user): insert user, password hash, role assignment
+    create_user_cpu_seconds: PositiveFloat = 0.030
+    create_user_db_queries: Annotated[int, Field(ge=0)] = 6
+
+
+class Memcached(Section):
+    # fuel-ccp-memcached service/files/defaults.yaml before "Bump memcached defaults a bit"
+    # (2016-12-26): ram 256 (MB)
+    memory: Quantity = 256 * 2**20
+    # a token validation as keystonemiddleware and keystone's token cache keep it: the token
+    # data with roles and the service catalog, ~8 KB of JSON for a Newton catalog of ~10
+    # services x 3 interfaces, in memcached's slab for that size (assumption)
+    token_entry_bytes: PositiveInt = 8 * 1024
+    # a memcached get/set answered over the pod network: ~0.3 ms round trip (assumption)
+    op_seconds: PositiveDuration = 0.0003
+
+
+class Nova(Service):
+    # Newton's osapi_compute_workers and [conductor] workers default to the host's CPU count;
+    # fuel-ccp sets neither. Per pod (CONTRACTS.md): the control-plane node has 48 threads.
+    api_workers: PositiveInt = 48
+    conductor_workers: PositiveInt = 48
+    # fuel-ccp-nova nova.conf.j2 (2016-11-30) [database]: max_pool_size 50, max_overflow 1000
+    db: DbPool | None = DbPool(max_pool_size=50, max_overflow=1000)
+    # nova-scheduler: FilterScheduler, host states refreshed from the DB for every request;
+    # CPU per compute per request for the filters and weighers (assumption: 0.3 ms)
+    scheduler_per_host_cpu_seconds: PositiveFloat = 0.0003
+    # nova-compute: [DEFAULT] max_concurrent_builds 10 (Newton)
+    max_concurrent_builds: PositiveInt = 10
+    # the spawn on the compute (image already cached, libvirt define + start, vif plug): ~6 s
+    # (assumption)
+    spawn_seconds: PositiveDuration = 6.0
+    # the delete on the compute (destroy domain, unplug, clean up): ~2 s (assumption)
+    destroy_seconds: PositiveDuration = 2.0
+    # [DEFAULT] report_interval 10 s: each compute's service heartbeat through the conductor
+    report_interval: PositiveDuration = 10.0
+    # update_available_resource periodic task: 60 s (Newton periodic_task_interval default)
+    resource_update_interval: PositiveDuration = 60.0
+    # a server in a list response (instance, its flavor, metadata, faults, info cache) costs
+    # CPU in nova-api to build: ~1 ms per server (assumption)
+    list_per_server_cpu_seconds: PositiveFloat = 0.001
+    # oslo.db's wsrep deadlock mapping and nova's retry decorators: which boot paths retry a
+    # DBDeadlock (Newton: quota reserve is decorated; the block-device/instance-extra update
+    # path of the report's "at least one place in Nova" is not)
+    retry_undecorated_paths: bool = False
+
+
+class Neutron(Service):
+    # neutron-server Newton: api_workers = CPU count, rpc_workers 1 (neutron/conf/service.py)
+    api_workers: PositiveInt = 48
+    rpc_workers: PositiveInt = 1
+    # agents' state reports every 30 s (neutron agent report_interval)
+    agent_report_interval: PositiveDuration = 30.0
+
+
+class Glance(Service):
+    api_workers: PositiveInt = 48  # glance-api Newton: workers = CPU count
+    # an image upload of Rally's cirros (13 MB) through glance-api to its store: ~1 s (assumption)
+    upload_seconds: PositiveDuration = 1.0
+
+
+class Heat(Service):
+    # heat-api [heat_api] workers: 0 = the CPU count (Newton); fuel-ccp sets none
+    api_workers: PositiveInt = 48
+    # heat-engine num_engine_workers: max(CPU count, 4) (Newton)
+    engine_workers: PositiveInt = 48
+    convergence_engine: bool = True  # Newton's default
+    # CPU in heat-engine per resource handled (load template, plugin, DB writes): ~30 ms (assumption)
+    resource_cpu_seconds: PositiveFloat = 0.030
+    # Rally's HeatStacks polls stack status through heat-api every 1 s (rally's
+    # openstack_heat_stack_create_poll_interval 1.0)
+    poll_interval: PositiveDuration = 1.0
+
+
+class Galera(Section):
+    nodes: PositiveInt = 3  # fuel-ccp-galera: 3-node Percona XtraDB Cluster
+    threads: PositiveFloat = 48  # a control-plane node's hardware threads (report's hosts)
+    # CPU of one simple indexed query in mysqld: ~0.3 ms (assumption, Percona 5.6)
+    query_cpu_seconds: PositiveFloat = 0.0003
+    # a commit: write-set replication to the other nodes and certification, one LAN round
+    # trip plus apply (~1 ms, assumption)
+    commit_seconds: PositiveDuration = 0.001
+    # Does oslo.db map Percona's wsrep deadlock error to DBDeadlock? Not in Newton before the
+    # fix backported after the report (oslo.db bug 1647105).
+    wsrep_deadlock_mapped: bool = False
+    # oslo.db wrap_db_retry on a decorated path: up to 5 retries (nova's quota_reserve uses
+    # max_retries=5), doubling interval from 0.5 s (oslo.db defaults)
+    retries: Annotated[int, Field(ge=0)] = 5
+    retry_interval: PositiveDuration = 0.5
+
+
+class RabbitMq(Section):
+    # broker CPU per message routed (Erlang, 3.6): ~30 us, of the order of RabbitMQ 3.6's
+    # published ~20-40 k msg/s per core (assumption)
+    message_cpu_seconds: PositiveFloat = 30e-6
+    threads: PositiveFloat = 48
+    # fuel-ccp's heat.conf: rabbit_ha_queues = true (mirrored: every message is also copied to
+    # the mirror; nova.conf says false)
+    mirrored_queues: bool = True
+
+
+class OpenStack(Section):
+    enabled: bool = False
+    computes: PositiveInt = 200  # report: "200 compute nodes"
+    control_plane_nodes: PositiveInt = 6  # report: "~80 pods on 6 nodes"
+    rpc_response_timeout: PositiveDuration = 60.0  # oslo.messaging default
+    db: DbPool = DbPool()
+    keystone: Keystone = Keystone()
+    memcached: Memcached = Memcached()
+    nova: Nova = Nova()
+    neutron: Neutron = Neutron()
+    glance: Glance = Glance()
+    heat: Heat = Heat()
+    galera: Galera = Galera()
+    rabbitmq: RabbitMq = RabbitMq()
+    # Python work of one ORM query in the service process (SQLAlchemy ORM + pure-Python PyMySQL
+    # building the statement and parsing rows, Python 2.7): ~1 ms (assumption; a calibration
+    # path). It runs on the process's one thread while the request holds its DB connection.
+    orm_query_cpu_seconds: PositiveFloat = 0.001
+    # the names every service resolves when it opens a DB, RPC or cache connection
+    # (``galera.ccp``, ``rabbitmq.ccp``, ``memcached.ccp`` through the cluster search path)
+    dns_lookups: bool = True
+
+    def pool(self, service: str) -> DbPool:
+        """The oslo.db pool a service's processes use (its override or the shared default)."""
+        own = getattr(self, service).db
+        return own if own is not None else self.db
+
+    def rpc_timeout(self, service: str) -> float:
+        own = getattr(self, service).rpc_response_timeout
+        return float(own if own is not None else self.rpc_response_timeout)
+
+
+__all__ = ["SERVICES", "DbPool", "Galera", "Glance", "Heat", "Keystone", "Memcached", "Neutron", "Nova",
+           "OpenStack", "RabbitMq", "Service"]

@@ -1,0 +1,266 @@
+"""The OpenStack layer's mechanisms, each over several loads (issue: OpenStack)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from mmc import erlang_c_wait
+from scalelab.scenarios import load_scenario
+from scalelab.simulation import Simulation
+from scalelab.spec.model import Scenario
+
+
+def scenario(tmp_path: Path, task: dict[str, Any] | None, openstack: dict[str, Any] | None = None,
+             seed: int = 1) -> Scenario:
+    doc: dict[str, Any] = {
+        "name": "os-test", "seed": seed,
+        "openstack": {"enabled": True, "computes": 10, "control_plane_nodes": 3, **(openstack or {})},
+        "hosts": {"vm": {"threads": 48, "memory": "264Gi"}},
+        "workload": [{"kind": "steady", "duration": "10s"}, *([{"kind": "rally", "task": task}] if task else [])],
+    }
+    path = tmp_path / "os.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return load_scenario(str(path))
+
+
+def run(sc: Scenario) -> dict[str, Any]:
+    results = Simulation(sc).run()
+    m = results.measurements
+    return {"counters": m.counters, "finals": m.finals, "dist": m.distributions}
+
+
+@pytest.mark.parametrize("arrival", [80.0, 140.0])
+def test_keystone_pool_is_mmc(tmp_path: Path, arrival: float) -> None:
+    """Token issues on keystone's mod_wsgi pool (1 pod x 4 processes x 1 thread, exponential
+    CPU of 25 ms, no DB, no cache delay) queue as M/M/4: mean response within 10 %."""
+    sc = scenario(tmp_path, None, {"computes": 1, "dns_lookups": False,
+                                   "keystone": {"replicas": 1, "processes": 4, "threads": 1, "issue_db_queries": 0},
+                                   "memcached": {"op_seconds": 1e-9}})
+    sim = Simulation(sc)
+    engine, identity = sim.engine, sim.openstack.identity
+    rng = np.random.default_rng(7)
+    times: list[float] = []
+
+    def client() -> Generator[Any, Any, None]:
+        start = engine.now
+        yield from identity.issue("u")
+        times.append(engine.now - start)
+
+    def arrivals() -> Generator[Any, Any, None]:
+        while engine.now < 400.0:
+            yield engine.timeout(float(rng.exponential(1.0 / arrival)))
+            engine.process(client())
+
+    engine.process(arrivals())
+    engine.run(420.0)
+    measured = float(np.mean(times[len(times) // 10:]))
+    expected = erlang_c_wait(arrival, 1 / 0.025, 4) + 0.025
+    assert measured == pytest.approx(expected, rel=0.10)
+
+
+def boot_task(runner: dict[str, Any], tenants: int = 2, users: int = 2) -> dict[str, Any]:
+    return {"NovaServers.boot_and_delete_server": [{"runner": runner,
+                                                    "context": {"users": {"tenants": tenants,
+                                                                          "users_per_tenant": users}}}]}
+
+
+def keystone_task(runner: dict[str, Any]) -> dict[str, Any]:
+    return {"Authenticate.keystone": [{"runner": runner, "context": {"users": {"tenants": 5, "users_per_tenant": 5}}}]}
+
+
+def action(out: dict[str, Any], name: str) -> Any:
+    return out["dist"][f'rally_action_seconds{{action="{name}",workload="0"}}']
+
+
+KEYSTONE_SMALL = {"keystone": {"replicas": 1, "processes": 2, "threads": 1}}
+
+
+def test_constant_runner_saturates_throughput(tmp_path: Path) -> None:
+    """Closed loop: past the pool's size more concurrency adds latency, not throughput."""
+    rates = []
+    for concurrency in (1, 2, 8, 16):
+        out = run(scenario(tmp_path, keystone_task({"type": "constant", "times": 400, "concurrency": concurrency}),
+                           KEYSTONE_SMALL))
+        rates.append(400 / out["finals"]['rally_load_duration_seconds{workload="0"}'])
+    assert rates[1] > 1.6 * rates[0]  # below the pool's 2 workers: throughput grows
+    assert rates[3] < 1.1 * rates[2]  # beyond it: flat
+    assert out["counters"].get('rally_iterations_failed_total{workload="0"}', 0.0) == 0
+
+
+def test_rps_runner_is_open_loop(tmp_path: Path) -> None:
+    """Open loop: past the knee latency grows with the rate, and the runner's timeout turns
+    the backlog into failures."""
+    latency = []
+    failures = []
+    for rps in (20.0, 60.0, 120.0):
+        task = keystone_task({"type": "rps", "times": 1200, "rps": rps, "timeout": 5})
+        out = run(scenario(tmp_path, task, KEYSTONE_SMALL))
+        name = 'rally_action_seconds{action="authenticate.keystone",workload="0"}'
+        latency.append(out["dist"][name].mean() if name in out["dist"] else math.inf)
+        failures.append(out["counters"].get('rally_iterations_failed_total{workload="0"}', 0.0))
+    assert latency[0] < latency[1] < latency[2]
+    assert failures[0] == 0 and failures[2] > 0
+
+
+def test_pool_timeouts_grow_with_concurrency_over_the_pool(tmp_path: Path) -> None:
+    """One neutron-server process with a pool of 1 + 0: waits past pool_timeout become
+    QueuePool timeouts, more of them as concurrency grows past the pool."""
+    counts = []
+    for concurrency in (1, 20, 60):
+        task = {"NeutronNetworks.create_and_list_networks": [
+            {"runner": {"type": "constant", "times": 300, "concurrency": concurrency},
+             "context": {"users": {"tenants": 3, "users_per_tenant": 1}}}]}
+        sc = scenario(tmp_path, task, {"neutron": {"replicas": 1, "api_workers": 1, "request_cpu_seconds": 0.02,
+                                                   "db": {"max_pool_size": 1, "max_overflow": 0,
+                                                          "pool_timeout": 0.5}}})
+        out = run(sc)
+        counts.append(out["counters"].get('db_pool_timeouts_total{service="neutron"}', 0.0))
+    assert counts[0] == 0
+    assert counts[1] < counts[2]
+
+
+def test_deadlocks_grow_with_parallel_creates_and_mapping_retry_removes_most(tmp_path: Path) -> None:
+    failed = []
+    for concurrency in (1, 8, 32):
+        out = run(scenario(tmp_path, boot_task({"type": "constant", "times": 64, "concurrency": concurrency}, 1, 4)))
+        failed.append(out["counters"].get("db_deadlock_errors_total", 0.0))
+    assert failed[0] == 0 and failed[1] < failed[2]
+    task = boot_task({"type": "constant", "times": 64, "concurrency": 32}, 1, 4)
+    mapped = run(scenario(tmp_path, task, {"galera": {"wsrep_deadlock_mapped": True}}))
+    fixed = run(scenario(tmp_path, task, {"galera": {"wsrep_deadlock_mapped": True},
+                                          "nova": {"retry_undecorated_paths": True}}))
+    broken_fail = out["counters"].get('rally_iterations_failed_total{workload="0"}', 0.0)
+    mapped_fail = mapped["counters"].get('rally_iterations_failed_total{workload="0"}', 0.0)
+    fixed_fail = fixed["counters"].get('rally_iterations_failed_total{workload="0"}', 0.0)
+    assert broken_fail > mapped_fail > 0  # mapping alone: the undecorated path still fails
+    assert fixed_fail < mapped_fail
+    assert mapped["counters"].get("db_deadlock_retries_total", 0.0) > 0
+
+
+def test_rpc_timeouts_appear_when_queue_wait_passes_the_timeout(tmp_path: Path) -> None:
+    """heat-api calls create_stack on one slow engine; the validation queue passes a short
+    rpc_response_timeout and the calls time out; a long timeout has none."""
+    task = {"HeatStacks.create_and_delete_stack": [
+        {"args": {"servers": 2}, "runner": {"type": "constant", "times": 30, "concurrency": 15},
+         "context": {"users": {"tenants": 3, "users_per_tenant": 1}}}]}
+    heat = {"replicas": 1, "engine_workers": 1, "resource_cpu_seconds": 0.3}
+    short = run(scenario(tmp_path, task, {"heat": {**heat, "rpc_response_timeout": 2}}))
+    long = run(scenario(tmp_path, task, {"heat": {**heat, "rpc_response_timeout": 600}}))
+    assert short["counters"].get('rpc_timeouts_total{topic="heat.engine.create_stack"}', 0.0) > 0
+    assert long["counters"].get('rpc_timeouts_total{topic="heat.engine.create_stack"}', 0.0) == 0
+
+
+def test_memcached_hit_ratio_falls_as_working_set_outgrows_it(tmp_path: Path) -> None:
+    """Many users' tokens against a cache of a few entries: lower hits, more validations
+    sent back to keystone (and its DB queries)."""
+    task = {"NovaServers.boot_and_list_server": [
+        {"runner": {"type": "constant", "times": 120, "concurrency": 20},
+         "context": {"users": {"tenants": 20, "users_per_tenant": 3}}}]}
+    ratios, validations, queries = [], [], []
+    for memory in ("64Mi", "512Ki", "128Ki"):
+        out = run(scenario(tmp_path, task, {"memcached": {"memory": memory}}))
+        hits, misses = out["finals"]["memcached_hits_total"], out["finals"]["memcached_misses_total"]
+        ratios.append(hits / (hits + misses))
+        validations.append(out["counters"]["keystone_validations_total"])
+        queries.append(out["counters"]["db_queries_total"])
+    assert ratios[0] > ratios[1] > ratios[2]
+    assert validations[0] < validations[1] < validations[2]
+    assert queries[0] < queries[2]
+
+
+def test_nova_list_grows_with_the_tenants_servers(tmp_path: Path) -> None:
+    means = []
+    for times in (10, 200):
+        task = {"NovaServers.boot_and_list_server": [
+            {"runner": {"type": "constant", "times": times, "concurrency": 10},
+             "context": {"users": {"tenants": 1, "users_per_tenant": 1}}}]}
+        out = run(scenario(tmp_path, task, {"computes": 40, "nova": {"list_per_server_cpu_seconds": 0.01}}))
+        means.append(action(out, "nova.list_servers").mean())
+    assert means[1] > 2 * means[0]
+
+
+def test_boot_time_grows_with_computes(tmp_path: Path) -> None:
+    """Fixed concurrency, more computes: more heartbeats through the conductors and more host
+    states per scheduling decision."""
+    means = []
+    for computes in (10, 400):
+        task = boot_task({"type": "constant", "times": 40, "concurrency": 10}, 10, 1)
+        sc = scenario(tmp_path, task, {"computes": computes,
+                                       "nova": {"replicas": 1, "conductor_workers": 1, "api_workers": 2}})
+        means.append(action(run(sc), "nova.boot_server").mean())
+    assert means[1] > means[0]
+
+
+def test_same_seed_same_figures(tmp_path: Path) -> None:
+    task = boot_task({"type": "rps", "times": 30, "rps": 5})
+    a = run(scenario(tmp_path, task, seed=3))
+    b = run(scenario(tmp_path, task, seed=3))
+    assert a["counters"] == b["counters"] and a["finals"] == b["finals"]
+
+
+def test_rally_command_contract_and_sla_exit(tmp_path: Path, store_path: str) -> None:
+    """``scalelab rally TASK``: CONTRACTS.md's JSON, exit 1 when an SLA fails, 0 when it holds."""
+    import json
+
+    from click.testing import CliRunner
+
+    from scalelab.cli import main
+
+    task = tmp_path / "task.yaml"
+    small = ["--set", "openstack.computes=4", "--set", "openstack.control_plane_nodes=3"]
+
+    def invoke(sla: dict[str, Any]) -> Any:
+        task.write_text(yaml.safe_dump({"GlanceImages.create_and_delete_image": [
+            {"runner": {"type": "constant", "times": 6, "concurrency": 2}, "sla": sla}]}), encoding="utf-8")
+        return CliRunner().invoke(main, ["rally", str(task), *small, "--format", "json", "--store", store_path])
+
+    ok = invoke({"failure_rate": {"max": 0}})
+    assert ok.exit_code == 0, ok.stderr
+    doc = json.loads(ok.stdout)
+    assert set(doc) == {"task", "scenario", "workloads"}
+    (w,) = doc["workloads"]
+    assert w["name"] == "GlanceImages.create_and_delete_image" and w["iterations"] == 6
+    assert set(w["actions"]) == {"glance.create_image", "glance.delete_image"}
+    assert set(w["actions"]["glance.create_image"]) == {"min", "median", "p90", "p95", "max", "avg", "count",
+                                                       "success_ratio"}
+    assert w["sla"][0]["criterion"] == "failure_rate" and w["sla"][0]["success"]
+    failed = invoke({"max_avg_duration": 0.001})
+    assert failed.exit_code == 1
+
+
+@pytest.mark.parametrize(("task", "expected"), [
+    ({"Nova.nonsense": [{"runner": {"type": "constant"}}]}, "supported: Authenticate.keystone"),
+    ({"Authenticate.keystone": [{"runner": {"type": "serial"}}]}, "supported: constant, constant_for_duration, rps"),
+    ({"Authenticate.keystone": [{"runner": {"type": "rps", "times": 3}}]}, "Authenticate.keystone.0.runner.rps"),
+    ({"version": 2, "subtasks": [{"scenario": {"Authenticate.keystone": {}},
+                                  "runner": {"constant": {"times": -1}}}]}, "subtasks.0.runner.times"),
+])
+def test_rally_bad_task_is_exit_2_with_its_path(tmp_path: Path, store_path: str, task: dict[str, Any],
+                                                expected: str) -> None:
+    from click.testing import CliRunner
+
+    from scalelab.cli import main
+
+    path = tmp_path / "task.json"
+    path.write_text(yaml.safe_dump(task), encoding="utf-8")
+    result = CliRunner().invoke(main, ["rally", str(path), "--store", store_path])
+    assert result.exit_code == 2
+    assert expected in result.stderr and str(path) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_rally_phase_needs_the_cloud(tmp_path: Path) -> None:
+    from scalelab.spec.loader import ScenarioError
+
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump({"name": "x", "workload": [
+        {"kind": "rally", "task": {"Authenticate.keystone": [{"runner": {"type": "constant"}}]}}]}), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="openstack.enabled"):
+        load_scenario(str(path))
