@@ -24,6 +24,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from scalelab.components.openstack.errors import DbConnectionError, DbDeadlock, PoolTimeout, fire
+from scalelab.components.openstack.gauges import cpu_cores_gauge
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Cores, Engine, Event
 from scalelab.spec.openstack import DbPool, Galera
@@ -114,14 +115,7 @@ class GaleraCluster:
         self._next = 0
         #: row key -> (commit time, node) of its last committed write
         self._last_write: dict[str, tuple[float, int]] = {}
-        self._last_busy = 0.0
-        recorder.gauge('openstack_cpu_cores{service="galera"}', self._cpu_cores)
-
-    def _cpu_cores(self) -> float:
-        busy = sum(n.busy_seconds() for n in self.nodes)
-        cores = (busy - self._last_busy) / self.recorder.sample_every
-        self._last_busy = busy
-        return cores
+        cpu_cores_gauge(recorder, "galera", lambda: sum(n.busy_seconds() for n in self.nodes))
 
     def node_for_connection(self) -> int:
         node = self._next

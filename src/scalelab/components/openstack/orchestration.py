@@ -92,13 +92,17 @@ class Orchestration:
             raise result
 
     def _wait_active(self, token: str, server: str) -> Generator[Event, Any, str]:
+        return (yield from self._wait(token, server, ("ACTIVE", "ERROR", "DELETED")))
+
+    def _wait(self, token: str, server: str, final: tuple[str, ...]) -> Generator[Event, Any, str]:
+        """Poll the server through nova until its status is one of ``final`` (or time out)."""
         deadline = self.engine.now + SERVER_WAIT_SECONDS
         while self.engine.now < deadline:
             try:
                 status = yield from self.compute.show(token, server)
             except ServiceError:
                 status = "UNKNOWN"
-            if status in ("ACTIVE", "ERROR", "DELETED"):
+            if status in final:
                 return status
             yield self.engine.timeout(self.spec.poll_interval)
         return "TIMEOUT"
@@ -132,21 +136,10 @@ class Orchestration:
             waits = []
             for server in self.resources.get(stack, []):
                 yield from self.compute.delete(token, server, project)
-                waits.append(self.engine.process(self._wait_gone(token, server)))
+                waits.append(self.engine.process(self._wait(token, server, ("DELETED",))))
             yield self.engine.all_of(waits)
             yield from self._engine_write(stack)
             self.status.pop(stack, None)
             self.resources.pop(stack, None)
         except ServiceError:
             self.status[stack] = "DELETE_FAILED"
-
-    def _wait_gone(self, token: str, server: str) -> Generator[Event, Any, None]:
-        deadline = self.engine.now + SERVER_WAIT_SECONDS
-        while self.engine.now < deadline:
-            try:
-                status = yield from self.compute.show(token, server)
-            except ServiceError:
-                status = "UNKNOWN"
-            if status == "DELETED":
-                return
-            yield self.engine.timeout(self.spec.poll_interval)

@@ -22,6 +22,7 @@ import numpy as np
 
 from scalelab.components.openstack.db import ConnectionPool
 from scalelab.components.openstack.errors import fire
+from scalelab.components.openstack.gauges import cpu_cores_gauge
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Cores, Engine, Event, Slots
 
@@ -58,15 +59,8 @@ class ServiceProcesses:
         self.up = [True] * replicas
         #: mod_wsgi: one request queue per pod in front of its processes x threads
         self.pod_slots = [Slots(engine, workers * slots) for _ in range(replicas)] if shared_queue else None
-        self._last_busy = 0.0
-        recorder.gauge(f'openstack_cpu_cores{{service="{name}"}}', self._cpu_cores)
+        cpu_cores_gauge(recorder, name, lambda: sum(w.cores.busy_seconds() for w in self.workers))
         recorder.gauge(f'openstack_busy_ratio{{service="{name}"}}', self._busy_ratio)
-
-    def _cpu_cores(self) -> float:
-        busy = sum(w.cores.busy_seconds() for w in self.workers)
-        cores = (busy - self._last_busy) / self.recorder.sample_every
-        self._last_busy = busy
-        return cores
 
     def _busy_ratio(self) -> float:
         """Share of request slots in use (keystone_workers_busy_ratio's source)."""

@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from scalelab.components.openstack.errors import RpcTimeout, ServiceError, fire
+from scalelab.components.openstack.gauges import cpu_cores_gauge
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Cores, Engine, Event
 from scalelab.spec.openstack import RabbitMq
@@ -28,14 +29,7 @@ class Broker:
         self.spec = spec
         self.recorder = recorder
         self.cores = Cores(engine, spec.threads, "rabbitmq")
-        self._last_busy = 0.0
-        recorder.gauge('openstack_cpu_cores{service="rabbitmq"}', self._cpu_cores)
-
-    def _cpu_cores(self) -> float:
-        busy = self.cores.busy_seconds()
-        cores = (busy - self._last_busy) / self.recorder.sample_every
-        self._last_busy = busy
-        return cores
+        cpu_cores_gauge(recorder, "rabbitmq", self.cores.busy_seconds)
 
     def route(self) -> Event:
         """One message through the broker."""
