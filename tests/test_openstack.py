@@ -262,5 +262,5 @@ def test_rally_phase_needs_the_cloud(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text(yaml.safe_dump({"name": "x", "workload": [
         {"kind": "rally", "task": {"Authenticate.keystone": [{"runner": {"type": "constant"}}]}}]}), encoding="utf-8")
-    with pytest.raises(ScenarioError, match="openstack.enabled"):
+    with pytest.raises(ScenarioError, match=r"openstack\.enabled"):
         load_scenario(str(path))

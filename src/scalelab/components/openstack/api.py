@@ -67,6 +67,26 @@ class Api:
         fires with the reply, or with the ServiceError it raised (casts have no one waiting)."""
         return self.backends.engine.process(self._serve(handler))
 
+    def handle(self, handler: Handler, routed: bool = True) -> Generator[Event, Any, Any]:
+        """A message this RPC server handles for a step outside any request (a compute's
+        build, the engine's own follow-up), awaited: through the broker unless the server
+        sends it to itself; raises the handler's error."""
+        if routed:
+            yield self.backends.broker.route()
+        result = yield self.serve(handler)
+        if isinstance(result, ServiceError):
+            raise result
+        return result
+
+    def notify(self, handler: Handler) -> None:
+        """A periodic message nobody waits for (heartbeats, agents' state reports): its
+        failure is counted by ``serve`` and goes no further."""
+        self.backends.engine.process(self._notify(handler))
+
+    def _notify(self, handler: Handler) -> Generator[Event, Any, None]:
+        yield self.backends.broker.route()
+        yield self.serve(handler)
+
     def _serve(self, handler: Handler) -> Generator[Event, Any, Any]:
         try:
             return (yield from self.request(handler))

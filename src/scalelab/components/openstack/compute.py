@@ -67,22 +67,12 @@ class Compute:
             self.engine.schedule(float(self.rng.uniform(0, self.spec.resource_update_interval)),
                                  self._resources, compute)
 
-    def _background(self, handler: Any) -> None:
-        self.engine.process(self.conductor_cast(handler))
-
-    def conductor_cast(self, handler: Any) -> Generator[Event, Any, None]:
-        """A message the conductor handles, awaited (raises the handler's error)."""
-        yield self.conductor.backends.broker.route()
-        result = yield self.conductor.serve(handler)
-        if isinstance(result, ServiceError):
-            raise result
-
     def _heartbeat(self, compute: int) -> None:
-        self._background(transaction(2, f"service:{compute}"))
+        self.conductor.notify(transaction(2, f"service:{compute}"))
         self.engine.schedule(self.spec.report_interval, self._heartbeat, compute)
 
     def _resources(self, compute: int) -> None:
-        self._background(transaction(6, f"compute_node:{compute}"))
+        self.conductor.notify(transaction(6, f"compute_node:{compute}"))
         self.engine.schedule(self.spec.resource_update_interval, self._resources, compute)
 
     # -- the API ----------------------------------------------------------------------
@@ -143,7 +133,7 @@ class Compute:
         with contextlib.suppress(ServiceError):  # nova logs it and goes on; the port leaks
             yield from self.network.delete_port(self.service_token, server, project)
         try:
-            yield from self.conductor_cast(transaction(4, f"quota_usage:{project}"))
+            yield from self.conductor.handle(transaction(4, f"quota_usage:{project}"))
         except ServiceError:
             self._failed(server)
             return
@@ -178,7 +168,7 @@ class Compute:
             yield from self.network.create_port(self.service_token, server, project)
             yield from self.images.show(self.service_token)
             yield self.engine.timeout(self.spec.spawn_seconds)
-            yield from self.conductor_cast(transaction(3, f"instance:{server}"))
+            yield from self.conductor.handle(transaction(3, f"instance:{server}"))
         except ServiceError:
             self._failed(server)
             return

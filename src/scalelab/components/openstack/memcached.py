@@ -46,11 +46,6 @@ class Memcached:
             self.used -= evicted
             self.evictions += 1
 
-    def resize(self, memory: float) -> None:
-        self.capacity = int(memory)
-        self.set("", 0)  # evict down to the new size
-        self._items.pop("", None)
-
     def finish(self, recorder: Recorder) -> None:
         recorder.final("memcached_hits_total", float(self.hits))
         recorder.final("memcached_misses_total", float(self.misses))

@@ -41,11 +41,7 @@ class Network:
         def handler(req: Request) -> Generator[Event, Any, None]:
             yield from req.db(2, (f"agent:{agent}",))
 
-        def send() -> Generator[Event, Any, None]:
-            yield self.rpc.backends.broker.route()
-            yield self.rpc.serve(handler)
-
-        self.engine.process(send())
+        self.rpc.notify(handler)
         self.engine.schedule(self.spec.agent_report_interval, self._report, agent)
 
     def create_network(self, token: str, project: str) -> Generator[Event, Any, str]:

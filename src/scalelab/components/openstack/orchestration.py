@@ -87,9 +87,7 @@ class Orchestration:
             yield req.cpu(self.spec.resource_cpu_seconds)
             yield from req.db(3, (f"stack:{stack}",))
 
-        result = yield self.engine_api.serve(handler)
-        if isinstance(result, ServiceError):
-            raise result
+        yield from self.engine_api.handle(handler, routed=False)  # the engine's own next step
 
     def _wait_active(self, token: str, server: str) -> Generator[Event, Any, str]:
         return (yield from self._wait(token, server, ("ACTIVE", "ERROR", "DELETED")))

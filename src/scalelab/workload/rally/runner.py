@@ -15,6 +15,7 @@ Recorded per workload ``w``: ``rally_action_seconds{action,workload}`` (successf
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -49,7 +50,7 @@ class RallyRun:
         ends: list[float] = []
         label = f'workload="{index}"'
         if runner.type in ("constant", "constant_for_duration"):
-            counter = iter(range(10**12))
+            counter = itertools.count()
             stop_at = started + runner.duration if runner.type == "constant_for_duration" else None
 
             def worker() -> Generator[Event, Any, None]:
