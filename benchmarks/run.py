@@ -138,19 +138,34 @@ def scheduler_5000() -> list[Result]:
     return [_result("scheduler_5000_nodes_150k_pods_wall_seconds", wall, "s", 120.0, "<=", detail)]
 
 
-def reproduce_all() -> list[Result]:
-    """``scalelab reproduce all`` (every modelled entry, broken and fixed, 2 workers)."""
+def _reproduce_layers(name: str, layers: tuple[str, ...], target: float) -> list[Result]:
+    """``scalelab reproduce all --layer L`` for each of ``layers`` (every modelled entry of
+    them, each of its runs, 2 workers), timed together."""
+    wall = 0.0
+    results: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "scalelab.cli", "reproduce", "all", "--format", "json",
-               "--store", f"{tmp}/r.duckdb"]
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - t0
-    results = json.loads(proc.stdout)
-    modelled = [r["id"] for r in results if r["status"] != "not_modelled"]
-    detail = {"entries_run": modelled, "runs": 2 * len(modelled),
-              "statuses": {r["id"]: r["status"] for r in results if r["status"] != "not_modelled"}}
-    return [_result("reproduce_all_wall_seconds", wall, "s", 120.0, "<=", detail)]
+        for layer in layers:
+            cmd = [sys.executable, "-m", "scalelab.cli", "reproduce", "all", "--layer", layer, "--format", "json",
+                   "--store", f"{tmp}/r.duckdb"]
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            wall += time.perf_counter() - t0
+            results += json.loads(proc.stdout)
+    modelled = [r for r in results if r["status"] != "not_modelled"]
+    runs = sum(len(r["runs"]) for r in modelled if isinstance(r["runs"], dict))
+    detail = {"entries_run": [r["id"] for r in modelled], "runs": runs,
+              "statuses": {r["id"]: r["status"] for r in modelled}}
+    return [_result(name, wall, "s", target, "<=", detail)]
+
+
+def reproduce_all() -> list[Result]:
+    """The Kubernetes and monitoring entries (the issue's 120 s target)."""
+    return _reproduce_layers("reproduce_all_wall_seconds", ("kubernetes", "monitoring"), 120.0)
+
+
+def reproduce_all_openstack() -> list[Result]:
+    """The OpenStack entries on openstack-200 (the issue's 300 s target)."""
+    return _reproduce_layers("reproduce_all_openstack_wall_seconds", ("openstack",), 300.0)
 
 
 OPENSTACK_BOOT_TASK = {"NovaServers.boot_and_delete_server": [
@@ -179,6 +194,7 @@ def openstack_200_rally() -> list[Result]:
 GROUPS: dict[str, Callable[[], list[Result]]] = {
     "openstack_200_rally_wall_seconds": openstack_200_rally,
     "reproduce_all_wall_seconds": reproduce_all,
+    "reproduce_all_openstack_wall_seconds": reproduce_all_openstack,
     "scheduler_modern_decisions_per_second": scheduler_decisions,
     "scheduler_5000_nodes_150k_pods_wall_seconds": scheduler_5000,
     "engine_events_per_second": engine_benchmarks,

@@ -29,12 +29,14 @@ RULED = [e.id for e in ENTRIES.values() if e.rule is not None]
 def test_every_rule_fires_on_its_broken_setting_and_is_silent_on_the_fix(entry_id: str) -> None:
     entry = ENTRIES[entry_id]
     assert entry.rule is not None and entry.broken is not None
-    fixed = load_scenario("campaign-900-fixed")
+    baseline = entry.reproduction.baseline if entry.reproduction is not None else "campaign-900-fixed"
+    fixed = load_scenario(baseline)
     assert entry.rule(fixed) is None
     broken = apply_patch(fixed, dict(entry.broken))
     finding = entry.rule(broken)
     assert finding is not None and finding.id == entry_id
-    assert entry.rule(load_scenario("campaign-900")) is not None  # the report's cluster as deployed
+    as_deployed = baseline.removesuffix("-fixed")  # the report's cluster as deployed
+    assert entry.rule(load_scenario(as_deployed)) is not None
 
 
 #: Per detector: a summary where the report's symptom shows, and one of a healthy run.
@@ -50,6 +52,14 @@ DETECTOR_CASES: dict[str, tuple[dict[str, float], dict[str, float]]] = {
                           "kubedns_restarts_total": 0.0}),
     "docker-hang": ({"pods_stuck_end": 4.0}, {"pods_stuck_end": 0.0}),
     "calico-full-mesh": ({"route_convergence_seconds": 300.0}, {"route_convergence_seconds": 5.0}),
+    "pxc-deadlock-not-retried": ({"db_deadlock_failures_total": 28.0}, {"db_deadlock_failures_total": 0.0}),
+    "neutron-db-pool": ({'db_pool_timeouts_total{service="neutron"}': 3.0},
+                        {'db_pool_timeouts_total{service="neutron"}': 0.0}),
+    "heat-rpc-timeout": ({'rpc_timeouts_total{topic="heat.engine.create_stack"}': 2.0},
+                         {'rpc_timeouts_total{topic="heat.engine.create_stack"}': 0.0}),
+    "memcached-undersized": ({"memcached_evictions_total": 5000.0, "memcached_hit_ratio": 0.4},
+                             {"memcached_evictions_total": 0.0, "memcached_hit_ratio": 0.99}),
+    "mysql-dns-loss": ({"db_connection_failures_total": 4.0}, {"db_connection_failures_total": 0.0}),
 }
 
 

@@ -264,3 +264,62 @@ def test_rally_phase_needs_the_cloud(tmp_path: Path) -> None:
         {"kind": "rally", "task": {"Authenticate.keystone": [{"runner": {"type": "constant"}}]}}]}), encoding="utf-8")
     with pytest.raises(ScenarioError, match=r"openstack\.enabled"):
         load_scenario(str(path))
+
+
+def _barging_pool(wake_delay: float, pause: float) -> float:
+    """A pool of one connection: a holder runs transaction after transaction, ``pause`` s
+    apart, while a second greenthread waits for the connection; its wake-up takes
+    ``wake_delay`` (its process's runnable backlog). Returns the pool timeouts."""
+    from scalelab.components.openstack.db import ConnectionPool
+    from scalelab.components.openstack.errors import PoolTimeout
+    from scalelab.metrics.recorder import Recorder
+    from scalelab.sim import Engine
+    from scalelab.spec.openstack import DbPool
+
+    engine, recorder = Engine(), Recorder()
+    pool = ConnectionPool(engine, DbPool(max_pool_size=1, max_overflow=0, pool_timeout=3.0), "neutron", None, recorder)
+    pool.wake_delay = lambda: wake_delay
+
+    def holder() -> Generator[Any, Any, None]:
+        for _ in range(100):
+            yield from pool.checkout()
+            yield engine.timeout(0.2)
+            pool.checkin()
+            if pause:
+                yield engine.timeout(pause)
+
+    def waiter() -> Generator[Any, Any, None]:
+        yield engine.timeout(0.1)
+        try:
+            yield from pool.checkout()
+            pool.checkin()
+        except PoolTimeout:
+            pass
+
+    engine.process(holder())
+    engine.process(waiter())
+    engine.run(60.0)
+    return recorder.counters['db_pool_timeouts_total{service="neutron"}']
+
+
+def test_a_pool_waiter_starves_when_others_take_the_connection_before_it_runs() -> None:
+    """SQLAlchemy's queue notifies, it does not hand over: a waiter woken 0.05 s after the
+    connection came back gets it when nobody else checks out in between, and starves past
+    pool_timeout when its wake-up takes longer than the holder's pause between transactions."""
+    assert _barging_pool(wake_delay=0.05, pause=0.1) == 0
+    assert _barging_pool(wake_delay=0.5, pause=0.1) == 1
+    assert _barging_pool(wake_delay=0.0, pause=0.0) == 1  # no yield between transactions
+
+
+def test_security_group_refreshes_grow_with_the_group(tmp_path: Path) -> None:
+    """Every wired port changes its project's default group and each agent with a member asks
+    for the rules in its next loop: one tenant's servers cost more refreshes than the same
+    servers spread over many tenants."""
+    refreshes = []
+    for tenants in (8, 1):
+        task = {"NovaServers.boot_and_list_server": [
+            {"runner": {"type": "constant", "times": 80, "concurrency": 16},
+             "context": {"users": {"tenants": tenants, "users_per_tenant": 1}}}]}
+        out = run(scenario(tmp_path, task))
+        refreshes.append(out["counters"].get("neutron_sg_refreshes_total", 0.0))
+    assert 0 < refreshes[0] < refreshes[1]

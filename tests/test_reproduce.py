@@ -72,3 +72,30 @@ def test_an_entry_without_a_model_is_not_modelled_with_its_reason() -> None:
     doc = not_modelled(entry)
     assert doc["status"] == "not_modelled" and doc["runs"] == {"broken": None, "fixed": None}
     assert doc["gap"] == (entry.not_modelled_reason or None)
+
+
+def test_an_intermediate_run_is_reported_and_its_bands_checked() -> None:
+    """A third run (the report's partial fix) appears under ``runs`` with its diff from
+    fixed, and a band on it is checked like the others."""
+    entry = _entry((Band("intermediate", "symptom", 1.0, None, "measured", "partial fix still fails"),))
+    broken, fixed = _record("b", {"symptom": 3.0}), _record("f", {"symptom": 0.0})
+    middle = _record("m", {"symptom": 0.0})
+    doc = evaluate(entry, broken, fixed, {}, intermediate=(middle, {"node_proxy.proxy_timeout": 5.0}))
+    assert doc["runs"]["intermediate"]["diff"] == {"node_proxy.proxy_timeout": 5.0}
+    assert doc["status"] == "gap" and "intermediate symptom = 0.0" in doc["gap"]
+    doc = evaluate(entry, broken, fixed, {}, intermediate=(_record("m", {"symptom": 2.0}), {}))
+    assert doc["status"] == "reproduced"
+    assert evaluate(entry, broken, fixed, {})["status"] == "gap"  # its band names a run that did not run
+
+
+def test_pxc_deadlocks_reproduce_in_three_runs() -> None:
+    """Broken fails on deadlocks; with oslo.db's mapping alone the undecorated nova paths
+    still fail; mapping + retries on every path leave none."""
+    from scalelab.reproduce import reproduce
+
+    (doc,) = reproduce(["pxc-deadlock-not-retried"], jobs=2)
+    failures = {run: doc["runs"][run]["summary"]["db_deadlock_failures_total"]
+                for run in ("broken", "intermediate", "fixed")}
+    assert failures["broken"] > failures["intermediate"] > failures["fixed"] == 0
+    assert doc["runs"]["intermediate"]["diff"] == {"openstack.nova.retry_undecorated_paths": False}
+    assert doc["status"] == "reproduced"

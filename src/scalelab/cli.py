@@ -277,14 +277,19 @@ def _stored_inputs(store: Any, ref: str) -> tuple[Any, Any]:
 @main.command()
 @click.argument("entry_id")
 @click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True, help="Parallel runs.")
+@click.option("--layer", type=click.Choice(["kubernetes", "monitoring", "openstack"]), default=None,
+              help="With 'all': only the entries of this layer.")
 @common
-def reproduce(entry_id: str, jobs: int, store_path: Path | None, fmt: str) -> None:
+def reproduce(entry_id: str, jobs: int, layer: str | None, store_path: Path | None, fmt: str) -> None:
     """Run ENTRY_ID (or 'all') broken and fixed, next to the report's figures."""
     from scalelab import views
     from scalelab.catalogue.registry import ENTRIES
     from scalelab.reproduce import reproduce as do_reproduce
 
-    ids = list(ENTRIES) if entry_id == "all" else [_entry_id(entry_id, ENTRIES)]
+    if layer is not None and entry_id != "all":
+        raise UserError("--layer: only with 'all' (an entry has its own layer)")
+    ids = [i for i, e in ENTRIES.items() if layer in (None, e.layer)] if entry_id == "all" \
+        else [_entry_id(entry_id, ENTRIES)]
     store = _store(store_path)
     store.check()
     stored: list[str] = []

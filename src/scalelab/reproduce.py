@@ -53,24 +53,41 @@ def scenarios_for(entry: Entry) -> tuple[Scenario, Scenario]:
     return broken, fixed
 
 
+def intermediate_for(entry: Entry, fixed: Scenario) -> Scenario | None:
+    """The entry's third run (the report's partial fix), when it has one."""
+    assert entry.reproduction is not None
+    if entry.reproduction.intermediate is None:
+        return None
+    middle = apply_patch(fixed, dict(entry.reproduction.intermediate), source=f"{entry.id} intermediate")
+    return middle.model_copy(update={"name": f"{entry.id}:intermediate"})
+
+
 def _run_json(rec: RunRecord, detected: bool, changes: Mapping[str, Any]) -> dict[str, Any]:
     return {"run_id": rec.run_id, "detected": detected, "summary": rec.summary, "diff": dict(changes)}
 
 
 def evaluate(entry: Entry, broken: RunRecord, fixed: RunRecord, broken_diff: Mapping[str, Any],
-             scenarios: tuple[Scenario, Scenario] | None = None) -> dict[str, Any]:
+             scenarios: tuple[Scenario, Scenario] | None = None,
+             intermediate: tuple[RunRecord, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The CONTRACTS.md ``reproduce`` document from the two runs (``scenarios``: what the
-    broken and fixed runs simulated, for the explanation of a gap)."""
+    broken and fixed runs simulated, for the explanation of a gap; ``intermediate``: the third
+    run and its diff from *fixed*, for an entry that has one)."""
     assert entry.detect is not None and entry.reproduction is not None
     broken_sc, fixed_sc = scenarios if scenarios is not None else (None, None)
     broken_view = RunView(broken.summary, broken.counters, broken_sc)
     fixed_view = RunView(fixed.summary, fixed.counters, fixed_sc)
     detected_broken = entry.detect(broken_view) is not None
     detected_fixed = entry.detect(fixed_view) is not None
+    records = {"broken": broken, "fixed": fixed}
+    if intermediate is not None:
+        records["intermediate"] = intermediate[0]
     bands = []
     misses = []
     for band in entry.bands:
-        rec = broken if band.run == "broken" else fixed
+        rec = records.get(band.run)
+        if rec is None:
+            misses.append(f"band on the {band.run} run, which did not run")
+            continue
         value = rec.summary.get(band.metric)
         ok = band.holds(value)
         bands.append({"run": band.run, "metric": band.metric, "low": band.low, "high": band.high,
@@ -84,11 +101,16 @@ def evaluate(entry: Entry, broken: RunRecord, fixed: RunRecord, broken_diff: Map
     status = "reproduced" if not misses else "gap"
     if misses and entry.explain is not None and scenarios is not None:
         misses.append(entry.explain(broken_view, fixed_view))
+    runs = {"broken": _run_json(broken, detected_broken, broken_diff),
+            "fixed": _run_json(fixed, detected_fixed, {})}
+    if intermediate is not None:
+        middle, middle_diff = intermediate
+        runs["intermediate"] = _run_json(middle, entry.detect(RunView(middle.summary, middle.counters)) is not None,
+                                         middle_diff)
     return {
         "id": entry.id, "status": status, "passed": status == "reproduced",
         "context": dict(entry.reproduction.context),
-        "runs": {"broken": _run_json(broken, detected_broken, broken_diff),
-                 "fixed": _run_json(fixed, detected_fixed, {})},
+        "runs": runs,
         "bands": bands,
         "gap": "; ".join(misses) if misses else None,
     }
@@ -104,21 +126,32 @@ def reproduce(entry_ids: list[str], jobs: int = 2, on_record: Callable[[RunRecor
               ) -> list[dict[str, Any]]:
     """Reproduce entries; every run record goes to ``on_record`` (the CLI stores it)."""
     entries = [get(i) for i in entry_ids]
-    plans: list[tuple[Entry, Scenario, Scenario, dict[str, Any]]] = []
+    plans: list[tuple[Entry, list[Scenario], dict[str, Any]]] = []
     for entry in entries:
         if entry.modelled:
             broken, fixed = scenarios_for(entry)
-            plans.append((entry, broken, fixed, diff(fixed, broken)))
-    work = [s for _e, b, f, _d in plans for s in (b, f)]
+            middle = intermediate_for(entry, fixed)
+            plans.append((entry, [broken, fixed] + ([middle] if middle is not None else []), diff(fixed, broken)))
+    # the longest runs first, so that the pool's workers finish together
+    work = sorted((s for _e, runs, _d in plans for s in runs), key=_expected_cost, reverse=True)
     if jobs > 1 and len(work) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
-            records = list(pool.map(execute, work))
+            done = list(pool.map(execute, work))
     else:
-        records = [execute(s) for s in work]
+        done = [execute(s) for s in work]
     if on_record is not None:
-        for rec in records:
+        for rec in done:
             on_record(rec)
+    records = {s.name: rec for s, rec in zip(work, done, strict=True)}
     by_entry: dict[str, dict[str, Any]] = {}
-    for i, (entry, broken, fixed, changes) in enumerate(plans):
-        by_entry[entry.id] = evaluate(entry, records[2 * i], records[2 * i + 1], changes, (broken, fixed))
+    for entry, runs, changes in plans:
+        broken, fixed = runs[0], runs[1]
+        third = (records[runs[2].name], diff(fixed, runs[2])) if len(runs) > 2 else None
+        by_entry[entry.id] = evaluate(entry, records[broken.name], records[fixed.name], changes, (broken, fixed),
+                                      third)
     return [by_entry.get(e.id) or not_modelled(e) for e in entries]
+
+
+def _expected_cost(scenario: Scenario) -> float:
+    """A rough size of a run, to start the big ones first: its nodes."""
+    return float(scenario.nodes)

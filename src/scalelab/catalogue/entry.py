@@ -25,7 +25,7 @@ BandSource = Literal["measured", "derived", "expected"]
 class Band:
     """The report's figure for one metric of one run, as an open or closed range."""
 
-    run: Literal["broken", "fixed"]
+    run: Literal["broken", "fixed", "intermediate"]
     metric: str
     low: float | None
     high: float | None
@@ -104,12 +104,15 @@ def metric_detector(metric: str, minimum: float, entry: Callable[[], Entry]) -> 
 
 @dataclass(frozen=True)
 class Reproduction:
-    """How to reproduce: the baseline scenario, settings applied to both runs (``context``:
-    another entry's broken setting the symptom needs, or a shorter workload), and whether
-    the report has a fix at all."""
+    """How to reproduce: the baseline scenario, settings applied to every run (``context``:
+    another entry's broken setting the symptom needs, or a shorter workload), and the
+    report's partial fix as a third run where it had one."""
 
     baseline: str = "campaign-900-fixed"
     context: Mapping[str, Any] = field(default_factory=dict)
+    #: a third run between broken and fixed (the report's partial fix), as the settings that
+    #: differ from *fixed*; its bands name the run ``intermediate``
+    intermediate: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

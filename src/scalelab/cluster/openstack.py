@@ -35,8 +35,6 @@ FAULT_KINDS: tuple[str, ...] = ()
 RECONFIGURABLE: tuple[str, ...] = ()
 PHASES = ("rally",)
 
-#: oslo.messaging's RPC server executor: 64 greenthreads (executor_thread_pool_size).
-RPC_GREENTHREADS = 64
 #: nova-scheduler worker processes per pod (Newton: one).
 SCHEDULER_WORKERS = 1
 
@@ -63,6 +61,7 @@ class OpenStackLayer:
         backends = Backends(engine, spec, GaleraCluster(engine, spec.galera, recorder), self.memcached,
                             Broker(engine, spec.rabbitmq, recorder), recorder)
         stream = rng.stream("openstack")
+        rpc_threads = spec.rpc_executor_thread_pool_size
 
         def api(name: str, service: str, replicas: int, workers: int, slots: int, cpu: float,
                 shared: bool = False) -> Api:
@@ -77,15 +76,15 @@ class OpenStackLayer:
         self.compute = Compute(engine, nova, self.identity,
                                api("nova-api", "nova", nova.replicas, nova.api_workers, nova.greenthreads,
                                    nova.request_cpu_seconds),
-                               api("nova-conductor", "nova", nova.replicas, nova.conductor_workers, RPC_GREENTHREADS,
+                               api("nova-conductor", "nova", nova.replicas, nova.conductor_workers, rpc_threads,
                                    nova.request_cpu_seconds),
-                               api("nova-scheduler", "nova", nova.replicas, SCHEDULER_WORKERS, RPC_GREENTHREADS,
+                               api("nova-scheduler", "nova", nova.replicas, SCHEDULER_WORKERS, rpc_threads,
                                    nova.request_cpu_seconds),
                                spec.computes, stream)
         self.network = Network(engine, neutron, self.identity,
                                api("neutron-server", "neutron", neutron.replicas, neutron.api_workers,
                                    neutron.greenthreads, neutron.request_cpu_seconds),
-                               api("neutron-rpc", "neutron", neutron.replicas, neutron.rpc_workers, RPC_GREENTHREADS,
+                               api("neutron-rpc", "neutron", neutron.replicas, neutron.rpc_workers, rpc_threads,
                                    neutron.request_cpu_seconds),
                                spec.computes, stream)
         self.images = Images(engine, glance, self.identity,
@@ -96,7 +95,7 @@ class OpenStackLayer:
                                            api("heat-api", "heat", heat.replicas, heat.api_workers, heat.greenthreads,
                                                heat.request_cpu_seconds),
                                            api("heat-engine", "heat", heat.replicas, heat.engine_workers,
-                                               RPC_GREENTHREADS, heat.resource_cpu_seconds),
+                                               rpc_threads, heat.resource_cpu_seconds),
                                            self.compute, self.network, self.images)
         self.compute.start_background()
         self.network.start_background()

@@ -88,6 +88,19 @@ class Cores:
         extra = dt * min(self._weight, self.threads) if dt > 0 else 0.0
         return self.busy_integral + extra
 
+    def backlog_seconds(self) -> float:
+        """Wall seconds until the work now on these cores drains if nothing more arrives: the
+        busy jobs' remaining CPU over the threads, and at least the longest job's remainder.
+        For a one-thread process running greenthreads, the wait of a greenthread woken now,
+        behind every one already runnable (cooperative scheduling runs each burst out)."""
+        self._advance()
+        total = longest = 0.0
+        for tag, _seq, weight, *_rest in self._tags:
+            left = tag - self._v
+            total += left * weight
+            longest = max(longest, left)
+        return max(total / self.threads, longest)
+
     def owner_busy_seconds(self, owner: str) -> float:
         """Busy thread-seconds of one owner up to now."""
         self._advance()

@@ -98,6 +98,10 @@ class Nova(Service):
     # the spawn on the compute (image already cached, libvirt define + start, vif plug): ~6 s
     # (assumption)
     spawn_seconds: PositiveDuration = 6.0
+    # how long the compute waits for neutron's network-vif-plugged event (its port wired by
+    # the OVS agent and set ACTIVE) before the boot fails: vif_plugging_timeout 300 s, fatal
+    # (Newton defaults)
+    vif_plugging_timeout: PositiveDuration = 300.0
     # the delete on the compute (destroy domain, unplug, clean up): ~2 s (assumption)
     destroy_seconds: PositiveDuration = 2.0
     # [DEFAULT] report_interval 10 s: each compute's service heartbeat through the conductor
@@ -119,6 +123,17 @@ class Neutron(Service):
     rpc_workers: PositiveInt = 1
     # agents' state reports every 30 s (neutron agent report_interval)
     agent_report_interval: PositiveDuration = 30.0
+    # the OVS agent's rpc_loop runs every polling_interval (2 s, Newton); a device it failed
+    # to wire is retried in the next iteration, and a security-group refresh the server asked
+    # for is deferred to the next iteration (one per agent per loop, however many were asked)
+    agent_polling_interval: PositiveDuration = 2.0
+    # agents' own oslo.messaging rpc_response_timeout (60 s default; fuel-ccp sets none)
+    agent_rpc_response_timeout: PositiveDuration = 60.0
+    # Python work in the RPC worker per member of a security group when it answers
+    # security_group_info_for_devices: the member's port and address rows fetched (PyMySQL
+    # parses them, the ORM builds them, with the connection held) and put into the
+    # remote-group rules: ~0.1 ms per member (assumption)
+    sg_member_cpu_seconds: PositiveFloat = 0.0001
 
 
 class Glance(Service):
@@ -152,9 +167,11 @@ class Galera(Section):
     # fix backported after the report (oslo.db bug 1647105).
     wsrep_deadlock_mapped: bool = False
     # oslo.db wrap_db_retry on a decorated path: up to 5 retries (nova's quota_reserve uses
-    # max_retries=5), doubling interval from 0.5 s (oslo.db defaults)
+    # max_retries=5); oslo.db's defaults: sleep retry_interval 1 s, doubled after each retry
+    # (inc_retry_interval) up to max_retry_interval 10 s; the jitter on deadlocks came in 2017
     retries: Annotated[int, Field(ge=0)] = 5
-    retry_interval: PositiveDuration = 0.5
+    retry_interval: PositiveDuration = 1.0
+    max_retry_interval: PositiveDuration = 10.0
 
 
 class RabbitMq(Section):
@@ -172,6 +189,9 @@ class OpenStack(Section):
     computes: PositiveInt = 200  # report: "200 compute nodes"
     control_plane_nodes: PositiveInt = 6  # report: "~80 pods on 6 nodes"
     rpc_response_timeout: PositiveDuration = 60.0  # oslo.messaging default
+    # an RPC server's greenthreads: the messages one process works on at once
+    # (oslo.messaging executor_thread_pool_size 64, Newton)
+    rpc_executor_thread_pool_size: PositiveInt = 64
     db: DbPool = DbPool()
     keystone: Keystone = Keystone()
     memcached: Memcached = Memcached()

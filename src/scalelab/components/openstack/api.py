@@ -111,9 +111,12 @@ class Request:
     def cpu(self, seconds: float) -> Event:
         return self.api.processes.cpu(self.worker, seconds)
 
-    def db(self, queries: int, writes: tuple[str, ...] = (), retry: bool = False) -> Generator[Event, Any, None]:
-        """One transaction through the process's pool. A certification failure is retried
-        (oslo.db wrap_db_retry: doubling waits) when the path is decorated *and* oslo.db maps
+    def db(self, queries: int, writes: tuple[str, ...] = (), retry: bool = False,
+           rows_cpu: float = 0.0) -> Generator[Event, Any, None]:
+        """One transaction through the process's pool. ``rows_cpu``: the process's work on the
+        rows the queries return (PyMySQL parses them and the ORM builds them while the
+        connection is still checked out). A certification failure is retried (oslo.db
+        wrap_db_retry: doubling waits, capped) when the path is decorated *and* oslo.db maps
         the wsrep error to DBDeadlock; otherwise it is the request's error."""
         pool = self.worker.pool
         assert pool is not None, f"{self.api.name} has no database"
@@ -123,16 +126,17 @@ class Request:
         while True:
             yield from pool.checkout()
             try:
-                yield self.cpu(queries * self.backends.spec.orm_query_cpu_seconds)
+                yield self.cpu(queries * self.backends.spec.orm_query_cpu_seconds + rows_cpu)
                 yield from galera.transaction(galera.node_for_connection(), queries, writes)
                 return
             except DbDeadlock:
                 if not (retry and spec.wsrep_deadlock_mapped) or attempt >= spec.retries:
+                    self.backends.recorder.inc("db_deadlock_failures_total")  # the caller gets it
                     raise
             finally:
                 pool.checkin()
             self.backends.recorder.inc("db_deadlock_retries_total")
-            yield self.backends.engine.timeout(spec.retry_interval * 2**attempt)
+            yield self.backends.engine.timeout(min(spec.retry_interval * 2**attempt, spec.max_retry_interval))
             attempt += 1
 
     def cache_get(self, key: str) -> Generator[Event, Any, bool]:

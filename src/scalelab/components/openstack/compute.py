@@ -7,7 +7,8 @@ quota rows, retried on deadlock: Newton's quota_reserve is decorated), creates t
 nova-scheduler's select_destinations (host states read from the DB and every compute filtered
 and weighed: CPU grows with computes), then casts the build to the chosen compute. The compute
 takes one of its ``max_concurrent_builds`` slots, creates the port in neutron, fetches the image
-record from glance, spawns the guest, and has the conductor save the instance ACTIVE.
+record from glance, spawns the guest, waits for its port to be wired by the host's OVS agent
+(network-vif-plugged, ``vif_plugging_timeout``), and has the conductor save the instance ACTIVE.
 Every compute sends its service heartbeat through the conductor every ``report_interval`` and
 its resources every ``resource_update_interval``: background load that grows with computes.
 Not modelled: placement (Newton's resource tracker writes only), each compute's own RPC queue,
@@ -32,11 +33,11 @@ if TYPE_CHECKING:
     from scalelab.components.openstack.network import Images, Network
 
 
-def transaction(queries: int, *writes: str) -> Any:
+def transaction(queries: int, *writes: str, retry: bool = False) -> Any:
     """An RPC handler that runs one transaction in the worker that took the message."""
 
     def handler(req: Request) -> Generator[Event, Any, None]:
-        yield from req.db(queries, writes)
+        yield from req.db(queries, writes, retry=retry)
 
     return handler
 
@@ -54,6 +55,7 @@ class Compute:
         self.rng = rng
         self.builds = [Slots(engine, spec.max_concurrent_builds) for _ in range(computes)]
         self.status: dict[str, str] = {}
+        self.hosts: dict[str, int] = {}  # server -> its compute, once its port is wired
         self.servers: dict[str, set[str]] = {}  # project -> its servers
         self._count = 0
         self.network: Network
@@ -130,10 +132,16 @@ class Compute:
     def _destroy(self, server: str, project: str) -> Generator[Event, Any, None]:
         yield self.conductor.backends.broker.route()
         yield self.engine.timeout(self.spec.destroy_seconds)
+        host = self.hosts.pop(server, None)
+        if host is not None:
+            self.network.unwire(project, host)
         with contextlib.suppress(ServiceError):  # nova logs it and goes on; the port leaks
             yield from self.network.delete_port(self.service_token, server, project)
         try:
-            yield from self.conductor.handle(transaction(4, f"quota_usage:{project}"))
+            # the quota commit of the delete: another per-project write without a retry
+            # decorator in Newton (one of the report's undecorated paths)
+            yield from self.conductor.handle(transaction(4, f"quota_usage:{project}",
+                                                         retry=self.spec.retry_undecorated_paths))
         except ServiceError:
             self._failed(server)
             return
@@ -168,6 +176,11 @@ class Compute:
             yield from self.network.create_port(self.service_token, server, project)
             yield from self.images.show(self.service_token)
             yield self.engine.timeout(self.spec.spawn_seconds)
+            deadline = self.engine.now + self.spec.vif_plugging_timeout
+            wired = yield from self.network.wire(server, project, host, deadline)
+            if not wired:
+                raise ServiceError("VirtualInterfaceCreateException: timed out waiting for network-vif-plugged")
+            self.hosts[server] = host
             yield from self.conductor.handle(transaction(3, f"instance:{server}"))
         except ServiceError:
             self._failed(server)

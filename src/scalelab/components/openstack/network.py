@@ -4,6 +4,13 @@ Neutron's port create allocates an address from the subnet (Newton's IPAM writes
 availability rows: parallel creates on one subnet write the same rows) and is retried on
 DBDeadlock by ``retry_if_session_inactive`` when oslo.db maps the wsrep error. Every compute's
 OVS agent reports its state every ``agent_report_interval`` to the RPC workers (a DB write).
+Every compute's OVS agent wires the ports of the servers spawned on it: ``get_devices_details_list``
+and ``update_device_up`` RPC calls to the RPC workers (the port's ACTIVE status is nova's
+network-vif-plugged event, which the spawn waits for); a failed call is retried in the agent's
+next loop. A port joining or leaving the project's default security group makes the server
+fan ``security_groups_member_updated`` out to every agent; each agent with a port in that group
+asks ``security_group_info_for_devices`` once in its next loop, and the answer's work grows with
+the group's members: the refresh load grows as (hosts with the project's ports) x (members).
 Glance stores an image (metadata rows, the upload, the active state) and serves image records.
 """
 
@@ -15,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from scalelab.components.openstack.api import Api, Request
+from scalelab.components.openstack.errors import ServiceError
 from scalelab.components.openstack.identity import Identity
+from scalelab.components.openstack.rpc import Handler, call
 from scalelab.sim import Engine, Event
 from scalelab.spec.openstack import Glance, Neutron
 
@@ -32,6 +41,10 @@ class Network:
         self.rng = rng
         self.networks: dict[str, list[str]] = {}  # project -> its networks
         self._count = 0
+        #: project -> {host: ports of the project's default security group on that host}
+        self.members: dict[str, dict[int, int]] = {}
+        #: agents with a security-group refresh due in their next loop
+        self._refresh_due: set[int] = set()
 
     def start_background(self) -> None:
         for agent in range(self.agents):
@@ -43,6 +56,74 @@ class Network:
 
         self.rpc.notify(handler)
         self.engine.schedule(self.spec.agent_report_interval, self._report, agent)
+
+    # -- the OVS agents ------------------------------------------------------------------
+    def _agent_call(self, handler: Handler, method: str) -> Generator[Event, Any, Any]:
+        b = self.rpc.backends
+        return (yield from call(self.engine, b.broker, self.rpc.serve, handler, self.spec.agent_rpc_response_timeout,
+                                b.recorder, f"q-plugin.{method}"))
+
+    def wire(self, server: str, project: str, host: int, deadline: float) -> Generator[Event, Any, bool]:
+        """The agent on ``host`` wires the server's new port; returns whether the port went
+        ACTIVE before ``deadline`` (nova's vif_plugging_timeout)."""
+        port = f"port:{server}"
+
+        def details(req: Request) -> Generator[Event, Any, None]:
+            yield from req.db(6, (port,))  # port, binding, network, segments, fixed ips; status BUILD
+
+        def device_up(req: Request) -> Generator[Event, Any, None]:
+            yield from req.db(4, (port,))  # status ACTIVE, provisioning block, notify nova
+
+        while self.engine.now < deadline:
+            try:
+                yield from self._agent_call(details, "get_devices_details_list")
+                yield from self._agent_call(device_up, "update_device_up")
+            except ServiceError:
+                self.rpc.backends.recorder.inc("neutron_agent_resyncs_total")
+                yield self.engine.timeout(self.spec.agent_polling_interval)
+                continue
+            hosts = self.members.setdefault(project, {})
+            hosts[host] = hosts.get(host, 0) + 1
+            self._member_updated(project)
+            return True
+        return False
+
+    def unwire(self, project: str, host: int) -> None:
+        """The port of a deleted server leaves its group: the members change again."""
+        hosts = self.members.get(project, {})
+        if hosts.get(host, 0) > 0:
+            hosts[host] -= 1
+            if hosts[host] == 0:
+                del hosts[host]
+            self._member_updated(project)
+
+    def _member_updated(self, project: str) -> None:
+        """security_groups_member_updated, fanned out: each agent with a port of the group
+        refreshes in its next loop (deferred: one refresh per loop however many arrive)."""
+        self.rpc.backends.recorder.inc("neutron_sg_member_updates_total")
+        for host in self.members.get(project, {}):
+            if host not in self._refresh_due:
+                self._refresh_due.add(host)
+                self.engine.schedule(self.spec.agent_polling_interval, self._refresh, host, project)
+
+    def _refresh(self, host: int, project: str) -> None:
+        self._refresh_due.discard(host)
+        self.rpc.backends.recorder.inc("neutron_sg_refreshes_total")
+        members = sum(self.members.get(project, {}).values())
+        spec = self.spec
+
+        def info(req: Request) -> Generator[Event, Any, None]:
+            # groups, rules and every member's address: the rows are parsed and built while
+            # the connection is held
+            yield from req.db(3 + members // 100, rows_cpu=spec.sg_member_cpu_seconds * members)
+
+        self.engine.process(self._refresh_call(info))
+
+    def _refresh_call(self, handler: Handler) -> Generator[Event, Any, None]:
+        try:
+            yield from self._agent_call(handler, "security_group_info_for_devices")
+        except ServiceError:
+            self.rpc.backends.recorder.inc("neutron_agent_resyncs_total")
 
     def create_network(self, token: str, project: str) -> Generator[Event, Any, str]:
         """POST /v2.0/networks (and its subnet, as Rally's network context makes one)."""

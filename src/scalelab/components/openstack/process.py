@@ -7,8 +7,9 @@ processor sharing on a one-thread ``Cores``. A request waiting on the database, 
 RPC yields that thread to the others, so the time a request holds its DB connection grows with
 how many requests share its process: that is how pools run dry. Keystone under Apache mod_wsgi
 has ``processes`` x ``threads`` request slots (a queue in front of them) in the same shape.
-A new request goes to the process of its pod with the fewest requests in flight (the kernel
-wakes an idle acceptor first); pods are chosen round robin (the Service's kube-proxy rules).
+A new request goes to an idle process of its pod if there is one, else to a process at
+random among those with a free greenthread (``_acceptor``); pods are chosen round robin (the
+Service's kube-proxy rules).
 Not modelled: contention between the processes of one host (a control-plane node has 48
 threads and a few dozen busy processes), the GIL's own switching overhead.
 """
@@ -38,6 +39,8 @@ class Worker:
         self.slots = Slots(engine, slots)
         self.inflight = 0
         self.pool = pool
+        if pool is not None:
+            pool.wake_delay = self.cores.backlog_seconds
 
 
 class ServiceProcesses:
@@ -78,7 +81,7 @@ class ServiceProcesses:
 
     def admit(self) -> Generator[Event, Any, Worker | None]:
         """Wait for a request slot; returns the worker that serves the request (None: no pod
-        is up). eventlet: the pod's process with the fewest requests in flight, then a slot
+        is up). eventlet: the process ``_acceptor`` picks, then a slot
         of that process. mod_wsgi (``shared_queue``): one queue per pod in front of all its
         processes' threads, served by whichever thread frees first (M/M/c)."""
         pod = self._pod()
@@ -86,7 +89,7 @@ class ServiceProcesses:
             return None
         workers = self.workers[pod * self.per_pod:(pod + 1) * self.per_pod]
         if self.pod_slots is None:
-            worker = min(workers, key=lambda w: w.inflight)
+            worker = self._acceptor(workers)
             worker.inflight += 1
             yield self.slot(worker.slots)
             return worker
@@ -95,6 +98,19 @@ class ServiceProcesses:
         worker.inflight += 1
         worker.slots.try_acquire()
         return worker
+
+    def _acceptor(self, workers: list[Worker]) -> Worker:
+        """The eventlet process that accepts a new connection: every process's hub waits on
+        the shared listening socket, and one whose hub is idle (nothing in flight) wins the
+        race; when none is, whichever reaches its hub first, which is no better than chance
+        (Podoliaka's accept() traces: uneven load, one worker serving twice the others), among
+        those with a free greenthread (a full pool stops accepting); all full: the kernel's
+        backlog, until a greenthread of one frees."""
+        idle = [w for w in workers if w.inflight == 0]
+        if idle:
+            return idle[int(self.rng.integers(len(idle)))] if len(idle) > 1 else idle[0]
+        free = [w for w in workers if w.slots.in_use < w.slots.capacity] or workers
+        return free[int(self.rng.integers(len(free)))]
 
     def cpu(self, worker: Worker, seconds: float) -> Event:
         """``seconds`` of CPU on the worker's thread, drawn exponential around the mean (a
