@@ -323,3 +323,71 @@ def test_security_group_refreshes_grow_with_the_group(tmp_path: Path) -> None:
         out = run(scenario(tmp_path, task))
         refreshes.append(out["counters"].get("neutron_sg_refreshes_total", 0.0))
     assert 0 < refreshes[0] < refreshes[1]
+
+
+def _fault_run(tmp_path: Path, fault: dict[str, Any], task: dict[str, Any] | None = None) -> dict[str, Any]:
+    from scalelab.runner import execute
+
+    task = task or {"Authenticate.keystone": [
+        {"runner": {"type": "constant_for_duration", "duration": 90, "concurrency": 6},
+         "context": {"users": {"tenants": 3, "users_per_tenant": 2}}}]}
+    doc: dict[str, Any] = {
+        "name": "os-fault", "seed": 1,
+        "openstack": {"enabled": True, "computes": 10, "control_plane_nodes": 3,  # deadlocks retried:
+                      "galera": {"wsrep_deadlock_mapped": True}, "nova": {"retry_undecorated_paths": True}},
+        "hosts": {"vm": {"threads": 48, "memory": "264Gi"}},
+        "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": task}],
+        "faults": [fault] if fault else [],
+    }
+    path = tmp_path / "fault.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return execute(load_scenario(str(path))).summary
+
+
+def test_a_killed_pod_fails_requests_until_the_endpoints_drop_it(tmp_path: Path) -> None:
+    """Killing one of three keystone pods: connections still routed to it are refused until
+    the endpoints drop it (2 s), the rest carry on; the restart and the return to rotation
+    are the lifecycle's named parts."""
+    out = _fault_run(tmp_path, {"kind": "kill_service_pod", "service": "keystone", "target": 0, "at": 50})
+    assert out["rally_fault_failed_iterations"] > 0
+    assert out["rally_downtime_seconds"] == pytest.approx(2.0, abs=0.5)
+    assert out['openstack_fault_part_seconds{part="endpoint_removal"}'] == pytest.approx(2.0)
+    assert out['openstack_fault_part_seconds{part="restart"}'] == pytest.approx(10.0)
+    assert out['openstack_fault_part_seconds{part="back_in_rotation"}'] == pytest.approx(2.0)
+    assert out["rally_recovery_seconds"] is not None and out["rally_recovery_seconds"] >= out["rally_downtime_seconds"]
+    healthy = _fault_run(tmp_path, {})
+    assert "rally_downtime_seconds" not in healthy and healthy["rally_success_ratio"] == 1.0
+
+
+def test_a_rebooted_node_fails_requests_for_the_node_monitor_grace(tmp_path: Path) -> None:
+    """A control-plane node's pods stay in the endpoints until the node controller marks the
+    node NotReady (40 s): the failing window is the grace period, far longer than a pod kill."""
+    out = _fault_run(tmp_path, {"kind": "restart_node", "target": 0, "at": 30, "duration": 40})
+    assert out["rally_downtime_seconds"] == pytest.approx(40.0, abs=1.0)
+    assert out['openstack_fault_part_seconds{part="restart"}'] == pytest.approx(50.0)
+
+
+def test_a_killed_memcached_sends_every_validation_to_keystone(tmp_path: Path) -> None:
+    """memcached loses its entries and its clients skip it for dead_retry after its restart:
+    no request fails, but token checks miss and go to keystone until it is back."""
+    boots = {"NovaServers.boot_and_delete_server": [
+        {"runner": {"type": "constant_for_duration", "duration": 90, "concurrency": 8},
+         "context": {"users": {"tenants": 2, "users_per_tenant": 2}}}]}
+    healthy = _fault_run(tmp_path, {}, boots)
+    out = _fault_run(tmp_path, {"kind": "kill_service_pod", "service": "memcached", "target": 0, "at": 40}, boots)
+    assert out["rally_success_ratio"] == 1.0
+    assert out["keystone_validations_total"] > 10 * max(1.0, healthy["keystone_validations_total"])
+    assert out["memcached_hit_ratio"] < healthy["memcached_hit_ratio"]
+    assert out['openstack_fault_part_seconds{part="back_in_rotation"}'] == pytest.approx(30.0)
+
+
+@pytest.mark.parametrize(("fault", "message"), [
+    ({"kind": "kill_service_pod", "service": "nova-compute", "target": 0, "at": 5},
+     "faults.0: service: expected one of"),
+    ({"kind": "restart_node", "service": "keystone", "target": 0, "at": 5}, "only kill_service_pod names a service"),
+])
+def test_a_fault_naming_no_pod_is_a_one_line_error(tmp_path: Path, fault: dict[str, Any], message: str) -> None:
+    from scalelab.spec.loader import ScenarioError
+
+    with pytest.raises(ScenarioError, match=message):
+        _fault_run(tmp_path, fault)

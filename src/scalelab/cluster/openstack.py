@@ -27,11 +27,12 @@ from scalelab.components.openstack.rpc import Broker
 from scalelab.components.resolver import lookup
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Event
-from scalelab.spec.model import RallyPhase
+from scalelab.spec.model import Fault, RallyPhase
+from scalelab.spec.openstack import POD_SERVICES
 from scalelab.spec.rally_task import parse
 from scalelab.workload.rally.runner import RallyRun
 
-FAULT_KINDS: tuple[str, ...] = ()
+FAULT_KINDS: tuple[str, ...] = ("kill_service_pod",)
 RECONFIGURABLE: tuple[str, ...] = ()
 PHASES = ("rally",)
 
@@ -46,9 +47,16 @@ class OpenStackLayer:
         self.asm = asm
         spec = asm.scenario.openstack
         asm.phase("rally", self._rally)
+        asm.fault("kill_service_pod", lambda: max(spec.keystone.replicas, spec.nova.replicas, spec.neutron.replicas,
+                                                  spec.glance.replicas, spec.heat.replicas),
+                  lambda pod: f"pod{pod}", self._kill_pod)
         self.enabled = spec.enabled
+        self.lifecycle = spec.lifecycle
+        #: every service's processes by pod-service name (the fault targets)
+        self.services: dict[str, ServiceProcesses] = {}
         if not spec.enabled:
             return
+        asm.on_node("openstack", self._node_down, self._node_up)
         engine, recorder, rng = asm.engine, asm.recorder, asm.rng
         self.engine = engine
         resolver_rng = rng.stream("openstack-dns")
@@ -68,6 +76,7 @@ class OpenStackLayer:
             procs = ServiceProcesses(engine, name, replicas, workers, slots,
                                      pools(backends, service, replicas * workers, galera_resolve), recorder, stream,
                                      shared_queue=shared)
+            self.services[name] = procs
             return Api(name, procs, backends, cpu, spec.rpc_timeout(service))
 
         ks, nova, neutron, glance, heat = spec.keystone, spec.nova, spec.neutron, spec.glance, spec.heat
@@ -101,6 +110,67 @@ class OpenStackLayer:
         self.network.start_background()
         asm.on_finish("memcached", self.memcached.finish)
         asm.on_finish("openstack", self._finish)
+
+    # -- faults ---------------------------------------------------------------------------
+    def _node_of(self, service: str, pod: int) -> int:
+        """The control-plane node running a service's pod: replicas spread from an offset per
+        service (each node runs a share of every service, as fuel-ccp's anti-affinity did)."""
+        return (POD_SERVICES.index(service) + pod) % self.asm.scenario.openstack.control_plane_nodes
+
+    def _kill_pod(self, pod: int, fault: Fault) -> None:
+        assert fault.service is not None, "the loader requires a service for kill_service_pod"
+        if not self.enabled:
+            return
+        if fault.service == "memcached":
+            if pod == 0:
+                self._memcached_down()
+                self._memcached_back(self.lifecycle.start_seconds)
+            return
+        procs = self.services[fault.service]
+        if pod >= procs.replicas or procs.dead[pod]:
+            return
+        self._down(procs, pod, self.lifecycle.endpoint_update_seconds)
+        # the kubelet restarts a container that died the first time at once (back-off only
+        # grows with repeated crashes)
+        self.engine.schedule(self.lifecycle.start_seconds, procs.serving, pod, self.lifecycle.endpoint_update_seconds)
+
+    def _down(self, procs: ServiceProcesses, pod: int, removal_delay: float) -> None:
+        self.asm.recorder.event(self.engine.now, "pod_killed", f"{procs.name}/{pod}")
+        procs.kill(pod, removal_delay)
+
+    def _memcached_down(self) -> None:
+        self.asm.recorder.event(self.engine.now, "pod_killed", "memcached/0")
+        self.memcached.kill()
+
+    def _memcached_back(self, after: float) -> None:
+        def serving() -> None:
+            self.asm.recorder.event(self.engine.now, "pod_serving", "memcached/0")
+            self.engine.schedule(self.lifecycle.memcached_dead_retry_seconds, available)
+
+        def available() -> None:
+            self.memcached.available = True
+            self.asm.recorder.event(self.engine.now, "endpoint_added", "memcached/0")
+
+        self.engine.schedule(after, serving)
+
+    def _pods_on(self, node: int) -> list[tuple[str, int]]:
+        return [(name, pod) for name, procs in self.services.items() for pod in range(procs.replicas)
+                if self._node_of(name, pod) == node]
+
+    def _node_down(self, node: int) -> None:
+        """A control-plane node goes down: its pods die, and stay in the endpoints until the
+        node controller marks the node NotReady (node-monitor-grace-period)."""
+        for name, pod in self._pods_on(node):
+            self._down(self.services[name], pod, self.lifecycle.node_monitor_grace_seconds)
+        if self._node_of("memcached", 0) == node:
+            self._memcached_down()
+
+    def _node_up(self, node: int) -> None:
+        for name, pod in self._pods_on(node):
+            self.engine.schedule(self.lifecycle.start_seconds, self.services[name].serving, pod,
+                                 self.lifecycle.endpoint_update_seconds)
+        if self._node_of("memcached", 0) == node:
+            self._memcached_back(self.lifecycle.start_seconds)
 
     def _finish(self, recorder: Recorder) -> None:
         recorder.final("openstack_servers_active", float(sum(1 for s in self.compute.status.values()

@@ -37,6 +37,61 @@ def _round(value: float | None, digits: int = 6) -> float | None:
     return float(round(value, digits))
 
 
+#: Fault kinds whose effect on a Rally task the fault metrics measure.
+_FAULTS = ("kill_service_pod", "restart_node", "kill_node")
+#: A recovered iteration takes at most this times the median before the fault.
+RECOVERED_FACTOR = 1.5
+#: ... and this many of them in a row, with no failure among them, make the recovery.
+RECOVERED_RUN = 5
+
+
+def _points(m: Measurements, family: str) -> list[tuple[float, float]]:
+    return sorted((t, v) for t, name, v in m.samples if name.startswith(family + "{"))
+
+
+def fault_metrics(m: Measurements) -> dict[str, float | None]:
+    """What the first injected fault cost the Rally task: how long iterations failed after it
+    (downtime), when, after the last failure, ``RECOVERED_RUN`` iterations in a row took at most
+    ``RECOVERED_FACTOR`` times their median before it (recovery), and the named
+    parts of that time from the layer's events (endpoint removal, restart, back in rotation,
+    the warm-up left: caches refilling, queues draining)."""
+    faults = [e.time for e in m.events if e.kind in _FAULTS]
+    if not faults:
+        return {}
+    at = min(faults)
+    ok = _points(m, "rally_iteration_ok_seconds")
+    failed = [t for t, _v in _points(m, "rally_iteration_failed_seconds") if t >= at]
+    before = [v for t, v in ok if t < at]
+    out: dict[str, float | None] = {"rally_fault_failed_iterations": float(len(failed)),
+                                    "rally_downtime_seconds": _round(max(failed) - at) if failed else 0.0}
+    recovered = None
+    if before:
+        limit = RECOVERED_FACTOR * float(np.median(before))
+        # counted from the last failure: a share of iterations failing is not a recovery
+        since = max(failed, default=at)
+        ends = sorted((t, v <= limit) for t, v in ok if t > since)
+        run = 0
+        for t, good in ends:
+            run = run + 1 if good else 0
+            if run == RECOVERED_RUN:
+                recovered = t - at
+                break
+    out["rally_recovery_seconds"] = _round(recovered) if recovered is not None else None
+
+    def first(kind: str) -> float | None:
+        times = [e.time for e in m.events if e.kind == kind and e.time >= at]
+        return min(times) if times else None
+
+    removed, serving, added = first("endpoint_removed"), first("pod_serving"), first("endpoint_added")
+    out['openstack_fault_part_seconds{part="endpoint_removal"}'] = _round(removed - at) if removed else None
+    out['openstack_fault_part_seconds{part="restart"}'] = _round(serving - at) if serving else None
+    out['openstack_fault_part_seconds{part="back_in_rotation"}'] = (
+        _round(added - serving) if added is not None and serving is not None else None)
+    out['openstack_fault_part_seconds{part="warm_up"}'] = (
+        _round(max(0.0, recovered - (added - at))) if recovered is not None and added is not None else None)
+    return out
+
+
 def summarise_openstack(m: Measurements, enabled: bool) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     counters, finals = m.counters, m.finals
@@ -52,6 +107,7 @@ def summarise_openstack(m: Measurements, enabled: bool) -> dict[str, float | Non
         out[f'rally_action_seconds_p95{{action="{action}"}}'] = _round(d.quantile(0.95))
     if not enabled:
         return out
+    out.update(fault_metrics(m))
     heat = m.distributions.get('openstack_request_seconds{service="heat-api"}')
     out["heat_api_seconds_p99"] = _round(heat.quantile(0.99)) if heat else None
     for name in ("db_pool_timeouts_total", "db_deadlock_errors_total", "db_connection_failures_total",

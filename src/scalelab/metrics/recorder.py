@@ -63,6 +63,11 @@ class Recorder:
             raise ValueError(f"gauge {name} registered twice")
         self._gauges[name] = read
 
+    def point(self, now: float, name: str, value: float) -> None:
+        """One value at one instant, outside the 10 s sampling (a Rally iteration's end and
+        duration): kept with the samples, read back by ``Measurements.series``."""
+        self.samples.append(Sample(now, name, float(value)))
+
     def sample(self, now: float) -> None:
         for name, read in self._gauges.items():
             self.samples.append(Sample(now, name, float(read())))

@@ -68,6 +68,8 @@ def _problems(err: ValidationError) -> list[str]:
             msg = "unknown field" + did_you_mean(str(loc[-1]), field_choices(Scenario, loc))
         elif e["type"] == "missing":
             msg = "required field is missing"
+        elif e["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")  # our validators' own words
         out.append(f"{_field_path(tuple(e['loc']))}: {msg}")
     return out
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from scalelab.spec.base import NonNegativeDuration, PositiveDuration, Section
-from scalelab.spec.openstack import OpenStack
+from scalelab.spec.openstack import POD_SERVICES, OpenStack
 from scalelab.spec.rally_task import parse as parse_rally_task
 from scalelab.spec.units import Quantity
 
@@ -428,6 +428,16 @@ class Fault(Section):
     # per node per hour (dnsmasq_oom, healthz_oom: per kube-dns replica per hour)
     rate: Annotated[float, Field(gt=0)] | None = None
     duration: NonNegativeDuration = 60.0
+    # kill_service_pod: which OpenStack service's pod (``target`` is the replica)
+    service: str | None = None
+
+    @model_validator(mode="after")
+    def _service_names_a_pod(self) -> Fault:
+        if self.kind == "kill_service_pod" and self.service not in POD_SERVICES:
+            raise ValueError(f"service: expected one of {', '.join(POD_SERVICES)} (got {self.service!r})")
+        if self.kind != "kill_service_pod" and self.service is not None:
+            raise ValueError(f"service: only kill_service_pod names a service (this fault is {self.kind})")
+        return self
 
 
 class Scenario(ClusterSpec):
@@ -444,4 +454,6 @@ class Scenario(ClusterSpec):
     def _rally_needs_openstack(self) -> Scenario:
         if any(isinstance(p, RallyPhase) for p in self.workload) and not self.openstack.enabled:
             raise ValueError("a rally phase needs openstack.enabled: true (the cloud it runs against)")
+        if any(f.kind == "kill_service_pod" for f in self.faults) and not self.openstack.enabled:
+            raise ValueError("a kill_service_pod fault needs openstack.enabled: true")
         return self

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from scalelab.spec.base import PositiveDuration, Section
+from scalelab.spec.base import NonNegativeDuration, PositiveDuration, Section
 from scalelab.spec.units import Quantity
 
 #: Services whose oslo.db pool and RPC timeout a scenario may override one by one (CONTRACTS.md).
@@ -184,6 +184,30 @@ class RabbitMq(Section):
     mirrored_queues: bool = True
 
 
+#: Services whose pod a ``kill_service_pod`` fault may name (memcached: its one pod).
+POD_SERVICES = ("keystone", "nova-api", "nova-conductor", "nova-scheduler", "neutron-server", "neutron-rpc",
+                "glance-api", "heat-api", "heat-engine", "memcached")
+
+
+class PodLifecycle(Section):
+    """How a control-plane pod goes and comes back (faults), in named parts."""
+
+    # a killed container is seen by the kubelet's PLEG relist (1 s, kubelet 1.5), the pod's
+    # Ready condition written, the endpoints controller and kube-proxy's iptables rules
+    # updated: ~2 s until new connections stop reaching it (assumption built on the 1 s relist)
+    endpoint_update_seconds: PositiveDuration = 2.0
+    # a rebooting node's pods stay in the endpoints until the node controller marks the node
+    # NotReady: kube-controller-manager 1.5 --node-monitor-grace-period 40 s
+    node_monitor_grace_seconds: PositiveDuration = 40.0
+    # a restarted container serving again: Python 2.7 imports, config, first DB and RPC
+    # connections of an OpenStack service: ~10 s (assumption)
+    start_seconds: PositiveDuration = 10.0
+    # python-memcached marks a server that failed dead for dead_retry 30 s (its default; the
+    # keystonemiddleware and oslo.cache clients of Newton use it): the cache stays unused that
+    # long after it is back
+    memcached_dead_retry_seconds: NonNegativeDuration = 30.0
+
+
 class OpenStack(Section):
     enabled: bool = False
     computes: PositiveInt = 200  # report: "200 compute nodes"
@@ -201,6 +225,7 @@ class OpenStack(Section):
     heat: Heat = Heat()
     galera: Galera = Galera()
     rabbitmq: RabbitMq = RabbitMq()
+    lifecycle: PodLifecycle = PodLifecycle()
     # Python work of one ORM query in the service process (SQLAlchemy ORM + pure-Python PyMySQL
     # building the statement and parsing rows, Python 2.7): ~1 ms (assumption; a calibration
     # path). It runs on the process's one thread while the request holds its DB connection.
@@ -219,5 +244,5 @@ class OpenStack(Section):
         return float(own if own is not None else self.rpc_response_timeout)
 
 
-__all__ = ["SERVICES", "DbPool", "Galera", "Glance", "Heat", "Keystone", "Memcached", "Neutron", "Nova",
-           "OpenStack", "RabbitMq", "Service"]
+__all__ = ["POD_SERVICES", "SERVICES", "DbPool", "Galera", "Glance", "Heat", "Keystone", "Memcached", "Neutron",
+           "Nova", "OpenStack", "PodLifecycle", "RabbitMq", "Service"]

@@ -55,9 +55,16 @@ class Api:
         worker = yield from procs.admit()
         if worker is None:
             raise Unavailable(f"{self.name}: no endpoint")
+        pod = worker.pod
+        epoch = procs.epoch[pod]
         try:
+            if procs.dead[pod]:
+                raise Unavailable(f"{self.name}: connection refused (pod {pod} is down)")
             yield procs.cpu(worker, self.request_cpu_seconds)
-            return (yield from path(Request(self, worker)))
+            result = yield from path(Request(self, worker))
+            if procs.epoch[pod] != epoch:  # the process died under the request
+                raise Unavailable(f"{self.name}: connection reset (pod {pod} was killed)")
+            return result
         finally:
             procs.leave(worker)
             self.backends.recorder.observe(self._latency, self.backends.engine.now - started)

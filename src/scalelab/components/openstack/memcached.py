@@ -5,8 +5,9 @@ with every token entry in one slab class, behaves as one LRU of that size). Hits
 evictions come out of the keys the run's requests actually touch: when the working set (tokens
 in use x entry size) outgrows ``memory``, entries are evicted before they are read again and
 every miss sends the validation back to keystone, which rebuilds it from the database.
-Not modelled: memcached's own CPU, slow answers and client reconnects when it thrashes (the
-report's "retransmissions"), item expiry (tokens live an hour, longer than a run's keys matter).
+A killed memcached loses every entry; its clients miss until it is back and their dead_retry
+has passed. Not modelled: memcached's own CPU, slow answers and client reconnects when it
+thrashes (the report's "retransmissions"), item expiry (tokens live an hour, longer than a run's keys matter).
 """
 
 from __future__ import annotations
@@ -26,8 +27,19 @@ class Memcached:
         self.hits = 0
         self.misses = 0
         self.evictions = 0
+        #: clients use the server (it is up and no client holds it dead)
+        self.available = True
+
+    def kill(self) -> None:
+        """The memcached pod is gone: every entry with it; clients miss until ``available``."""
+        self._items.clear()
+        self.used = 0
+        self.available = False
 
     def get(self, key: str) -> bool:
+        if not self.available:  # a dead server: python-memcached returns a miss
+            self.misses += 1
+            return False
         if key in self._items:
             self._items.move_to_end(key)
             self.hits += 1
@@ -36,6 +48,8 @@ class Memcached:
         return False
 
     def set(self, key: str, size: int) -> None:
+        if not self.available:
+            return
         old = self._items.pop(key, None)
         if old is not None:
             self.used -= old

@@ -59,7 +59,12 @@ class ServiceProcesses:
         self.per_pod = workers
         self.replicas = replicas
         self._next_pod = 0
+        #: in the Service's endpoints (new connections are routed to it)
         self.up = [True] * replicas
+        #: the pod's processes are gone (killed, or its node is down) until restarted
+        self.dead = [False] * replicas
+        #: bumped at every kill: a request admitted before it is lost with the process
+        self.epoch = [0] * replicas
         #: mod_wsgi: one request queue per pod in front of its processes x threads
         self.pod_slots = [Slots(engine, workers * slots) for _ in range(replicas)] if shared_queue else None
         cpu_cores_gauge(recorder, name, lambda: sum(w.cores.busy_seconds() for w in self.workers))
@@ -111,6 +116,29 @@ class ServiceProcesses:
             return idle[int(self.rng.integers(len(idle)))] if len(idle) > 1 else idle[0]
         free = [w for w in workers if w.slots.in_use < w.slots.capacity] or workers
         return free[int(self.rng.integers(len(free)))]
+
+    def kill(self, pod: int, removal_delay: float) -> None:
+        """The pod's processes die: requests on them are lost, and new connections still
+        reach the pod (refused) until the endpoints drop it ``removal_delay`` later."""
+        self.dead[pod] = True
+        self.epoch[pod] += 1
+        self.engine.schedule(removal_delay, self._remove, pod, self.epoch[pod])
+
+    def _remove(self, pod: int, epoch: int) -> None:
+        if self.dead[pod] and self.epoch[pod] == epoch:
+            self.up[pod] = False
+            self.recorder.event(self.engine.now, "endpoint_removed", f"{self.name}/{pod}")
+
+    def serving(self, pod: int, endpoint_delay: float) -> None:
+        """The restarted pod serves again; the endpoints take it back ``endpoint_delay`` later."""
+        self.dead[pod] = False
+        self.recorder.event(self.engine.now, "pod_serving", f"{self.name}/{pod}")
+        self.engine.schedule(endpoint_delay, self._add, pod, self.epoch[pod])
+
+    def _add(self, pod: int, epoch: int) -> None:
+        if not self.dead[pod] and self.epoch[pod] == epoch:
+            self.up[pod] = True
+            self.recorder.event(self.engine.now, "endpoint_added", f"{self.name}/{pod}")
 
     def cpu(self, worker: Worker, seconds: float) -> Event:
         """``seconds`` of CPU on the worker's thread, drawn exponential around the mean (a

@@ -101,7 +101,9 @@ class RallyRun:
         failure = fired[body] if body in fired else IterationFailed("iteration", "timed out")
         if failure is None:
             recorder.observe(f"rally_iteration_seconds{{{label}}}", engine.now - start)
+            recorder.point(engine.now, f"rally_iteration_ok_seconds{{{label}}}", engine.now - start)
             return
+        recorder.point(engine.now, f"rally_iteration_failed_seconds{{{label}}}", engine.now - start)
         recorder.inc(f"rally_iterations_failed_total{{{label}}}")
         action = failure.action if isinstance(failure, IterationFailed) else "iteration"
         recorder.inc(f'rally_action_failures_total{{action="{action}",{label}}}')
