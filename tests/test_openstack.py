@@ -325,7 +325,8 @@ def test_security_group_refreshes_grow_with_the_group(tmp_path: Path) -> None:
     assert 0 < refreshes[0] < refreshes[1]
 
 
-def _fault_run(tmp_path: Path, fault: dict[str, Any], task: dict[str, Any] | None = None) -> dict[str, Any]:
+def _fault_run(tmp_path: Path, fault: dict[str, Any], task: dict[str, Any] | None = None,
+               lifecycle: dict[str, Any] | None = None) -> dict[str, Any]:
     from scalelab.runner import execute
 
     task = task or {"Authenticate.keystone": [
@@ -334,7 +335,8 @@ def _fault_run(tmp_path: Path, fault: dict[str, Any], task: dict[str, Any] | Non
     doc: dict[str, Any] = {
         "name": "os-fault", "seed": 1,
         "openstack": {"enabled": True, "computes": 10, "control_plane_nodes": 3,  # deadlocks retried:
-                      "galera": {"wsrep_deadlock_mapped": True}, "nova": {"retry_undecorated_paths": True}},
+                      "galera": {"wsrep_deadlock_mapped": True}, "nova": {"retry_undecorated_paths": True},
+                      "lifecycle": lifecycle or {}},
         "hosts": {"vm": {"threads": 48, "memory": "264Gi"}},
         "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": task}],
         "faults": [fault] if fault else [],
@@ -391,3 +393,33 @@ def test_a_fault_naming_no_pod_is_a_one_line_error(tmp_path: Path, fault: dict[s
 
     with pytest.raises(ScenarioError, match=message):
         _fault_run(tmp_path, fault)
+
+
+_BOOTS = {"NovaServers.boot_and_delete_server": [
+    {"runner": {"type": "constant_for_duration", "duration": 120, "concurrency": 8},
+     "context": {"users": {"tenants": 2, "users_per_tenant": 2}}}]}
+
+
+def test_a_killed_galera_node_loses_its_transactions_and_the_pools_reconnect(tmp_path: Path) -> None:
+    healthy = _fault_run(tmp_path, {}, _BOOTS)
+    out = _fault_run(tmp_path, {"kind": "kill_service_pod", "service": "mysql", "target": 1, "at": 40}, _BOOTS)
+    assert out["rally_fault_failed_iterations"] > 0 and out["rally_downtime_seconds"] < 10
+    assert out["rally_recovery_seconds"] is not None
+    assert out['openstack_fault_part_seconds{part="endpoint_removal"}'] == pytest.approx(2.0)
+    assert healthy["rally_success_ratio"] == 1.0
+
+
+def test_rabbitmq_down_holds_messages_until_clients_reconnect(tmp_path: Path) -> None:
+    """While the broker is down senders wait for a connection and reconnect on oslo.messaging's
+    schedule (1 s, then 2 s more each time): a 10 s outage costs no iteration, one longer than
+    rpc_response_timeout fails calls."""
+    from scalelab.components.openstack.rpc import reconnect_delay
+
+    assert [reconnect_delay(d) for d in (0.5, 1.0, 2.0, 10.0, 200.0)] == [1.0, 1.0, 4.0, 16.0, 225.0]
+    out = _fault_run(tmp_path, {"kind": "kill_service_pod", "service": "rabbitmq", "target": 0, "at": 40}, _BOOTS)
+    assert out["rally_success_ratio"] == 1.0
+    assert out['openstack_fault_part_seconds{part="back_in_rotation"}'] == pytest.approx(6.0)
+    assert out["rally_recovery_seconds"] is not None and out["rally_recovery_seconds"] >= 16.0
+    long = _fault_run(tmp_path, {"kind": "kill_service_pod", "service": "rabbitmq", "target": 0, "at": 40}, _BOOTS,
+                      {"start_seconds": 70})
+    assert long["rpc_timeouts_total"] > 0

@@ -48,7 +48,7 @@ class OpenStackLayer:
         spec = asm.scenario.openstack
         asm.phase("rally", self._rally)
         asm.fault("kill_service_pod", lambda: max(spec.keystone.replicas, spec.nova.replicas, spec.neutron.replicas,
-                                                  spec.glance.replicas, spec.heat.replicas),
+                                                  spec.glance.replicas, spec.heat.replicas, spec.galera.nodes),
                   lambda pod: f"pod{pod}", self._kill_pod)
         self.enabled = spec.enabled
         self.lifecycle = spec.lifecycle
@@ -66,8 +66,9 @@ class OpenStackLayer:
 
         galera_resolve = resolve if spec.dns_lookups else None
         self.memcached = Memcached(spec.memcached, recorder)
-        backends = Backends(engine, spec, GaleraCluster(engine, spec.galera, recorder), self.memcached,
-                            Broker(engine, spec.rabbitmq, recorder), recorder)
+        self.galera = GaleraCluster(engine, spec.galera, recorder)
+        self.broker = Broker(engine, spec.rabbitmq, recorder)
+        backends = Backends(engine, spec, self.galera, self.memcached, self.broker, recorder)
         stream = rng.stream("openstack")
         rpc_threads = spec.rpc_executor_thread_pool_size
 
@@ -126,6 +127,16 @@ class OpenStackLayer:
                 self._memcached_down()
                 self._memcached_back(self.lifecycle.start_seconds)
             return
+        if fault.service == "mysql":
+            if pod < len(self.galera.nodes) and not self.galera.dead[pod]:
+                self._galera_down(pod, self.lifecycle.endpoint_update_seconds)
+                self.engine.schedule(self.lifecycle.start_seconds, self._galera_serving, pod)
+            return
+        if fault.service == "rabbitmq":
+            if pod == 0:
+                self._rabbitmq_down()
+                self.engine.schedule(self.lifecycle.start_seconds, self._rabbitmq_serving)
+            return
         procs = self.services[fault.service]
         if pod >= procs.replicas or procs.dead[pod]:
             return
@@ -137,6 +148,46 @@ class OpenStackLayer:
     def _down(self, procs: ServiceProcesses, pod: int, removal_delay: float) -> None:
         self.asm.recorder.event(self.engine.now, "pod_killed", f"{procs.name}/{pod}")
         procs.kill(pod, removal_delay)
+
+    def _galera_down(self, node: int, removal_delay: float) -> None:
+        """A Galera node's mysqld dies: its transactions are lost, every pool that loses a
+        connection is invalidated (its connections reopen, each with a lookup), and new
+        connections reach the node until the endpoints drop it."""
+        self.asm.recorder.event(self.engine.now, "pod_killed", f"mysql/{node}")
+        self.galera.kill(node)
+        for procs in self.services.values():
+            for worker in procs.workers:
+                if worker.pool is not None and worker.pool.checked_out + worker.pool.idle > 0:
+                    worker.pool.invalidate()
+
+        def removed() -> None:
+            if self.galera.dead[node]:
+                self.galera.up[node] = False
+                self.asm.recorder.event(self.engine.now, "endpoint_removed", f"mysql/{node}")
+
+        self.engine.schedule(removal_delay, removed)
+
+    def _galera_serving(self, node: int) -> None:
+        """Back after its restart (the incremental state transfer counted in the start)."""
+        self.galera.dead[node] = False
+        self.asm.recorder.event(self.engine.now, "pod_serving", f"mysql/{node}")
+
+        def added() -> None:
+            self.galera.up[node] = True
+            self.asm.recorder.event(self.engine.now, "endpoint_added", f"mysql/{node}")
+
+        self.engine.schedule(self.lifecycle.endpoint_update_seconds, added)
+
+    def _rabbitmq_down(self) -> None:
+        self.asm.recorder.event(self.engine.now, "pod_killed", "rabbitmq/0")
+        self.broker.kill()
+
+    def _rabbitmq_serving(self) -> None:
+        """Serving again; the clients reconnect on oslo.messaging's retry schedule (the part
+        ``back_in_rotation`` of a rabbitmq kill)."""
+        self.asm.recorder.event(self.engine.now, "pod_serving", "rabbitmq/0")
+        delay = self.broker.back()
+        self.engine.schedule(delay, lambda: self.asm.recorder.event(self.engine.now, "endpoint_added", "rabbitmq/0"))
 
     def _memcached_down(self) -> None:
         self.asm.recorder.event(self.engine.now, "pod_killed", "memcached/0")
@@ -157,20 +208,32 @@ class OpenStackLayer:
         return [(name, pod) for name, procs in self.services.items() for pod in range(procs.replicas)
                 if self._node_of(name, pod) == node]
 
+    def _galera_nodes_on(self, node: int) -> list[int]:
+        return [g for g in range(len(self.galera.nodes)) if self._node_of("mysql", g) == node]
+
     def _node_down(self, node: int) -> None:
         """A control-plane node goes down: its pods die, and stay in the endpoints until the
         node controller marks the node NotReady (node-monitor-grace-period)."""
+        grace = self.lifecycle.node_monitor_grace_seconds
         for name, pod in self._pods_on(node):
-            self._down(self.services[name], pod, self.lifecycle.node_monitor_grace_seconds)
+            self._down(self.services[name], pod, grace)
+        for g in self._galera_nodes_on(node):
+            self._galera_down(g, grace)
         if self._node_of("memcached", 0) == node:
             self._memcached_down()
+        if self._node_of("rabbitmq", 0) == node:
+            self._rabbitmq_down()
 
     def _node_up(self, node: int) -> None:
+        start = self.lifecycle.start_seconds
         for name, pod in self._pods_on(node):
-            self.engine.schedule(self.lifecycle.start_seconds, self.services[name].serving, pod,
-                                 self.lifecycle.endpoint_update_seconds)
+            self.engine.schedule(start, self.services[name].serving, pod, self.lifecycle.endpoint_update_seconds)
+        for g in self._galera_nodes_on(node):
+            self.engine.schedule(start, self._galera_serving, g)
         if self._node_of("memcached", 0) == node:
-            self._memcached_back(self.lifecycle.start_seconds)
+            self._memcached_back(start)
+        if self._node_of("rabbitmq", 0) == node:
+            self.engine.schedule(start, self._rabbitmq_serving)
 
     def _finish(self, recorder: Recorder) -> None:
         recorder.final("openstack_servers_active", float(sum(1 for s in self.compute.status.values()

@@ -112,7 +112,7 @@ def summarise_openstack(m: Measurements, enabled: bool) -> dict[str, float | Non
     out["heat_api_seconds_p99"] = _round(heat.quantile(0.99)) if heat else None
     for name in ("db_pool_timeouts_total", "db_deadlock_errors_total", "db_connection_failures_total",
                  "rpc_timeouts_total", "db_deadlock_retries_total", "db_deadlock_failures_total",
-                 "neutron_agent_resyncs_total"):
+                 "neutron_agent_resyncs_total", "db_disconnects_total"):
         out[name] = _family(counters, name)
     out['db_pool_timeouts_total{service="neutron"}'] = counters.get('db_pool_timeouts_total{service="neutron"}', 0.0)
     out['rpc_timeouts_total{topic="heat.engine.create_stack"}'] = counters.get(

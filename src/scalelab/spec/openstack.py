@@ -184,9 +184,10 @@ class RabbitMq(Section):
     mirrored_queues: bool = True
 
 
-#: Services whose pod a ``kill_service_pod`` fault may name (memcached: its one pod).
+#: Services whose pod a ``kill_service_pod`` fault may name (memcached and rabbitmq: their one
+#: pod; mysql: a Galera node).
 POD_SERVICES = ("keystone", "nova-api", "nova-conductor", "nova-scheduler", "neutron-server", "neutron-rpc",
-                "glance-api", "heat-api", "heat-engine", "memcached")
+                "glance-api", "heat-api", "heat-engine", "memcached", "mysql", "rabbitmq")
 
 
 class PodLifecycle(Section):

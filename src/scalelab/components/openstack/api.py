@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalelab.components.openstack.db import ConnectionPool, GaleraCluster
-from scalelab.components.openstack.errors import DbDeadlock, ServiceError, Unavailable
+from scalelab.components.openstack.errors import DbConnectionError, DbDeadlock, ServiceError, Unavailable
 from scalelab.components.openstack.memcached import Memcached
 from scalelab.components.openstack.process import ServiceProcesses, Worker
 from scalelab.components.openstack.rpc import Broker, Handler, call, cast
@@ -140,6 +140,10 @@ class Request:
                 if not (retry and spec.wsrep_deadlock_mapped) or attempt >= spec.retries:
                     self.backends.recorder.inc("db_deadlock_failures_total")  # the caller gets it
                     raise
+            except DbConnectionError:
+                self.backends.recorder.inc("db_disconnects_total")
+                pool.invalidate()  # the connection is gone: SQLAlchemy invalidates the pool
+                raise
             finally:
                 pool.checkin()
             self.backends.recorder.inc("db_deadlock_retries_total")

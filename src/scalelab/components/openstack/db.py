@@ -50,8 +50,8 @@ class ConnectionPool:
     nova's and neutron's pools, openstack-dev, Dec 2015 - Feb 2016).
     """
 
-    __slots__ = ("_waiters", "checked_out", "engine", "idle", "recorder", "resolve", "service", "spec",
-                 "wake_delay")
+    __slots__ = ("_waiters", "checked_out", "engine", "idle", "reconnect_due", "recorder", "resolve", "service",
+                 "spec", "wake_delay")
 
     def __init__(self, engine: Engine, spec: DbPool, service: str, resolve: Resolve | None,
                  recorder: Recorder) -> None:
@@ -63,6 +63,8 @@ class ConnectionPool:
         self.idle = 0
         self.checked_out = 0
         self._waiters: deque[Event] = deque()
+        #: connections to reopen at their next checkout (the pool was invalidated)
+        self.reconnect_due = 0
         #: how long a notified waiter takes to run (its process's runnable backlog); the
         #: service process sets it, a lone pool wakes its waiter at once
         self.wake_delay: Callable[[], float] = lambda: 0.0
@@ -76,6 +78,7 @@ class ConnectionPool:
         if self.idle > 0:  # whoever gets here first takes it, waiters or not
             self.idle -= 1
             self.checked_out += 1
+            yield from self._recycle()
             return
         if self.checked_out < self.limit:
             self.checked_out += 1
@@ -98,11 +101,22 @@ class ConnectionPool:
             if self.idle > 0:
                 self.idle -= 1
                 self.checked_out += 1
+                yield from self._recycle()
                 return
             self.recorder.inc(f'db_pool_wait_barged_total{{service="{self.service}"}}')
             if self.engine.now >= deadline:
                 self.recorder.inc(f'db_pool_timeouts_total{{service="{self.service}"}}')
                 raise PoolTimeout(f"{self.service}: QueuePool limit reached, connection timed out")
+
+    def invalidate(self) -> None:
+        """A disconnect error seen on one connection: SQLAlchemy invalidates the whole pool,
+        and every connection it holds is reopened (a new lookup) at its next checkout."""
+        self.reconnect_due = self.idle + self.checked_out
+
+    def _recycle(self) -> Generator[Event, Any, None]:
+        if self.reconnect_due > 0:
+            self.reconnect_due -= 1
+            yield from self._connect()
 
     def _connect(self) -> Generator[Event, Any, None]:
         self.recorder.inc("db_connections_opened_total")
@@ -142,14 +156,30 @@ class GaleraCluster:
         self.recorder = recorder
         self.nodes = [Cores(engine, spec.threads, f"galera-{i}") for i in range(spec.nodes)]
         self._next = 0
+        #: in the galera Service's endpoints (new connections reach it)
+        self.up = [True] * spec.nodes
+        #: the node's mysqld is gone until restarted
+        self.dead = [False] * spec.nodes
+        self.epoch = [0] * spec.nodes
         #: row key -> (commit time, node) of its last committed write
         self._last_write: dict[str, tuple[float, int]] = {}
         cpu_cores_gauge(recorder, "galera", lambda: sum(n.busy_seconds() for n in self.nodes))
 
     def node_for_connection(self) -> int:
-        node = self._next
-        self._next = (self._next + 1) % len(self.nodes)
-        return node
+        """The node a connection lands on: the next of the Service's endpoints."""
+        for _ in range(len(self.nodes)):
+            node = self._next
+            self._next = (self._next + 1) % len(self.nodes)
+            if self.up[node]:
+                return node
+        return self._next
+
+    def kill(self, node: int) -> None:
+        self.dead[node] = True
+        self.epoch[node] += 1
+
+    def transaction_lost(self, node: int, epoch: int) -> bool:
+        return self.epoch[node] != epoch
 
     def queries(self, node: int, count: int) -> Event:
         done = self.engine.event()
@@ -161,7 +191,13 @@ class GaleraCluster:
         """Run a transaction's queries on ``node`` and commit its writes (raises DbDeadlock
         when certification fails)."""
         began = self.engine.now
+        if self.dead[node]:
+            raise DbConnectionError(f"Can't connect to MySQL server on 'galera.ccp.svc.cluster.local' (node {node}: "
+                                    "connection refused)")
+        epoch = self.epoch[node]
         yield self.queries(node, queries)
+        if self.epoch[node] != epoch:
+            raise DbConnectionError("Lost connection to MySQL server during query")
         if not writes:
             return
         for key in writes:
