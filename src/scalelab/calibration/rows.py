@@ -33,7 +33,8 @@ class Row(BaseModel):
     origin: str  # short name of the source (``issue-22823``, ``report``, ...): held-out ones are checks
     versions: str
     hardware: str = "not stated"
-    component: Literal["scheduler", "apiserver", "etcd", "dns", "kubelet", "node_proxy", "calico", "runtime"]
+    component: Literal["scheduler", "apiserver", "etcd", "dns", "kubelet", "node_proxy", "calico", "runtime",
+                       "keystone"]
     role: Literal["train", "check"]
     setup: Setup = Setup()
     metric: str  # a summary metric of the run

@@ -99,6 +99,9 @@ def summarise_openstack(m: Measurements, enabled: bool) -> dict[str, float | Non
     failed = _family(counters, "rally_iterations_failed_total")
     out["rally_iterations_total"] = iterations if iterations else None
     out["rally_success_ratio"] = _round((iterations - failed) / iterations) if iterations else None
+    total = _merged(m, "rally_iteration_seconds")  # Rally's "total" row: successful iterations
+    out["rally_iteration_seconds_mean"] = _round(total.mean()) if total is not None else None
+    out["rally_iteration_seconds_p95"] = _round(total.quantile(0.95)) if total is not None else None
     actions = sorted({_labels(k)["action"] for k in m.distributions if k.startswith("rally_action_seconds{")})
     for action in actions:
         d = _merged(m, "rally_action_seconds", action=action)

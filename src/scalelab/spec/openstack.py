@@ -55,9 +55,14 @@ class Keystone(Section):
     token_format: Literal["fernet", "uuid"] = "fernet"
     db: DbPool | None = None
     rpc_response_timeout: PositiveDuration | None = None
-    # CPU of a token issue: password check (passlib sha512_crypt, 10000 rounds: a few ms in
-    # Python 2.7), assignments and catalog assembly, token encryption: ~25 ms (assumption)
+    # CPU of a token issue besides the password hash: user, assignments and catalog assembly,
+    # token encryption: ~25 ms (assumption; the k8s-1.5 overlay fits it, docs/calibration.md)
     issue_cpu_seconds: PositiveFloat = 0.025
+    # the password check: passlib sha512_crypt with [DEFAULT] crypt_strength rounds (keystone
+    # 10000 since Liberty, 40000 before: keystone/conf's note measures the change as ~30 % of a
+    # token issue's clock time); CPU per round ~1 us of SHA-512 in C (assumption; fitted)
+    crypt_strength: PositiveInt = 10000
+    hash_seconds_per_round: PositiveFloat = 1e-6
     issue_db_queries: Annotated[int, Field(ge=0)] = 8  # user, project, domain, roles, catalog (assumption)
     # CPU of validating a token keystone has not cached: fernet decrypt + payload rebuild with
     # roles and catalog (~10 ms, assumption; uuid: a row read and JSON decode, 4 ms)

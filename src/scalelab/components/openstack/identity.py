@@ -33,7 +33,7 @@ class Identity:
         spec = self.spec
 
         def path(req: Request) -> Generator[Event, Any, str]:
-            yield req.cpu(spec.issue_cpu_seconds)
+            yield req.cpu(spec.issue_cpu_seconds + spec.crypt_strength * spec.hash_seconds_per_round)
             writes = (f"token:{token}",) if spec.token_format == "uuid" else ()
             yield from req.db(spec.issue_db_queries, writes)
             yield from req.cache_set(f"ks:{token}", self.entry_bytes)

@@ -108,8 +108,9 @@ class Network:
 
     def _refresh(self, host: int, project: str) -> None:
         self._refresh_due.discard(host)
-        self.rpc.backends.recorder.inc("neutron_sg_refreshes_total")
         members = sum(self.members.get(project, {}).values())
+        self.rpc.backends.recorder.inc("neutron_sg_refreshes_total")
+        self.rpc.backends.recorder.inc("neutron_sg_member_rows_total", members)
         spec = self.spec
 
         def info(req: Request) -> Generator[Event, Any, None]:
