@@ -60,6 +60,7 @@ DETECTOR_CASES: dict[str, tuple[dict[str, float], dict[str, float]]] = {
     "memcached-undersized": ({"memcached_evictions_total": 5000.0, "memcached_hit_ratio": 0.4},
                              {"memcached_evictions_total": 0.0, "memcached_hit_ratio": 0.99}),
     "mysql-dns-loss": ({"db_connection_failures_total": 4.0}, {"db_connection_failures_total": 0.0}),
+    "heat-api-slow-workers": ({"heat_api_slow_requests_total": 2.0}, {"heat_api_slow_requests_total": 0.0}),
 }
 
 

@@ -429,3 +429,26 @@ def test_rabbitmq_down_holds_messages_until_clients_reconnect(tmp_path: Path) ->
     long = _fault_run(tmp_path, {"kind": "kill_service_pod", "service": "rabbitmq", "target": 0, "at": 40}, _BOOTS,
                       {"start_seconds": 70})
     assert long["rpc_timeouts_total"] > 0
+
+
+def test_a_heat_api_stall_needs_a_second_worker(tmp_path: Path) -> None:
+    """The empirical fault of heat-api-slow-workers: a stalled worker's requests wait out the
+    stall (over a minute here); with one worker per pod it never fires."""
+    stacks = {"HeatStacks.create_and_delete_stack": [
+        {"args": {"servers": 2}, "runner": {"type": "constant_for_duration", "duration": 150, "concurrency": 20},
+         "context": {"users": {"tenants": 4, "users_per_tenant": 1}}}]}
+    slow = []
+    for workers in (2, 1):
+        doc: dict[str, Any] = {
+            "name": "os-heat-stall", "seed": 1,
+            "openstack": {"enabled": True, "computes": 10, "control_plane_nodes": 3,
+                          "heat": {"replicas": 1, "api_workers": workers}},
+            "hosts": {"vm": {"threads": 48, "memory": "264Gi"}},
+            "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": stacks}],
+            "faults": [{"kind": "heat_api_stall", "target": 0, "at": 40, "duration": "90s"}],
+        }
+        path = tmp_path / "stall.yaml"
+        path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+        out = run(load_scenario(str(path)))
+        slow.append(out["counters"].get('openstack_slow_requests_total{service="heat-api"}', 0.0))
+    assert slow[0] >= 1 and slow[1] == 0

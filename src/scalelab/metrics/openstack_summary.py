@@ -113,6 +113,7 @@ def summarise_openstack(m: Measurements, enabled: bool) -> dict[str, float | Non
     out.update(fault_metrics(m))
     heat = m.distributions.get('openstack_request_seconds{service="heat-api"}')
     out["heat_api_seconds_p99"] = _round(heat.quantile(0.99)) if heat else None
+    out["heat_api_slow_requests_total"] = counters.get('openstack_slow_requests_total{service="heat-api"}', 0.0)
     for name in ("db_pool_timeouts_total", "db_deadlock_errors_total", "db_connection_failures_total",
                  "rpc_timeouts_total", "db_deadlock_retries_total", "db_deadlock_failures_total",
                  "neutron_agent_resyncs_total", "db_disconnects_total"):

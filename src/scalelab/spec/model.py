@@ -454,6 +454,7 @@ class Scenario(ClusterSpec):
     def _rally_needs_openstack(self) -> Scenario:
         if any(isinstance(p, RallyPhase) for p in self.workload) and not self.openstack.enabled:
             raise ValueError("a rally phase needs openstack.enabled: true (the cloud it runs against)")
-        if any(f.kind == "kill_service_pod" for f in self.faults) and not self.openstack.enabled:
-            raise ValueError("a kill_service_pod fault needs openstack.enabled: true")
+        cloud_faults = sorted({f.kind for f in self.faults if f.kind in ("kill_service_pod", "heat_api_stall")})
+        if cloud_faults and not self.openstack.enabled:
+            raise ValueError(f"{', '.join(cloud_faults)} needs openstack.enabled: true")
         return self

@@ -24,6 +24,9 @@ from scalelab.spec.openstack import OpenStack
 
 Path = Callable[["Request"], Generator[Event, Any, Any]]
 
+#: A request slower than this is counted as slow (the report's "more than a minute").
+SLOW_REQUEST_SECONDS = 60.0
+
 
 @dataclass
 class Backends:
@@ -67,7 +70,10 @@ class Api:
             return result
         finally:
             procs.leave(worker)
-            self.backends.recorder.observe(self._latency, self.backends.engine.now - started)
+            took = self.backends.engine.now - started
+            self.backends.recorder.observe(self._latency, took)
+            if took > SLOW_REQUEST_SECONDS:
+                self.backends.recorder.inc(f'openstack_slow_requests_total{{service="{self.name}"}}')
 
     def serve(self, handler: Handler) -> Event:
         """An RPC server's side of a message: the handler on a worker; the returned process

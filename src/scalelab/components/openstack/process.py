@@ -31,7 +31,7 @@ from scalelab.sim import Cores, Engine, Event, Slots
 class Worker:
     """One worker process: its thread, its request slots, its DB pool."""
 
-    __slots__ = ("cores", "inflight", "pod", "pool", "slots")
+    __slots__ = ("cores", "inflight", "pod", "pool", "slots", "stalled_until")
 
     def __init__(self, engine: Engine, name: str, pod: int, slots: int, pool: ConnectionPool | None) -> None:
         self.pod = pod
@@ -39,6 +39,9 @@ class Worker:
         self.slots = Slots(engine, slots)
         self.inflight = 0
         self.pool = pool
+        #: an injected stall: until then the process's requests get no CPU (stuck on something
+        #: they all need) while it still accepts connections
+        self.stalled_until = 0.0
         if pool is not None:
             pool.wake_delay = self.cores.backlog_seconds
 
@@ -145,7 +148,11 @@ class ServiceProcesses:
         request's work varies; the queueing figures then follow M/M/c where they should)."""
         done = self.engine.event()
         work = float(self.rng.exponential(seconds)) if seconds > 0 else 0.0
-        worker.cores.submit(work, fire, done, owner=self.name)
+        blocked = worker.stalled_until - self.engine.now
+        if blocked > 0:  # stalled: the request's work waits for the stall's end
+            self.engine.schedule(blocked, worker.cores.submit, work, fire, done)
+        else:
+            worker.cores.submit(work, fire, done, owner=self.name)
         return done
 
     def slot(self, slots: Slots) -> Event:
