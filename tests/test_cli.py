@@ -76,3 +76,10 @@ def test_run_accepts_every_phase_kind(store_path: str, tmp_path: Path) -> None:
     code, out, err = _invoke("run", str(scenario), "--format", "json", "--store", store_path)
     assert code == 0, err
     assert json.loads(out)["summary"]["density_pods_per_second"] > 0
+
+
+def test_reproduce_all_by_layer_and_layer_needs_all(store_path: str) -> None:
+    code, out, err = _invoke("reproduce", "pxc-deadlock-not-retried", "--layer", "openstack", "--store", store_path)
+    assert code == 2 and "--layer: only with 'all'" in err
+    code, out, _ = _invoke("reproduce", "all", "--layer", "monitoring", "--format", "json", "--store", store_path)
+    assert code == 1 and [d["id"] for d in json.loads(out)] == ["monitoring-retention-loss"]
