@@ -332,7 +332,7 @@ def test_security_group_refreshes_grow_with_the_group(tmp_path: Path) -> None:
 
 
 def _fault_run(tmp_path: Path, fault: dict[str, Any], task: dict[str, Any] | None = None,
-               lifecycle: dict[str, Any] | None = None) -> dict[str, Any]:
+               lifecycle: dict[str, Any] | None = None, dns: dict[str, Any] | None = None) -> dict[str, Any]:
     from scalelab.runner import execute
 
     task = task or {"Authenticate.keystone": [
@@ -346,6 +346,7 @@ def _fault_run(tmp_path: Path, fault: dict[str, Any], task: dict[str, Any] | Non
         "hosts": {"vm": {"threads": 48, "memory": "264Gi"}},
         "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": task}],
         "faults": [fault] if fault else [],
+        **({"dns": dns} if dns else {}),
     }
     path = tmp_path / "fault.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
@@ -452,3 +453,18 @@ def test_a_heat_api_stall_needs_a_second_worker(tmp_path: Path) -> None:
         out = run(load_scenario(str(path)))
         slow.append(out["counters"].get('openstack_slow_requests_total{service="heat-api"}', 0.0))
     assert slow[0] >= 1 and slow[1] == 0
+
+
+def test_after_a_rabbitmq_restart_every_process_resolves_it_again(tmp_path: Path) -> None:
+    """A thousand processes reconnect on the same schedule, each resolving rabbitmq.ccp through
+    the cluster DNS: kube-dns of the report's era (one replica, forward-max 150) refuses most of
+    that burst and the processes that failed try again later; the DNS fix answers it."""
+    from scalelab.catalogue.registry import get
+
+    kill = {"kind": "kill_service_pod", "service": "rabbitmq", "target": 0, "at": 40}
+    broken_dns = {k.removeprefix("dns."): v for k, v in (get("kubedns-overload").broken or {}).items()}
+    fixed_dns = {k.removeprefix("dns."): v for k, v in (get("kubedns-overload").patch or {}).items()}
+    broken = _fault_run(tmp_path, kill, _BOOTS, dns=broken_dns)
+    fixed = _fault_run(tmp_path, kill, _BOOTS, dns=fixed_dns)
+    assert broken["rpc_connection_failures_total"] > 100 and broken["dns_refused_total"] > 0
+    assert fixed["rpc_connection_failures_total"] == 0

@@ -245,9 +245,12 @@ DNS_LOSS: Entry = Entry(
         f"model: the services' pools keep their connections, so galera.ccp is looked up only when a pool "
         f"grows; kube-dns with the broken settings answered them (REFUSED {broken.metric('dns_refused_total')}, "
         f"failed lookups {broken.metric('dns_lookup_failures_total')}) at "
-        f"{broken.spec.nodes} nodes under this load. Missing: the rest of the lab's DNS load (its pods' own "
-        f"lookups at the report's scale) and connections closed and reopened (oslo.db's idle recycling, "
-        f"MySQL's wait_timeout)"),
+        f"{broken.spec.nodes} nodes under this load. What does overflow this kube-dns is a burst: after a "
+        f"RabbitMQ restart a thousand processes resolve rabbitmq.ccp at once and most lookups are refused "
+        f"(tests/test_openstack.py); galera.ccp is never asked that way here (a Galera node's loss makes the "
+        f"pools reconnect one checkout at a time, answered from the cache). Missing: the lab's own bursts "
+        f"(services restarted together by a deploy, connections recycled by MySQL's wait_timeout) and its "
+        f"pods' lookups at the report's scale"),
     reproduction=Reproduction(baseline=BASELINE, context={"workload": _rally(_SLICES)}),
     bands=(
         Band("broken", "db_connection_failures_total", 1.0, None, "measured",

@@ -35,6 +35,8 @@ from scalelab.workload.rally.runner import RallyRun
 FAULT_KINDS: tuple[str, ...] = ("kill_service_pod", "heat_api_stall")
 RECONFIGURABLE: tuple[str, ...] = ()
 PHASES = ("rally",)
+#: The cloud's names in the cluster DNS, after galera.ccp (the first): rabbitmq.ccp next.
+RABBITMQ_NAME = 1
 
 #: nova-scheduler worker processes per pod (Newton: one).
 SCHEDULER_WORKERS = 1
@@ -66,10 +68,14 @@ class OpenStackLayer:
         def resolve() -> Generator[Event, Any, bool]:
             return (yield from lookup(engine, dns, galera_name, resolver_rng))
 
+        def resolve_broker() -> Generator[Event, Any, bool]:
+            return (yield from lookup(engine, dns, galera_name + RABBITMQ_NAME, resolver_rng))
+
         galera_resolve = resolve if spec.dns_lookups else None
         self.memcached = Memcached(spec.memcached, recorder)
         self.galera = GaleraCluster(engine, spec.galera, recorder)
         self.broker = Broker(engine, spec.rabbitmq, recorder)
+        self.broker.resolve = resolve_broker if spec.dns_lookups else None
         backends = Backends(engine, spec, self.galera, self.memcached, self.broker, recorder)
         stream = rng.stream("openstack")
         rpc_threads = spec.rpc_executor_thread_pool_size
@@ -80,6 +86,8 @@ class OpenStackLayer:
                                      pools(backends, service, replicas * workers, galera_resolve), recorder, stream,
                                      shared_queue=shared)
             self.services[name] = procs
+            for i, worker in enumerate(procs.workers):
+                worker.connection = self.broker.connection(f"{name}-{i}")
             return Api(name, procs, backends, cpu, spec.rpc_timeout(service))
 
         ks, nova, neutron, glance, heat = spec.keystone, spec.nova, spec.neutron, spec.glance, spec.heat

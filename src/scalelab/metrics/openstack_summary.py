@@ -51,8 +51,8 @@ def _points(m: Measurements, family: str) -> list[tuple[float, float]]:
 
 def fault_metrics(m: Measurements) -> dict[str, float | None]:
     """What the first injected fault cost the Rally task: how long iterations failed after it
-    (downtime), when, after the last failure, ``RECOVERED_RUN`` iterations in a row took at most
-    ``RECOVERED_FACTOR`` times their median before it (recovery), and the named
+    (downtime), when ``RECOVERED_RUN`` iterations in a row, begun after the last failure, took
+    at most ``RECOVERED_FACTOR`` times their median before it (recovery), and the named
     parts of that time from the layer's events (endpoint removal, restart, back in rotation,
     the warm-up left: caches refilling, queues draining)."""
     faults = [e.time for e in m.events if e.kind in _FAULTS]
@@ -67,9 +67,10 @@ def fault_metrics(m: Measurements) -> dict[str, float | None]:
     recovered = None
     if before:
         limit = RECOVERED_FACTOR * float(np.median(before))
-        # counted from the last failure: a share of iterations failing is not a recovery
+        # iterations begun after the last failure (or the fault): one begun before it and
+        # finished after says nothing about the cloud since
         since = max(failed, default=at)
-        ends = sorted((t, v <= limit) for t, v in ok if t > since)
+        ends = sorted((t, v <= limit) for t, v in ok if t - v >= since)
         run = 0
         for t, good in ends:
             run = run + 1 if good else 0
@@ -116,7 +117,7 @@ def summarise_openstack(m: Measurements, enabled: bool) -> dict[str, float | Non
     out["heat_api_slow_requests_total"] = counters.get('openstack_slow_requests_total{service="heat-api"}', 0.0)
     for name in ("db_pool_timeouts_total", "db_deadlock_errors_total", "db_connection_failures_total",
                  "rpc_timeouts_total", "db_deadlock_retries_total", "db_deadlock_failures_total",
-                 "neutron_agent_resyncs_total", "db_disconnects_total"):
+                 "neutron_agent_resyncs_total", "db_disconnects_total", "rpc_connection_failures_total"):
         out[name] = _family(counters, name)
     out['db_pool_timeouts_total{service="neutron"}'] = counters.get('db_pool_timeouts_total{service="neutron"}', 0.0)
     out['rpc_timeouts_total{topic="heat.engine.create_stack"}'] = counters.get(

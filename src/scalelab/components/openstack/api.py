@@ -17,7 +17,7 @@ from scalelab.components.openstack.db import ConnectionPool, GaleraCluster
 from scalelab.components.openstack.errors import DbConnectionError, DbDeadlock, ServiceError, Unavailable
 from scalelab.components.openstack.memcached import Memcached
 from scalelab.components.openstack.process import ServiceProcesses, Worker
-from scalelab.components.openstack.rpc import Broker, Handler, call, cast
+from scalelab.components.openstack.rpc import Broker, Connection, Handler, call, cast
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine, Event
 from scalelab.spec.openstack import OpenStack
@@ -80,24 +80,25 @@ class Api:
         fires with the reply, or with the ServiceError it raised (casts have no one waiting)."""
         return self.backends.engine.process(self._serve(handler))
 
-    def handle(self, handler: Handler, routed: bool = True) -> Generator[Event, Any, Any]:
+    def handle(self, handler: Handler, routed: bool = True,
+               conn: Connection | None = None) -> Generator[Event, Any, Any]:
         """A message this RPC server handles for a step outside any request (a compute's
-        build, the engine's own follow-up), awaited: through the broker unless the server
-        sends it to itself; raises the handler's error."""
+        build, the engine's own follow-up), awaited: through the broker on the sender's
+        connection unless the server sends it to itself; raises the handler's error."""
         if routed:
-            yield self.backends.broker.route()
+            yield self.backends.broker.route(conn)
         result = yield self.serve(handler)
         if isinstance(result, ServiceError):
             raise result
         return result
 
-    def notify(self, handler: Handler) -> None:
+    def notify(self, handler: Handler, conn: Connection | None = None) -> None:
         """A periodic message nobody waits for (heartbeats, agents' state reports): its
         failure is counted by ``serve`` and goes no further."""
-        self.backends.engine.process(self._notify(handler))
+        self.backends.engine.process(self._notify(handler, conn))
 
-    def _notify(self, handler: Handler) -> Generator[Event, Any, None]:
-        yield self.backends.broker.route()
+    def _notify(self, handler: Handler, conn: Connection | None) -> Generator[Event, Any, None]:
+        yield self.backends.broker.route(conn)
         yield self.serve(handler)
 
     def _serve(self, handler: Handler) -> Generator[Event, Any, Any]:
@@ -169,10 +170,11 @@ class Request:
     def call(self, server: Api, handler: Handler, topic: str) -> Generator[Event, Any, Any]:
         """An RPC call to another service's RPC server, with this service's timeout."""
         b = self.backends
-        return (yield from call(b.engine, b.broker, server.serve, handler, self.api.rpc_timeout, b.recorder, topic))
+        return (yield from call(b.engine, b.broker, server.serve, handler, self.api.rpc_timeout, b.recorder, topic,
+                                self.worker.connection))
 
     def cast(self, server: Api, handler: Handler) -> Generator[Event, Any, None]:
-        yield from cast(self.backends.broker, server.serve, handler)
+        yield from cast(self.backends.broker, server.serve, handler, self.worker.connection)
 
 
 def pools(backends: Backends, service: str, count: int,

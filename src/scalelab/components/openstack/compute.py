@@ -54,6 +54,8 @@ class Compute:
         self.computes = computes
         self.rng = rng
         self.builds = [Slots(engine, spec.max_concurrent_builds) for _ in range(computes)]
+        #: every nova-compute's AMQP connection
+        self.connections = [conductor.backends.broker.connection(f"nova-compute-{i}") for i in range(computes)]
         self.status: dict[str, str] = {}
         self.hosts: dict[str, int] = {}  # server -> its compute, once its port is wired
         self.servers: dict[str, set[str]] = {}  # project -> its servers
@@ -70,11 +72,11 @@ class Compute:
                                  self._resources, compute)
 
     def _heartbeat(self, compute: int) -> None:
-        self.conductor.notify(transaction(2, f"service:{compute}"))
+        self.conductor.notify(transaction(2, f"service:{compute}"), self.connections[compute])
         self.engine.schedule(self.spec.report_interval, self._heartbeat, compute)
 
     def _resources(self, compute: int) -> None:
-        self.conductor.notify(transaction(6, f"compute_node:{compute}"))
+        self.conductor.notify(transaction(6, f"compute_node:{compute}"), self.connections[compute])
         self.engine.schedule(self.spec.resource_update_interval, self._resources, compute)
 
     # -- the API ----------------------------------------------------------------------
@@ -135,13 +137,14 @@ class Compute:
         host = self.hosts.pop(server, None)
         if host is not None:
             self.network.unwire(project, host)
+        conn = self.connections[host] if host is not None else None
         with contextlib.suppress(ServiceError):  # nova logs it and goes on; the port leaks
             yield from self.network.delete_port(self.service_token, server, project)
         try:
             # the quota commit of the delete: another per-project write without a retry
             # decorator in Newton (one of the report's undecorated paths)
             yield from self.conductor.handle(transaction(4, f"quota_usage:{project}",
-                                                         retry=self.spec.retry_undecorated_paths))
+                                                         retry=self.spec.retry_undecorated_paths), conn=conn)
         except ServiceError:
             self._failed(server)
             return
@@ -181,7 +184,7 @@ class Compute:
             if not wired:
                 raise ServiceError("VirtualInterfaceCreateException: timed out waiting for network-vif-plugged")
             self.hosts[server] = host
-            yield from self.conductor.handle(transaction(3, f"instance:{server}"))
+            yield from self.conductor.handle(transaction(3, f"instance:{server}"), conn=self.connections[host])
         except ServiceError:
             self._failed(server)
             return

@@ -45,6 +45,8 @@ class Network:
         self.members: dict[str, dict[int, int]] = {}
         #: agents with a security-group refresh due in their next loop
         self._refresh_due: set[int] = set()
+        #: every OVS agent's AMQP connection
+        self.connections = [rpc.backends.broker.connection(f"ovs-agent-{i}") for i in range(agents)]
 
     def start_background(self) -> None:
         for agent in range(self.agents):
@@ -54,14 +56,14 @@ class Network:
         def handler(req: Request) -> Generator[Event, Any, None]:
             yield from req.db(2, (f"agent:{agent}",))
 
-        self.rpc.notify(handler)
+        self.rpc.notify(handler, self.connections[agent])
         self.engine.schedule(self.spec.agent_report_interval, self._report, agent)
 
     # -- the OVS agents ------------------------------------------------------------------
-    def _agent_call(self, handler: Handler, method: str) -> Generator[Event, Any, Any]:
+    def _agent_call(self, host: int, handler: Handler, method: str) -> Generator[Event, Any, Any]:
         b = self.rpc.backends
         return (yield from call(self.engine, b.broker, self.rpc.serve, handler, self.spec.agent_rpc_response_timeout,
-                                b.recorder, f"q-plugin.{method}"))
+                                b.recorder, f"q-plugin.{method}", self.connections[host]))
 
     def wire(self, server: str, project: str, host: int, deadline: float) -> Generator[Event, Any, bool]:
         """The agent on ``host`` wires the server's new port; returns whether the port went
@@ -76,8 +78,8 @@ class Network:
 
         while self.engine.now < deadline:
             try:
-                yield from self._agent_call(details, "get_devices_details_list")
-                yield from self._agent_call(device_up, "update_device_up")
+                yield from self._agent_call(host, details, "get_devices_details_list")
+                yield from self._agent_call(host, device_up, "update_device_up")
             except ServiceError:
                 self.rpc.backends.recorder.inc("neutron_agent_resyncs_total")
                 yield self.engine.timeout(self.spec.agent_polling_interval)
@@ -118,11 +120,11 @@ class Network:
             # the connection is held
             yield from req.db(3 + members // 100, rows_cpu=spec.sg_member_cpu_seconds * members)
 
-        self.engine.process(self._refresh_call(info))
+        self.engine.process(self._refresh_call(host, info))
 
-    def _refresh_call(self, handler: Handler) -> Generator[Event, Any, None]:
+    def _refresh_call(self, host: int, handler: Handler) -> Generator[Event, Any, None]:
         try:
-            yield from self._agent_call(handler, "security_group_info_for_devices")
+            yield from self._agent_call(host, handler, "security_group_info_for_devices")
         except ServiceError:
             self.rpc.backends.recorder.inc("neutron_agent_resyncs_total")
 

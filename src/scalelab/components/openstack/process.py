@@ -24,6 +24,7 @@ import numpy as np
 from scalelab.components.openstack.db import ConnectionPool
 from scalelab.components.openstack.errors import fire
 from scalelab.components.openstack.gauges import cpu_cores_gauge
+from scalelab.components.openstack.rpc import Connection
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Cores, Engine, Event, Slots
 
@@ -31,7 +32,7 @@ from scalelab.sim import Cores, Engine, Event, Slots
 class Worker:
     """One worker process: its thread, its request slots, its DB pool."""
 
-    __slots__ = ("cores", "inflight", "pod", "pool", "slots", "stalled_until")
+    __slots__ = ("connection", "cores", "inflight", "pod", "pool", "slots", "stalled_until")
 
     def __init__(self, engine: Engine, name: str, pod: int, slots: int, pool: ConnectionPool | None) -> None:
         self.pod = pod
@@ -39,6 +40,8 @@ class Worker:
         self.slots = Slots(engine, slots)
         self.inflight = 0
         self.pool = pool
+        #: the process's AMQP connection (the layer gives one to every process)
+        self.connection: Connection | None = None
         #: an injected stall: until then the process's requests get no CPU (stuck on something
         #: they all need) while it still accepts connections
         self.stalled_until = 0.0

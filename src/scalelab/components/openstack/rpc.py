@@ -38,6 +38,17 @@ def reconnect_delay(down_for: float) -> float:
     return at
 
 
+class Connection:
+    """One client process's AMQP connection: while it is down, what the process sends waits."""
+
+    __slots__ = ("held", "name", "up")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.up = True
+        self.held: list[Event] = []
+
+
 class Broker:
     def __init__(self, engine: Engine, spec: RabbitMq, recorder: Recorder) -> None:
         self.engine = engine
@@ -45,18 +56,29 @@ class Broker:
         self.recorder = recorder
         self.cores = Cores(engine, spec.threads, "rabbitmq")
         cpu_cores_gauge(recorder, "rabbitmq", self.cores.busy_seconds)
-        #: messages whose sender waits for a connection (the broker is down)
+        #: messages of senders without a connection of their own, while the broker is down
         self._held: list[Event] | None = None
         self._down_at = 0.0
+        self._connections: list[Connection] = []
+        #: resolves the broker's name for a reconnecting client (True: resolved); None: no lookup
+        self.resolve: Callable[[], Generator[Event, Any, bool]] | None = None
 
-    def route(self) -> Event:
-        """One message through the broker (while it is down, the sender's driver retries the
-        connection and publishes once it is back)."""
+    def connection(self, name: str) -> Connection:
+        conn = Connection(name)
+        self._connections.append(conn)
+        return conn
+
+    def route(self, conn: Connection | None = None) -> Event:
+        """One message through the broker, sent on ``conn`` (while the broker or that
+        connection is down, the sender's driver retries the connection and publishes once
+        it is back)."""
         done = self.engine.event()
-        if self._held is not None:
+        if conn is not None and not conn.up:
+            conn.held.append(done)
+        elif conn is None and self._held is not None:
             self._held.append(done)
-            return done
-        self._route(done)
+        else:
+            self._route(done)
         return done
 
     def _route(self, done: Event) -> None:
@@ -70,13 +92,35 @@ class Broker:
         if self._held is None:
             self._held = []
             self._down_at = self.engine.now
+            for conn in self._connections:
+                conn.up = False
 
     def back(self) -> float:
-        """The broker serves again; the clients reconnect on their retry schedule. Returns the
-        reconnect delay after now."""
-        delay = reconnect_delay(self.engine.now - self._down_at) - (self.engine.now - self._down_at)
+        """The broker serves again; the clients reconnect on their retry schedule, each
+        resolving the broker's name first (a failed lookup is a failed reconnect: the next
+        attempt follows the schedule). Returns the first reconnect's delay after now."""
+        down_for = self.engine.now - self._down_at
+        delay = reconnect_delay(down_for) - down_for
         self.engine.schedule(delay, self._reconnected)
+        for conn in self._connections:
+            self.engine.process(self._reconnect(conn, down_for))
         return delay
+
+    def _reconnect(self, conn: Connection, down_for: float) -> Generator[Event, Any, None]:
+        at, step = 0.0, RECONNECT_FIRST
+        while True:
+            while at < down_for:
+                at += step
+                step = min(step + RECONNECT_BACKOFF, RECONNECT_MAX)
+            yield self.engine.timeout(at - (self.engine.now - self._down_at))
+            if self.resolve is None or (yield from self.resolve()):
+                conn.up = True
+                held, conn.held = conn.held, []
+                for done in held:
+                    self._route(done)
+                return
+            self.recorder.inc("rpc_connection_failures_total")
+            down_for = self.engine.now - self._down_at + 1e-9  # the next attempt of the schedule
 
     def _reconnected(self) -> None:
         held, self._held = self._held or [], None
@@ -85,10 +129,10 @@ class Broker:
 
 
 def call(engine: Engine, broker: Broker, serve: Callable[[Handler], Event], handler: Handler,
-         timeout: float, recorder: Recorder, topic: str) -> Generator[Event, Any, Any]:
-    """An RPC call: request and reply through the broker, the handler on a server worker;
-    raises RpcTimeout when the reply is later than ``timeout``."""
-    reply = engine.process(_round_trip(broker, serve, handler))
+         timeout: float, recorder: Recorder, topic: str, conn: Connection | None = None) -> Generator[Event, Any, Any]:
+    """An RPC call on the caller's connection: request and reply through the broker, the
+    handler on a server worker; raises RpcTimeout when the reply is later than ``timeout``."""
+    reply = engine.process(_round_trip(broker, serve, handler, conn))
     fired = yield engine.any_of([reply, engine.timeout(timeout)])
     if reply not in fired:
         recorder.inc(f'rpc_timeouts_total{{topic="{topic}"}}')
@@ -99,16 +143,18 @@ def call(engine: Engine, broker: Broker, serve: Callable[[Handler], Event], hand
     return value
 
 
-def _round_trip(broker: Broker, serve: Callable[[Handler], Event], handler: Handler) -> Generator[Event, Any, Any]:
+def _round_trip(broker: Broker, serve: Callable[[Handler], Event], handler: Handler,
+                conn: Connection | None) -> Generator[Event, Any, Any]:
     """The request through the broker, the server's work, the reply back: what the caller's
-    timeout covers."""
-    yield broker.route()
+    timeout covers (the reply waits for the caller's connection, the server's is not held)."""
+    yield broker.route(conn)
     value = yield serve(handler)
-    yield broker.route()
+    yield broker.route(conn)
     return value
 
 
-def cast(broker: Broker, serve: Callable[[Handler], Event], handler: Handler) -> Generator[Event, Any, None]:
+def cast(broker: Broker, serve: Callable[[Handler], Event], handler: Handler,
+         conn: Connection | None = None) -> Generator[Event, Any, None]:
     """An RPC cast: through the broker, no reply awaited."""
-    yield broker.route()
+    yield broker.route(conn)
     serve(handler)
