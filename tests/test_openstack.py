@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mmc import erlang_c_wait
 from scalelab.scenarios import load_scenario
@@ -468,3 +470,47 @@ def test_after_a_rabbitmq_restart_every_process_resolves_it_again(tmp_path: Path
     fixed = _fault_run(tmp_path, kill, _BOOTS, dns=fixed_dns)
     assert broken["rpc_connection_failures_total"] > 100 and broken["dns_refused_total"] > 0
     assert fixed["rpc_connection_failures_total"] == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(pool_size=st.integers(1, 4), overflow=st.integers(0, 4), clients=st.integers(1, 12),
+       hold=st.floats(0.01, 1.0), wake=st.floats(0.0, 0.5), seed=st.integers(0, 2**16))
+def test_pool_invariants(pool_size: int, overflow: int, clients: int, hold: float, wake: float, seed: int) -> None:
+    """Whatever the load: never more connections out than pool + overflow, never more idle
+    than the pool keeps; every checkout either gets a connection or times out; at the end
+    every connection is back (idle) or closed."""
+    from scalelab.components.openstack.db import ConnectionPool
+    from scalelab.components.openstack.errors import PoolTimeout
+    from scalelab.metrics.recorder import Recorder
+    from scalelab.sim import Engine
+    from scalelab.spec.openstack import DbPool
+
+    engine, recorder = Engine(), Recorder()
+    pool = ConnectionPool(engine, DbPool(max_pool_size=pool_size, max_overflow=overflow, pool_timeout=2.0),
+                          "nova", None, recorder)
+    pool.wake_delay = lambda: wake
+    rng = np.random.default_rng(seed)
+    outcomes = {"got": 0, "timeout": 0}
+
+    def client() -> Generator[Any, Any, None]:
+        for _ in range(5):
+            yield engine.timeout(float(rng.exponential(0.2)))
+            try:
+                yield from pool.checkout()
+            except PoolTimeout:
+                outcomes["timeout"] += 1
+                continue
+            assert pool.checked_out <= pool_size + overflow and pool.idle <= pool_size
+            outcomes["got"] += 1
+            yield engine.timeout(float(rng.exponential(hold)))
+            pool.checkin()
+            assert pool.idle <= pool_size
+
+    for _ in range(clients):
+        engine.process(client())
+    engine.run(600.0)
+    assert outcomes["got"] + outcomes["timeout"] == 5 * clients
+    assert pool.checked_out == 0 and pool.idle <= pool_size
+    assert recorder.counters['db_pool_timeouts_total{service="nova"}'] == outcomes["timeout"]
+    if clients <= pool_size + overflow:  # never at the limit: nobody waits
+        assert outcomes["timeout"] == 0
