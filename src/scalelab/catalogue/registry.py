@@ -16,6 +16,7 @@ from scalelab.catalogue import (
     docker_hang,
     kubedns,
     openstack_capacity,
+    openstack_config,
     scheduler_antiaffinity,
     scheduler_colocated,
 )
@@ -37,7 +38,8 @@ def _build() -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
     for entry in (apiserver_reconnect.ENTRY, apiserver_inflight.INFLIGHT, scheduler_antiaffinity.ENTRY,
                   scheduler_colocated.ENTRY, apiserver_inflight.EXPIRY, kubedns.ENTRY,
-                  docker_hang.ENTRY, calico_mesh.ENTRY, *openstack_capacity.ENTRIES, *DATA_ENTRIES):
+                  docker_hang.ENTRY, calico_mesh.ENTRY, *openstack_capacity.ENTRIES,
+                  *openstack_config.ENTRIES, *DATA_ENTRIES):
         if entry.id in entries:
             raise ValueError(f"catalogue entry {entry.id!r} registered twice")
         entries[entry.id] = entry

@@ -27,6 +27,7 @@ from scalelab.components.openstack.rpc import Broker
 from scalelab.components.resolver import lookup
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Event
+from scalelab.spec.identity import SERVICE_USERS
 from scalelab.spec.model import Fault, RallyPhase
 from scalelab.spec.openstack import POD_SERVICES
 from scalelab.spec.rally_task import parse
@@ -88,11 +89,12 @@ class OpenStackLayer:
             self.services[name] = procs
             for i, worker in enumerate(procs.workers):
                 worker.connection = self.broker.connection(f"{name}-{i}")
-            return Api(name, procs, backends, cpu, spec.rpc_timeout(service))
+            return Api(name, procs, backends, cpu, spec.rpc_timeout(service), service)
 
         ks, nova, neutron, glance, heat = spec.keystone, spec.nova, spec.neutron, spec.glance, spec.heat
         keystone_api = api("keystone", "keystone", ks.replicas, ks.processes, ks.threads, 0.0, shared=True)
-        self.identity = Identity(keystone_api, ks, spec.memcached.token_entry_bytes)
+        self.identity = Identity(keystone_api, ks, spec.memcached.token_entry_bytes, spec.identity,
+                                 {s: getattr(spec, s).auth_project for s in SERVICE_USERS})
         self.compute = Compute(engine, nova, self.identity,
                                api("nova-api", "nova", nova.replicas, nova.api_workers, nova.greenthreads,
                                    nova.request_cpu_seconds),

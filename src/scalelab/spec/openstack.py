@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from scalelab.spec.base import NonNegativeDuration, PositiveDuration, Section
+from scalelab.spec.identity import Identity
 from scalelab.spec.units import Quantity
 
 #: Services whose oslo.db pool and RPC timeout a scenario may override one by one (CONTRACTS.md).
@@ -42,6 +43,9 @@ class Service(Section):
     # CPU of one API request in the service (WSGI + paste pipeline + keystonemiddleware with a
     # cached token + policy + JSON), Python 2.7: ~10 ms (assumption; a calibration path)
     request_cpu_seconds: PositiveFloat = 0.010
+    # the project the service user's token is scoped to ([keystone_authtoken] project_name;
+    # the install guide's "service")
+    auth_project: str = "service"
 
 
 class Keystone(Section):
@@ -86,6 +90,9 @@ class Memcached(Section):
     token_entry_bytes: PositiveInt = 8 * 1024
     # a memcached get/set answered over the pod network: ~0.3 ms round trip (assumption)
     op_seconds: PositiveDuration = 0.0003
+    # keystonemiddleware [keystone_authtoken] token_cache_time: a validation it cached is
+    # trusted this long, then the next service that sees the token validates it again (300 s)
+    token_cache_time: PositiveDuration = 300.0
 
 
 class Nova(Service):
@@ -158,6 +165,11 @@ class Heat(Service):
     # Rally's HeatStacks polls stack status through heat-api every 1 s (rally's
     # openstack_heat_stack_create_poll_interval 1.0)
     poll_interval: PositiveDuration = 1.0
+    # heat.conf stack_user_domain_name and stack_domain_admin: the domain holding the users
+    # that servers of a stack authenticate as (SoftwareDeployment, WaitCondition), and the user
+    # that creates them; Newton requires both (None: not configured)
+    stack_user_domain: str | None = "heat"
+    stack_domain_admin: str | None = "heat_domain_admin"
 
 
 class Galera(Section):
@@ -232,6 +244,7 @@ class OpenStack(Section):
     galera: Galera = Galera()
     rabbitmq: RabbitMq = RabbitMq()
     lifecycle: PodLifecycle = PodLifecycle()
+    identity: Identity = Identity()
     # Python work of one ORM query in the service process (SQLAlchemy ORM + pure-Python PyMySQL
     # building the statement and parsing rows, Python 2.7): ~1 ms (assumption; a calibration
     # path). It runs on the process's one thread while the request holds its DB connection.

@@ -22,7 +22,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "NovaServers.boot_and_list_server": ("flavor", "image", "detailed"),
     "NeutronNetworks.create_and_list_networks": ("network_create_args",),
     "GlanceImages.create_and_delete_image": ("image_location", "container_format", "disk_format"),
-    "HeatStacks.create_and_delete_stack": ("template_path", "servers", "parameters"),
+    "HeatStacks.create_and_delete_stack": ("template_path", "servers", "software_deployments", "parameters"),
 }
 RUNNERS = ("constant", "constant_for_duration", "rps")
 SLAS = ("failure_rate", "max_avg_duration", "max_seconds_per_iteration")

@@ -9,6 +9,7 @@ caller (a client, another service, Rally) sees them as the failed call.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +43,10 @@ class Api:
     """One service's worker processes, serving HTTP requests or RPC messages."""
 
     def __init__(self, name: str, processes: ServiceProcesses, backends: Backends, request_cpu_seconds: float,
-                 rpc_timeout: float) -> None:
+                 rpc_timeout: float, service: str = "") -> None:
         self.name = name
+        #: the OpenStack service it belongs to (its user, its config): nova, neutron, ...
+        self.service = service
         self.processes = processes
         self.backends = backends
         self.request_cpu_seconds = request_cpu_seconds
@@ -160,12 +163,12 @@ class Request:
     def cache_get(self, key: str) -> Generator[Event, Any, bool]:
         backends = self.backends
         yield backends.engine.timeout(backends.spec.memcached.op_seconds)
-        return backends.memcached.get(key)
+        return backends.memcached.get(key, backends.engine.now)
 
-    def cache_set(self, key: str, size: int) -> Generator[Event, Any, None]:
+    def cache_set(self, key: str, size: int, ttl: float = math.inf) -> Generator[Event, Any, None]:
         backends = self.backends
         yield backends.engine.timeout(backends.spec.memcached.op_seconds)
-        backends.memcached.set(key, size)
+        backends.memcached.set(key, size, backends.engine.now, ttl)
 
     def call(self, server: Api, handler: Handler, topic: str) -> Generator[Event, Any, Any]:
         """An RPC call to another service's RPC server, with this service's timeout."""

@@ -45,8 +45,10 @@ class Orchestration:
         self.resources: dict[str, list[str]] = {}  # stack -> its servers
         self._count = 0
 
-    def create(self, token: str, project: str, servers: int) -> Generator[Event, Any, str]:
-        """POST /stacks of a template with ``servers`` servers (each with its port)."""
+    def create(self, token: str, project: str, servers: int, deployments: int = 0) -> Generator[Event, Any, str]:
+        """POST /stacks of a template with ``servers`` servers (each with its port) and
+        ``deployments`` software deployments (which need the stack's user in the stack-user
+        domain: the servers authenticate as it to fetch their configuration)."""
         self._count += 1
         stack = f"stack-{self._count}"
 
@@ -58,7 +60,7 @@ class Orchestration:
             yield from req.db(3 + 2 * servers, (f"stack:{stack}",))
             self.status[stack] = "CREATE_IN_PROGRESS"
             self.resources[stack] = []
-            self.engine.process(self._build(stack, project, token, servers))
+            self.engine.process(self._build(stack, project, token, servers, deployments))
             return stack
 
         def path(req: Request) -> Generator[Event, Any, str]:
@@ -67,8 +69,11 @@ class Orchestration:
 
         return str((yield from self.api.request(path)))
 
-    def _build(self, stack: str, project: str, token: str, servers: int) -> Generator[Event, Any, None]:
+    def _build(self, stack: str, project: str, token: str, servers: int,
+               deployments: int) -> Generator[Event, Any, None]:
         try:
+            if deployments:
+                yield from self.identity.create_stack_user(self.spec, stack)
             waits = []
             for _ in range(servers):
                 server = yield from self.compute.boot(token, project)

@@ -138,9 +138,10 @@ def create_and_delete_image(it: Iteration) -> Generator[Event, Any, None]:
 def create_and_delete_stack(it: Iteration) -> Generator[Event, Any, None]:
     heat = it.cloud.orchestration
     servers = int(it.args.get("servers", 1))
+    deployments = int(it.args.get("software_deployments", 0))
 
     def create() -> Generator[Event, Any, str]:
-        stack: str = yield from heat.create(it.token, it.project, servers)
+        stack: str = yield from heat.create(it.token, it.project, servers, deployments)
         yield from it.poll("heat.create_stack", lambda: heat.show(it.token, stack), ("CREATE_COMPLETE",),
                            STACK_POLL_SECONDS, STACK_TIMEOUT_SECONDS)
         return stack

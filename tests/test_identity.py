@@ -1,0 +1,100 @@
+"""Keystone's assignments as the request paths read them: the configuration entries fail on
+what a setting means, not on a flag (issue: Heat and the configuration entries)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scalelab.runner import execute
+from scalelab.scenarios import load_scenario
+from scalelab.spec.identity import Assignment, Identity
+
+
+def identity(*assignments: dict[str, Any], groups: dict[str, list[str]] | None = None,
+             domains: tuple[str, ...] = ("default", "heat")) -> Identity:
+    return Identity(domains=domains, groups=groups or {}, assignments=tuple(Assignment(**a) for a in assignments))
+
+
+@pytest.mark.parametrize(("assignments", "groups", "project", "ok"), [
+    # the install guide: admin in the service project
+    ([{"role": "admin", "user": "glance", "project": "service"}], None, "service", True),
+    # fuel-ccp's first render: a member of the user-facing admin project
+    ([{"role": "_member_", "user": "glance", "project": "admin"}], None, "admin", False),
+    # another wrong value: the right role, but the token scoped to a project it has no role on
+    ([{"role": "admin", "user": "glance", "project": "service"}], None, "admin", False),
+    # correct values the report did not use: the role through a group; the "service" role
+    ([{"role": "admin", "group": "services", "project": "service"}], {"services": ["glance"]}, "service", True),
+    ([{"role": "service", "user": "glance", "project": "service"}], None, "service", True),
+])
+def test_a_service_may_validate_tokens_by_what_it_holds(assignments: list[dict[str, Any]],
+                                                          groups: dict[str, list[str]] | None, project: str,
+                                                          ok: bool) -> None:
+    assert (identity(*assignments, groups=groups).validation_refused("glance", project) is None) == ok
+
+
+@pytest.mark.parametrize(("assignments", "groups", "domains", "domain", "ok"), [
+    ([{"role": "admin", "user": "heat_domain_admin", "domain": "heat"}], None, ("default", "heat"), "heat", True),
+    ([], None, ("default",), None, False),  # fuel-ccp's first render: nothing configured
+    # other wrong values: a domain that does not exist; an admin without the role on it
+    ([{"role": "admin", "user": "heat_domain_admin", "domain": "heat"}], None, ("default",), "heat", False),
+    ([{"role": "_member_", "user": "heat_domain_admin", "domain": "heat"}], None, ("default", "heat"), "heat",
+     False),
+    # a correct value the report did not use: the admin role through a group
+    ([{"role": "admin", "group": "heat-admins", "domain": "heat"}], {"heat-admins": ["heat_domain_admin"]},
+     ("default", "heat"), "heat", True),
+])
+def test_heat_creates_stack_users_by_what_the_domain_holds(assignments: list[dict[str, Any]],
+                                                             groups: dict[str, list[str]] | None,
+                                                             domains: tuple[str, ...], domain: str | None,
+                                                             ok: bool) -> None:
+    data = identity(*assignments, groups=groups, domains=domains)
+    admin = "heat_domain_admin" if domain is not None else None
+    assert (data.stack_user_refused(domain, admin) is None) == ok
+
+
+def test_an_assignment_names_one_actor_and_one_target(tmp_path: Path) -> None:
+    from scalelab.spec.loader import ScenarioError
+
+    doc = {"name": "bad-identity", "openstack": {"enabled": True, "identity": {
+        "assignments": [{"role": "admin", "user": "glance", "group": "g", "project": "service"}]}}}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"openstack\.identity\.assignments\.0: an assignment names exactly one"):
+        load_scenario(str(path))
+
+
+def _stacks(tmp_path: Path, openstack: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": "os-identity", "seed": 1,
+        "openstack": {"enabled": True, "computes": 10, "control_plane_nodes": 3, **openstack},
+        "hosts": {"vm": {"threads": 48, "memory": "264Gi"}},
+        "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": {
+            "HeatStacks.create_and_delete_stack": [
+                {"args": {"servers": 2, "software_deployments": 1},
+                 "runner": {"type": "constant", "times": 6, "concurrency": 3},
+                 "context": {"users": {"tenants": 2, "users_per_tenant": 1}}}]}}],
+    }
+    path = tmp_path / "stacks.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return execute(load_scenario(str(path))).summary
+
+
+def test_stacks_need_their_users_domain_through_whatever_grants_the_role(tmp_path: Path) -> None:
+    missing = _stacks(tmp_path, {"heat": {"stack_user_domain": None, "stack_domain_admin": None}})
+    assert missing["heat_stack_user_failures_total"] == 6 and missing["rally_success_ratio"] == 0.0
+    by_group = _stacks(tmp_path, {"identity": {
+        "groups": {"heat-admins": ["heat_domain_admin"]},
+        "assignments": [*({"role": "admin", "user": u, "project": "service"} for u in ("nova", "neutron", "glance",
+                                                                                       "heat")),
+                        {"role": "admin", "group": "heat-admins", "domain": "heat"}]}})
+    assert by_group["heat_stack_user_failures_total"] == 0 and by_group["rally_success_ratio"] == 1.0
+
+
+def test_a_service_that_may_not_validate_fails_only_where_it_checks_first(tmp_path: Path) -> None:
+    """Heat scoped to a project it has no role on: every stack request heat-api checks fails."""
+    out = _stacks(tmp_path, {"heat": {"auth_project": "admin"}})
+    assert out["keystone_service_auth_failures_total"] >= 6 and out["rally_success_ratio"] == 0.0
