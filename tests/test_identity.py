@@ -98,3 +98,35 @@ def test_a_service_that_may_not_validate_fails_only_where_it_checks_first(tmp_pa
     """Heat scoped to a project it has no role on: every stack request heat-api checks fails."""
     out = _stacks(tmp_path, {"heat": {"auth_project": "admin"}})
     assert out["keystone_service_auth_failures_total"] >= 6 and out["rally_success_ratio"] == 0.0
+
+
+def _boots(tmp_path: Path, openstack: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": "os-https", "seed": 1,
+        "openstack": {"enabled": True, "computes": 10, "control_plane_nodes": 3, **openstack},
+        "hosts": {"vm": {"threads": 48, "memory": "264Gi"}},
+        "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": {
+            "NovaServers.boot_and_delete_server": [
+                {"runner": {"type": "constant", "times": 4, "concurrency": 2},
+                 "context": {"users": {"tenants": 1, "users_per_tenant": 1}}}]}}],
+    }
+    path = tmp_path / "boots.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return execute(load_scenario(str(path))).summary
+
+
+@pytest.mark.parametrize(("openstack", "ok"), [
+    ({"ingress_tls": True}, False),  # the lab: no secure_proxy_ssl_header
+    ({"ingress_tls": True, "nova": {"secure_proxy_ssl_header": "HTTP_X_FORWARDED_PROTO"}}, True),  # the fix
+    # another wrong value: a header the ingress does not set
+    ({"ingress_tls": True, "nova": {"secure_proxy_ssl_header": "HTTP_X_FORWARDED_HOST"}}, False),
+    # correct values the report did not use: an ingress that names the scheme in another header
+    # nova is told to read; no TLS at the ingress at all
+    ({"ingress_tls": True, "ingress_proto_header": "X-Forwarded-Scheme",
+      "nova": {"secure_proxy_ssl_header": "HTTP_X_FORWARDED_SCHEME"}}, True),
+    ({"ingress_tls": False}, True),
+])
+def test_nova_links_carry_the_scheme_the_header_names(tmp_path: Path, openstack: dict[str, Any], ok: bool) -> None:
+    out = _boots(tmp_path, openstack)
+    assert (out["nova_client_link_failures_total"] == 0) == ok
+    assert (out["rally_success_ratio"] == 1.0) == ok

@@ -1,7 +1,8 @@
 """OpenStack configuration entries, each modelled as the request path that fails (issue: Heat
-and the configuration entries): ``heat-domain-missing`` (Heat cannot create a stack's user) and
+and the configuration entries): ``heat-domain-missing`` (Heat cannot create a stack's user),
 ``service-roles-misconfigured`` (a service's keystonemiddleware may not validate tokens, so
-every token-cache miss is a 401). Reproduced on ``openstack-200-fixed`` under Heat stacks whose
+every token-cache miss is a 401) and ``nova-client-https`` (nova's links carry the wrong scheme
+behind the TLS ingress). Reproduced on ``openstack-200-fixed`` under Heat stacks whose
 servers take software deployments, as the report's slices did.
 """
 
@@ -122,4 +123,48 @@ ROLES: Entry = Entry(
     ),
 )
 
-ENTRIES: tuple[Entry, ...] = (HEAT_DOMAIN, ROLES)
+# -- nova-client-https --------------------------------------------------------------------
+def _environ(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+def _https_rule(spec: ClusterSpec) -> Finding | None:
+    cloud = spec.openstack
+    if not cloud.enabled or not cloud.ingress_tls:
+        return None
+    wanted = _environ(cloud.ingress_proto_header)
+    if cloud.nova.secure_proxy_ssl_header == wanted:
+        return None
+    value = (f"nova behind a TLS ingress with secure_proxy_ssl_header = {cloud.nova.secure_proxy_ssl_header} "
+             f"(the ingress sets {cloud.ingress_proto_header}: {wanted})")
+    return NOVA_HTTPS.finding(Evidence(value=value, metric="openstack.nova.secure_proxy_ssl_header"))
+
+
+NOVA_HTTPS: Entry = Entry(
+    id="nova-client-https",
+    title="Nova client not working",
+    layer="openstack",
+    symptoms="Every nova client command fails with a stack trace.",
+    cause="Behind the TLS proxy Nova builds http:// links; secure_proxy_ssl_header is not set.",
+    fix_text="[DEFAULT] secure_proxy_ssl_header = HTTP_X_FORWARDED_PROTO in nova.conf.",
+    references=("Launchpad bug 1653075",),
+    patch={"openstack.nova.secure_proxy_ssl_header": "HTTP_X_FORWARDED_PROTO"},
+    broken={"openstack.nova.secure_proxy_ssl_header": None},
+    rule=_https_rule,
+    detect=metric_detector("nova_client_link_failures_total", 1.0, lambda: NOVA_HTTPS),
+    # Rally's nova scenarios build a novaclient per iteration, through the public endpoint; the
+    # lab's endpoints were https://<service>.ccp.external:8443 (the report's debug output)
+    reproduction=Reproduction(baseline=BASELINE, context={
+        "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": {
+            "NovaServers.boot_and_delete_server": [
+                {"runner": {"type": "constant", "times": 40, "concurrency": 10},
+                 "context": {"users": {"tenants": 2, "users_per_tenant": 2}}}]}}]}),
+    bands=(
+        Band("broken", "nova_client_link_failures_total", 1.0, None, "measured",
+             "report: every nova client command ends with a stack trace"),
+        Band("broken", "rally_success_ratio", None, 0.0, "measured", "report: all commands fail"),
+        Band("fixed", "nova_client_link_failures_total", None, 0.0, "expected", "report: fixed by the header"),
+    ),
+)
+
+ENTRIES: tuple[Entry, ...] = (HEAT_DOMAIN, ROLES, NOVA_HTTPS)

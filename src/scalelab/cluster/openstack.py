@@ -57,6 +57,8 @@ class OpenStackLayer:
                   self._stall_heat_api)
         self.enabled = spec.enabled
         self.lifecycle = spec.lifecycle
+        self.ingress_tls = spec.ingress_tls
+        self.ingress_proto_header = spec.ingress_proto_header
         #: every service's processes by pod-service name (the fault targets)
         self.services: dict[str, ServiceProcesses] = {}
         if not spec.enabled:

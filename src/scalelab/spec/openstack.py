@@ -123,6 +123,10 @@ class Nova(Service):
     # a server in a list response (instance, its flavor, metadata, faults, info cache) costs
     # CPU in nova-api to build: ~1 ms per server (assumption)
     list_per_server_cpu_seconds: PositiveFloat = 0.001
+    # [DEFAULT] secure_proxy_ssl_header: the WSGI environ key of the header that tells nova-api
+    # the scheme the client used behind a proxy (Newton default None: the links it returns
+    # carry the scheme it was reached with)
+    secure_proxy_ssl_header: str | None = None
     # oslo.db's wsrep deadlock mapping and nova's retry decorators: which boot paths retry a
     # DBDeadlock (Newton: quota reserve is decorated; the block-device/instance-extra update
     # path of the report's "at least one place in Nova" is not)
@@ -231,6 +235,11 @@ class OpenStack(Section):
     computes: PositiveInt = 200  # report: "200 compute nodes"
     control_plane_nodes: PositiveInt = 6  # report: "~80 pods on 6 nodes"
     rpc_response_timeout: PositiveDuration = 60.0  # oslo.messaging default
+    # the public endpoints behind a TLS ingress (fuel-ccp's https://<service>.ccp.external:8443)
+    # that talks plain HTTP to the pods and says the client's scheme in this header (the nginx
+    # ingress controller's X-Forwarded-Proto); False: clients reach the APIs over plain HTTP
+    ingress_tls: bool = False
+    ingress_proto_header: str = "X-Forwarded-Proto"
     # an RPC server's greenthreads: the messages one process works on at once
     # (oslo.messaging executor_thread_pool_size 64, Newton)
     rpc_executor_thread_pool_size: PositiveInt = 64

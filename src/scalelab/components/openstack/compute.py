@@ -80,6 +80,24 @@ class Compute:
         self.engine.schedule(self.spec.resource_update_interval, self._resources, compute)
 
     # -- the API ----------------------------------------------------------------------
+    def discover(self, token: str, tls: bool, proto_header: str) -> Generator[Event, Any, None]:
+        """GET / as novaclient does when it is built: the version document's links carry the
+        scheme nova-api believes the client used. Behind a TLS ingress that is https only when
+        ``secure_proxy_ssl_header`` names the header the ingress sets; otherwise the client
+        follows an http:// link to the https-only ingress and fails."""
+        spec = self.spec
+
+        def path(req: Request) -> Generator[Event, Any, str]:
+            yield from self.identity.check(req, token)
+            environ = "HTTP_" + proto_header.upper().replace("-", "_")
+            return "https" if tls and spec.secure_proxy_ssl_header == environ else "http"
+
+        scheme = yield from self.api.request(path)
+        if tls and scheme != "https":
+            self.api.backends.recorder.inc("nova_client_link_failures_total")
+            raise ServiceError("novaclient: the version document links to http://...:8443/v2.1/ behind the https "
+                               "ingress (secure_proxy_ssl_header does not name its header)")
+
     def boot(self, token: str, project: str) -> Generator[Event, Any, str]:
         """POST /servers; returns the server id (BUILD), raises when the API fails."""
         self._count += 1

@@ -31,6 +31,8 @@ class Cloud(Protocol):
     network: Any
     images: Any
     orchestration: Any
+    ingress_tls: bool
+    ingress_proto_header: str
 
 
 class IterationFailed(Exception):  # noqa: N818 (Rally reports a failed iteration)
@@ -85,6 +87,9 @@ def _boot(it: Iteration) -> Generator[Event, Any, str]:
     compute = it.cloud.compute
 
     def body() -> Generator[Event, Any, str]:
+        # the iteration's novaclient is built here: its version discovery through the public
+        # endpoint comes first
+        yield from compute.discover(it.token, it.cloud.ingress_tls, it.cloud.ingress_proto_header)
         server: str = yield from compute.boot(it.token, it.project)
         yield from it.poll("nova.boot_server", lambda: compute.show(it.token, server), ("ACTIVE",),
                            BOOT_POLL_SECONDS, BOOT_TIMEOUT_SECONDS, BOOT_PREPOLL_SECONDS)
