@@ -63,6 +63,7 @@ DETECTOR_CASES: dict[str, tuple[dict[str, float], dict[str, float]]] = {
     "heat-api-slow-workers": ({"heat_api_slow_requests_total": 2.0}, {"heat_api_slow_requests_total": 0.0}),
     "heat-domain-missing": ({"heat_stack_user_failures_total": 40.0}, {"heat_stack_user_failures_total": 0.0}),
     "nova-client-https": ({"nova_client_link_failures_total": 40.0}, {"nova_client_link_failures_total": 0.0}),
+    "live-migration-uri": ({"live_migrations_failed_total": 20.0}, {"live_migrations_failed_total": 0.0}),
     "service-roles-misconfigured": ({"keystone_service_auth_failures_total": 1.0},
                                     {"keystone_service_auth_failures_total": 0.0}),
 }

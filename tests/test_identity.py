@@ -130,3 +130,28 @@ def test_nova_links_carry_the_scheme_the_header_names(tmp_path: Path, openstack:
     out = _boots(tmp_path, openstack)
     assert (out["nova_client_link_failures_total"] == 0) == ok
     assert (out["rally_success_ratio"] == 1.0) == ok
+
+
+@pytest.mark.parametrize(("openstack", "ok"), [
+    ({"compute_networks": ["pxe", "private"]}, False),  # the lab: the host name is on PXE
+    ({"compute_networks": ["pxe", "private"], "nova": {"live_migration_inbound_addr": "private"}}, True),  # the fix
+    # another wrong value: an inbound address on the PXE network
+    ({"compute_networks": ["pxe", "private"], "nova": {"live_migration_inbound_addr": "pxe"}}, False),
+    # a correct value the report did not use: hosts whose name resolves to the private network
+    ({"compute_networks": ["private", "pxe"]}, True),
+])
+def test_live_migrations_reach_libvirt_where_it_listens(tmp_path: Path, openstack: dict[str, Any], ok: bool) -> None:
+    doc: dict[str, Any] = {
+        "name": "os-migrate", "seed": 1,
+        "openstack": {"enabled": True, "computes": 10, "control_plane_nodes": 3, **openstack},
+        "hosts": {"vm": {"threads": 48, "memory": "264Gi"}},
+        "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": {
+            "NovaServers.boot_and_live_migrate_server": [
+                {"runner": {"type": "constant", "times": 3, "concurrency": 3},
+                 "context": {"users": {"tenants": 1, "users_per_tenant": 1}}}]}}],
+    }
+    path = tmp_path / "migrate.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    out = execute(load_scenario(str(path))).summary
+    assert (out["live_migrations_failed_total"] == 0) == ok
+    assert (out["rally_success_ratio"] == 1.0) == ok

@@ -37,8 +37,4 @@ DATA_ENTRIES: tuple[Entry, ...] = (
           "Some slice VMs cannot be reached over the tenant network, even from the same compute node.",
           "Unknown: still under investigation in the report; it blocked the workload runs.",
           "None known.", not_modelled_reason=_LATER_OS),
-    Entry("live-migration-uri", "Live migration fails with live_migration_uri", "openstack",
-          "Live migrations cannot connect to libvirt on the other host.",
-          "live_migration_uri cannot name the address; the PXE interface was picked.",
-          "Use live_migration_inbound_addr (after the upstream Nova fix).", not_modelled_reason=_LATER_OS),
 )

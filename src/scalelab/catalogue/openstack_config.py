@@ -1,8 +1,9 @@
 """OpenStack configuration entries, each modelled as the request path that fails (issue: Heat
 and the configuration entries): ``heat-domain-missing`` (Heat cannot create a stack's user),
 ``service-roles-misconfigured`` (a service's keystonemiddleware may not validate tokens, so
-every token-cache miss is a 401) and ``nova-client-https`` (nova's links carry the wrong scheme
-behind the TLS ingress). Reproduced on ``openstack-200-fixed`` under Heat stacks whose
+every token-cache miss is a 401), ``nova-client-https`` (nova's links carry the wrong scheme
+behind the TLS ingress) and ``live-migration-uri`` (the migration's address is on a network
+libvirtd does not listen on). Reproduced on ``openstack-200-fixed`` under Heat stacks whose
 servers take software deployments, as the report's slices did.
 """
 
@@ -167,4 +168,42 @@ NOVA_HTTPS: Entry = Entry(
     ),
 )
 
-ENTRIES: tuple[Entry, ...] = (HEAT_DOMAIN, ROLES, NOVA_HTTPS)
+# -- live-migration-uri -------------------------------------------------------------------
+def _migration_rule(spec: ClusterSpec) -> Finding | None:
+    cloud = spec.openstack
+    if not cloud.enabled:
+        return None
+    addr = cloud.nova.live_migration_inbound_addr or cloud.compute_networks[0]
+    if addr == cloud.libvirt_listen_network:
+        return None
+    how = "live_migration_inbound_addr unset: the host name" if cloud.nova.live_migration_inbound_addr is None \
+        else f"live_migration_inbound_addr on the {addr} network"
+    return MIGRATION.finding(Evidence(value=f"{how} resolves to the {addr} network; libvirtd listens on "
+                                            f"{cloud.libvirt_listen_network}",
+                                      metric="openstack.nova.live_migration_inbound_addr"))
+
+
+MIGRATION: Entry = Entry(
+    id="live-migration-uri",
+    title="Live migration fails with live_migration_uri",
+    layer="openstack",
+    symptoms="Live migrations cannot connect to libvirt on the other host.",
+    cause="live_migration_uri cannot name the address; the PXE interface was picked.",
+    fix_text="Use live_migration_inbound_addr (after the upstream Nova fix).",
+    patch={"openstack.nova.live_migration_inbound_addr": "private"},
+    broken={"openstack.nova.live_migration_inbound_addr": None},
+    rule=_migration_rule,
+    detect=metric_detector("live_migrations_failed_total", 1.0, lambda: MIGRATION),
+    reproduction=Reproduction(baseline=BASELINE, context={"workload": [
+        {"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": {
+            "NovaServers.boot_and_live_migrate_server": [
+                {"runner": {"type": "constant", "times": 20, "concurrency": 5},
+                 "context": {"users": {"tenants": 2, "users_per_tenant": 1}}}]}}]}),
+    bands=(
+        Band("broken", "live_migrations_failed_total", 1.0, None, "measured",
+             "report: live migrations cannot connect to libvirt on the other host"),
+        Band("fixed", "live_migrations_failed_total", None, 0.0, "expected", "migrations succeed"),
+    ),
+)
+
+ENTRIES: tuple[Entry, ...] = (HEAT_DOMAIN, ROLES, NOVA_HTTPS, MIGRATION)

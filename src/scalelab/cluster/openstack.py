@@ -59,6 +59,8 @@ class OpenStackLayer:
         self.lifecycle = spec.lifecycle
         self.ingress_tls = spec.ingress_tls
         self.ingress_proto_header = spec.ingress_proto_header
+        self.compute_networks = spec.compute_networks
+        self.libvirt_listen_network = spec.libvirt_listen_network
         #: every service's processes by pod-service name (the fault targets)
         self.services: dict[str, ServiceProcesses] = {}
         if not spec.enabled:

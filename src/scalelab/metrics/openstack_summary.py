@@ -119,7 +119,7 @@ def summarise_openstack(m: Measurements, enabled: bool) -> dict[str, float | Non
                  "rpc_timeouts_total", "db_deadlock_retries_total", "db_deadlock_failures_total",
                  "neutron_agent_resyncs_total", "db_disconnects_total", "rpc_connection_failures_total",
                  "keystone_service_auth_failures_total", "heat_stack_user_failures_total",
-                 "nova_client_link_failures_total"):
+                 "nova_client_link_failures_total", "live_migrations_failed_total"):
         out[name] = _family(counters, name)
     out['db_pool_timeouts_total{service="neutron"}'] = counters.get('db_pool_timeouts_total{service="neutron"}', 0.0)
     out['rpc_timeouts_total{topic="heat.engine.create_stack"}'] = counters.get(

@@ -123,6 +123,13 @@ class Nova(Service):
     # a server in a list response (instance, its flavor, metadata, faults, info cache) costs
     # CPU in nova-api to build: ~1 ms per server (assumption)
     list_per_server_cpu_seconds: PositiveFloat = 0.001
+    # [libvirt] live_migration_inbound_addr: the address other computes reach this one's
+    # libvirt at for live migrations, named here by the host network it belongs to (None: the
+    # host's name, which resolves to its first interface's address; live_migration_uri's
+    # qemu+tcp://%s/system fills %s with that name, Newton's default)
+    live_migration_inbound_addr: str | None = None
+    # a live migration's copy of a small guest's memory once connected (~10 s, assumption)
+    live_migration_seconds: PositiveDuration = 10.0
     # [DEFAULT] secure_proxy_ssl_header: the WSGI environ key of the header that tells nova-api
     # the scheme the client used behind a proxy (Newton default None: the links it returns
     # carry the scheme it was reached with)
@@ -240,6 +247,11 @@ class OpenStack(Section):
     # ingress controller's X-Forwarded-Proto); False: clients reach the APIs over plain HTTP
     ingress_tls: bool = False
     ingress_proto_header: str = "X-Forwarded-Proto"
+    # a compute host's networks in the order of its interfaces (its name resolves to the first)
+    # and the one libvirtd listens on for migrations (one network by default; the report's lab:
+    # PXE first, libvirt on the private network, in openstack-200)
+    compute_networks: tuple[str, ...] = ("private",)
+    libvirt_listen_network: str = "private"
     # an RPC server's greenthreads: the messages one process works on at once
     # (oslo.messaging executor_thread_pool_size 64, Newton)
     rpc_executor_thread_pool_size: PositiveInt = 64

@@ -20,6 +20,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "KeystoneBasic.create_user": (),
     "NovaServers.boot_and_delete_server": ("flavor", "image"),
     "NovaServers.boot_and_list_server": ("flavor", "image", "detailed"),
+    "NovaServers.boot_and_live_migrate_server": ("flavor", "image", "block_migration"),
     "NeutronNetworks.create_and_list_networks": ("network_create_args",),
     "GlanceImages.create_and_delete_image": ("image_location", "container_format", "disk_format"),
     "HeatStacks.create_and_delete_stack": ("template_path", "servers", "software_deployments", "parameters"),

@@ -138,6 +138,46 @@ class Compute:
 
         return int((yield from self.api.request(path)))
 
+    def live_migrate(self, token: str, server: str, networks: tuple[str, ...],
+                     listen: str) -> Generator[Event, Any, None]:
+        """POST /servers/ID/action os-migrateLive: the conductor asks the scheduler for a
+        destination and casts to the source compute, which connects to the destination's
+        libvirtd at the address nova gives it (``live_migration_inbound_addr``, else the host's
+        name, which resolves to its first interface). An address on a network libvirtd does not
+        listen on fails the migration: the server stays ACTIVE where it was, the migration is
+        in error. Returns when the migration has ended (Rally waits for it)."""
+        done = self.engine.event()
+
+        def path(req: Request) -> Generator[Event, Any, None]:
+            yield from self.identity.check(req, token)
+            yield from req.db(3, (f"instance:{server}",))
+            self.status[server] = "MIGRATING"
+            self.engine.process(self._migrate(server, networks, listen, done))
+
+        yield from self.api.request(path)
+        failure = yield done
+        if failure:
+            raise ServiceError(failure)
+
+    def _migrate(self, server: str, networks: tuple[str, ...], listen: str, done: Event) -> Generator[Event, Any, None]:
+        addr = self.spec.live_migration_inbound_addr or networks[0]
+        try:
+            yield from self.scheduler.handle(self._select_destinations)  # the conductor asks the scheduler
+            if addr != listen:
+                self.conductor.backends.recorder.inc("live_migrations_failed_total")
+                self.status[server] = "ACTIVE"
+                done.succeed(f"live migration failed: libvirtd of the destination does not listen on the {addr} "
+                             f"network (it listens on {listen})")
+                return
+            yield self.engine.timeout(self.spec.live_migration_seconds)
+            yield from self.conductor.handle(transaction(3, f"instance:{server}"))
+        except ServiceError as error:
+            self.status[server] = "ACTIVE"
+            done.succeed(f"live migration failed: {error}")
+            return
+        self.status[server] = "ACTIVE"
+        done.succeed(None)
+
     def delete(self, token: str, server: str, project: str) -> Generator[Event, Any, None]:
         """DELETE /servers/ID: marked deleting, torn down on its compute, then gone."""
 

@@ -33,6 +33,8 @@ class Cloud(Protocol):
     orchestration: Any
     ingress_tls: bool
     ingress_proto_header: str
+    compute_networks: tuple[str, ...]
+    libvirt_listen_network: str
 
 
 class IterationFailed(Exception):  # noqa: N818 (Rally reports a failed iteration)
@@ -123,6 +125,14 @@ def boot_and_delete_server(it: Iteration) -> Generator[Event, Any, None]:
     yield from _delete(it, server)
 
 
+def boot_and_live_migrate_server(it: Iteration) -> Generator[Event, Any, None]:
+    cloud = it.cloud
+    server = yield from _boot(it)
+    yield from it.action("nova.live_migrate", cloud.compute.live_migrate(it.token, server, cloud.compute_networks,
+                                                                         cloud.libvirt_listen_network))
+    yield from _delete(it, server)
+
+
 def boot_and_list_server(it: Iteration) -> Generator[Event, Any, None]:
     yield from _boot(it)
     yield from it.action("nova.list_servers", it.cloud.compute.list(it.token, it.project))
@@ -165,6 +175,7 @@ SCENARIO_BODIES: dict[str, Callable[[Iteration], Generator[Event, Any, None]]] =
     "KeystoneBasic.create_user": create_user,
     "NovaServers.boot_and_delete_server": boot_and_delete_server,
     "NovaServers.boot_and_list_server": boot_and_list_server,
+    "NovaServers.boot_and_live_migrate_server": boot_and_live_migrate_server,
     "NeutronNetworks.create_and_list_networks": create_and_list_networks,
     "GlanceImages.create_and_delete_image": create_and_delete_image,
     "HeatStacks.create_and_delete_stack": create_and_delete_stack,
