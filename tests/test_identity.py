@@ -67,20 +67,25 @@ def test_an_assignment_names_one_actor_and_one_target(tmp_path: Path) -> None:
         load_scenario(str(path))
 
 
-def _stacks(tmp_path: Path, openstack: dict[str, Any]) -> dict[str, Any]:
+def _cloud(tmp_path: Path, openstack: dict[str, Any], scenario: str, args: dict[str, Any], times: int,
+           concurrency: int, tenants: int) -> dict[str, Any]:
+    """A small cloud (10 computes) running one Rally workload; its summary."""
     doc: dict[str, Any] = {
-        "name": "os-identity", "seed": 1,
+        "name": "os-config", "seed": 1,
         "openstack": {"enabled": True, "computes": 10, "control_plane_nodes": 3, **openstack},
         "hosts": {"vm": {"threads": 48, "memory": "264Gi"}},
-        "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": {
-            "HeatStacks.create_and_delete_stack": [
-                {"args": {"servers": 2, "software_deployments": 1},
-                 "runner": {"type": "constant", "times": 6, "concurrency": 3},
-                 "context": {"users": {"tenants": 2, "users_per_tenant": 1}}}]}}],
+        "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": {scenario: [
+            {"args": args, "runner": {"type": "constant", "times": times, "concurrency": concurrency},
+             "context": {"users": {"tenants": tenants, "users_per_tenant": 1}}}]}}],
     }
-    path = tmp_path / "stacks.yaml"
+    path = tmp_path / "cloud.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return execute(load_scenario(str(path))).summary
+
+
+def _stacks(tmp_path: Path, openstack: dict[str, Any]) -> dict[str, Any]:
+    return _cloud(tmp_path, openstack, "HeatStacks.create_and_delete_stack",
+                  {"servers": 2, "software_deployments": 1}, 6, 3, 2)
 
 
 def test_stacks_need_their_users_domain_through_whatever_grants_the_role(tmp_path: Path) -> None:
@@ -101,18 +106,7 @@ def test_a_service_that_may_not_validate_fails_only_where_it_checks_first(tmp_pa
 
 
 def _boots(tmp_path: Path, openstack: dict[str, Any]) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "name": "os-https", "seed": 1,
-        "openstack": {"enabled": True, "computes": 10, "control_plane_nodes": 3, **openstack},
-        "hosts": {"vm": {"threads": 48, "memory": "264Gi"}},
-        "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": {
-            "NovaServers.boot_and_delete_server": [
-                {"runner": {"type": "constant", "times": 4, "concurrency": 2},
-                 "context": {"users": {"tenants": 1, "users_per_tenant": 1}}}]}}],
-    }
-    path = tmp_path / "boots.yaml"
-    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    return execute(load_scenario(str(path))).summary
+    return _cloud(tmp_path, openstack, "NovaServers.boot_and_delete_server", {}, 4, 2, 1)
 
 
 @pytest.mark.parametrize(("openstack", "ok"), [
@@ -141,17 +135,6 @@ def test_nova_links_carry_the_scheme_the_header_names(tmp_path: Path, openstack:
     ({"compute_networks": ["private", "pxe"]}, True),
 ])
 def test_live_migrations_reach_libvirt_where_it_listens(tmp_path: Path, openstack: dict[str, Any], ok: bool) -> None:
-    doc: dict[str, Any] = {
-        "name": "os-migrate", "seed": 1,
-        "openstack": {"enabled": True, "computes": 10, "control_plane_nodes": 3, **openstack},
-        "hosts": {"vm": {"threads": 48, "memory": "264Gi"}},
-        "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "rally", "task": {
-            "NovaServers.boot_and_live_migrate_server": [
-                {"runner": {"type": "constant", "times": 3, "concurrency": 3},
-                 "context": {"users": {"tenants": 1, "users_per_tenant": 1}}}]}}],
-    }
-    path = tmp_path / "migrate.yaml"
-    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    out = execute(load_scenario(str(path))).summary
+    out = _cloud(tmp_path, openstack, "NovaServers.boot_and_live_migrate_server", {}, 3, 3, 1)
     assert (out["live_migrations_failed_total"] == 0) == ok
     assert (out["rally_success_ratio"] == 1.0) == ok
