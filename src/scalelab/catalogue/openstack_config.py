@@ -125,19 +125,12 @@ ROLES: Entry = Entry(
 )
 
 # -- nova-client-https --------------------------------------------------------------------
-def _environ(header: str) -> str:
-    return "HTTP_" + header.upper().replace("-", "_")
-
-
 def _https_rule(spec: ClusterSpec) -> Finding | None:
     cloud = spec.openstack
-    if not cloud.enabled or not cloud.ingress_tls:
+    if not cloud.enabled or not cloud.nova_links_broken():
         return None
-    wanted = _environ(cloud.ingress_proto_header)
-    if cloud.nova.secure_proxy_ssl_header == wanted:
-        return None
-    value = (f"nova behind a TLS ingress with secure_proxy_ssl_header = {cloud.nova.secure_proxy_ssl_header} "
-             f"(the ingress sets {cloud.ingress_proto_header}: {wanted})")
+    value = (f"nova behind a TLS ingress with secure_proxy_ssl_header = {cloud.nova.secure_proxy_ssl_header}: its "
+             f"links say {cloud.nova_link_scheme()} (the ingress names the scheme in {cloud.ingress_proto_header})")
     return NOVA_HTTPS.finding(Evidence(value=value, metric="openstack.nova.secure_proxy_ssl_header"))
 
 
@@ -171,15 +164,12 @@ NOVA_HTTPS: Entry = Entry(
 # -- live-migration-uri -------------------------------------------------------------------
 def _migration_rule(spec: ClusterSpec) -> Finding | None:
     cloud = spec.openstack
-    if not cloud.enabled:
-        return None
-    addr = cloud.nova.live_migration_inbound_addr or cloud.compute_networks[0]
-    if addr == cloud.libvirt_listen_network:
+    if not cloud.enabled or cloud.migration_network() == cloud.libvirt_listen_network:
         return None
     how = "live_migration_inbound_addr unset: the host name" if cloud.nova.live_migration_inbound_addr is None \
-        else f"live_migration_inbound_addr on the {addr} network"
-    return MIGRATION.finding(Evidence(value=f"{how} resolves to the {addr} network; libvirtd listens on "
-                                            f"{cloud.libvirt_listen_network}",
+        else "live_migration_inbound_addr"
+    return MIGRATION.finding(Evidence(value=f"{how} is on the {cloud.migration_network()} network; libvirtd listens "
+                                            f"on {cloud.libvirt_listen_network}",
                                       metric="openstack.nova.live_migration_inbound_addr"))
 
 

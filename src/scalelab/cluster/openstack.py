@@ -57,10 +57,6 @@ class OpenStackLayer:
                   self._stall_heat_api)
         self.enabled = spec.enabled
         self.lifecycle = spec.lifecycle
-        self.ingress_tls = spec.ingress_tls
-        self.ingress_proto_header = spec.ingress_proto_header
-        self.compute_networks = spec.compute_networks
-        self.libvirt_listen_network = spec.libvirt_listen_network
         #: every service's processes by pod-service name (the fault targets)
         self.services: dict[str, ServiceProcesses] = {}
         if not spec.enabled:
@@ -99,14 +95,14 @@ class OpenStackLayer:
         keystone_api = api("keystone", "keystone", ks.replicas, ks.processes, ks.threads, 0.0, shared=True)
         self.identity = Identity(keystone_api, ks, spec.memcached.token_entry_bytes, spec.identity,
                                  {s: getattr(spec, s).auth_project for s in SERVICE_USERS})
-        self.compute = Compute(engine, nova, self.identity,
+        self.compute = Compute(engine, spec, self.identity,
                                api("nova-api", "nova", nova.replicas, nova.api_workers, nova.greenthreads,
                                    nova.request_cpu_seconds),
                                api("nova-conductor", "nova", nova.replicas, nova.conductor_workers, rpc_threads,
                                    nova.request_cpu_seconds),
                                api("nova-scheduler", "nova", nova.replicas, SCHEDULER_WORKERS, rpc_threads,
                                    nova.request_cpu_seconds),
-                               spec.computes, stream)
+                               stream)
         self.network = Network(engine, neutron, self.identity,
                                api("neutron-server", "neutron", neutron.replicas, neutron.api_workers,
                                    neutron.greenthreads, neutron.request_cpu_seconds),

@@ -274,6 +274,22 @@ class OpenStack(Section):
     # (``galera.ccp``, ``rabbitmq.ccp``, ``memcached.ccp`` through the cluster search path)
     dns_lookups: bool = True
 
+    def nova_link_scheme(self) -> str:
+        """The scheme nova-api writes in the links it returns to a client of the public
+        endpoint: https only behind a TLS ingress whose scheme header ``secure_proxy_ssl_header``
+        names (as its WSGI environ key); otherwise the scheme it was reached with."""
+        environ = "HTTP_" + self.ingress_proto_header.upper().replace("-", "_")
+        return "https" if self.ingress_tls and self.nova.secure_proxy_ssl_header == environ else "http"
+
+    def nova_links_broken(self) -> bool:
+        """A client of the public endpoint gets links it cannot follow (http behind TLS)."""
+        return self.ingress_tls and self.nova_link_scheme() != "https"
+
+    def migration_network(self) -> str:
+        """The host network a live migration reaches the destination's libvirtd on: that of
+        ``live_migration_inbound_addr``, else that of the host's name (its first interface)."""
+        return self.nova.live_migration_inbound_addr or self.compute_networks[0]
+
     def pool(self, service: str) -> DbPool:
         """The oslo.db pool a service's processes use (its override or the shared default)."""
         own = getattr(self, service).db

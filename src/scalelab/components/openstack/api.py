@@ -55,7 +55,8 @@ class Api:
 
     def request(self, path: Path) -> Generator[Event, Any, Any]:
         """Serve one request on a worker (raises what the path raises; Unavailable when no
-        pod is up)."""
+        pod is in the endpoints, when the pod it reached is down, or when its process died
+        under the request)."""
         procs = self.processes
         started = self.backends.engine.now
         worker = yield from procs.admit()

@@ -27,7 +27,7 @@ from scalelab.components.openstack.api import Api, Request
 from scalelab.components.openstack.errors import ServiceError, fire
 from scalelab.components.openstack.identity import Identity
 from scalelab.sim import Engine, Event, Slots
-from scalelab.spec.openstack import Nova
+from scalelab.spec.openstack import OpenStack
 
 if TYPE_CHECKING:
     from scalelab.components.openstack.network import Images, Network
@@ -43,17 +43,19 @@ def transaction(queries: int, *writes: str, retry: bool = False) -> Any:
 
 
 class Compute:
-    def __init__(self, engine: Engine, spec: Nova, identity: Identity, api: Api, conductor: Api, scheduler: Api,
-                 computes: int, rng: np.random.Generator) -> None:
+    def __init__(self, engine: Engine, cloud: OpenStack, identity: Identity, api: Api, conductor: Api, scheduler: Api,
+                 rng: np.random.Generator) -> None:
         self.engine = engine
-        self.spec = spec
+        self.cloud = cloud
+        self.spec = cloud.nova
+        computes = cloud.computes
         self.identity = identity
         self.api = api
         self.conductor = conductor
         self.scheduler = scheduler
         self.computes = computes
         self.rng = rng
-        self.builds = [Slots(engine, spec.max_concurrent_builds) for _ in range(computes)]
+        self.builds = [Slots(engine, self.spec.max_concurrent_builds) for _ in range(computes)]
         #: every nova-compute's AMQP connection
         self.connections = [conductor.backends.broker.connection(f"nova-compute-{i}") for i in range(computes)]
         self.status: dict[str, str] = {}
@@ -80,20 +82,18 @@ class Compute:
         self.engine.schedule(self.spec.resource_update_interval, self._resources, compute)
 
     # -- the API ----------------------------------------------------------------------
-    def discover(self, token: str, tls: bool, proto_header: str) -> Generator[Event, Any, None]:
+    def discover(self, token: str) -> Generator[Event, Any, None]:
         """GET / as novaclient does when it is built: the version document's links carry the
-        scheme nova-api believes the client used. Behind a TLS ingress that is https only when
-        ``secure_proxy_ssl_header`` names the header the ingress sets; otherwise the client
-        follows an http:// link to the https-only ingress and fails."""
-        spec = self.spec
+        scheme nova-api believes the client used (``OpenStack.nova_link_scheme``); an http://
+        link behind the https-only ingress is one the client cannot follow."""
+        cloud = self.cloud
 
         def path(req: Request) -> Generator[Event, Any, str]:
             yield from self.identity.check(req, token)
-            environ = "HTTP_" + proto_header.upper().replace("-", "_")
-            return "https" if tls and spec.secure_proxy_ssl_header == environ else "http"
+            return cloud.nova_link_scheme()
 
         scheme = yield from self.api.request(path)
-        if tls and scheme != "https":
+        if cloud.ingress_tls and scheme != "https":
             self.api.backends.recorder.inc("nova_client_link_failures_total")
             raise ServiceError("novaclient: the version document links to http://...:8443/v2.1/ behind the https "
                                "ingress (secure_proxy_ssl_header does not name its header)")
@@ -138,8 +138,7 @@ class Compute:
 
         return int((yield from self.api.request(path)))
 
-    def live_migrate(self, token: str, server: str, networks: tuple[str, ...],
-                     listen: str) -> Generator[Event, Any, None]:
+    def live_migrate(self, token: str, server: str) -> Generator[Event, Any, None]:
         """POST /servers/ID/action os-migrateLive: the conductor asks the scheduler for a
         destination and casts to the source compute, which connects to the destination's
         libvirtd at the address nova gives it (``live_migration_inbound_addr``, else the host's
@@ -152,15 +151,15 @@ class Compute:
             yield from self.identity.check(req, token)
             yield from req.db(3, (f"instance:{server}",))
             self.status[server] = "MIGRATING"
-            self.engine.process(self._migrate(server, networks, listen, done))
+            self.engine.process(self._migrate(server, done))
 
         yield from self.api.request(path)
         failure = yield done
         if failure:
             raise ServiceError(failure)
 
-    def _migrate(self, server: str, networks: tuple[str, ...], listen: str, done: Event) -> Generator[Event, Any, None]:
-        addr = self.spec.live_migration_inbound_addr or networks[0]
+    def _migrate(self, server: str, done: Event) -> Generator[Event, Any, None]:
+        addr, listen = self.cloud.migration_network(), self.cloud.libvirt_listen_network
         try:
             yield from self.scheduler.handle(self._select_destinations)  # the conductor asks the scheduler
             if addr != listen:

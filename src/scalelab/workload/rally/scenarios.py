@@ -31,10 +31,6 @@ class Cloud(Protocol):
     network: Any
     images: Any
     orchestration: Any
-    ingress_tls: bool
-    ingress_proto_header: str
-    compute_networks: tuple[str, ...]
-    libvirt_listen_network: str
 
 
 class IterationFailed(Exception):  # noqa: N818 (Rally reports a failed iteration)
@@ -91,7 +87,7 @@ def _boot(it: Iteration) -> Generator[Event, Any, str]:
     def body() -> Generator[Event, Any, str]:
         # the iteration's novaclient is built here: its version discovery through the public
         # endpoint comes first
-        yield from compute.discover(it.token, it.cloud.ingress_tls, it.cloud.ingress_proto_header)
+        yield from compute.discover(it.token)
         server: str = yield from compute.boot(it.token, it.project)
         yield from it.poll("nova.boot_server", lambda: compute.show(it.token, server), ("ACTIVE",),
                            BOOT_POLL_SECONDS, BOOT_TIMEOUT_SECONDS, BOOT_PREPOLL_SECONDS)
@@ -126,10 +122,8 @@ def boot_and_delete_server(it: Iteration) -> Generator[Event, Any, None]:
 
 
 def boot_and_live_migrate_server(it: Iteration) -> Generator[Event, Any, None]:
-    cloud = it.cloud
     server = yield from _boot(it)
-    yield from it.action("nova.live_migrate", cloud.compute.live_migrate(it.token, server, cloud.compute_networks,
-                                                                         cloud.libvirt_listen_network))
+    yield from it.action("nova.live_migrate", it.cloud.compute.live_migrate(it.token, server))
     yield from _delete(it, server)
 
 
