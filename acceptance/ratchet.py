@@ -49,8 +49,8 @@ def main() -> int:
     if lost:
         print(f"acceptance: FAILED, no longer reproduced: {', '.join(lost)}", file=sys.stderr)
         return 1
-    counts = {s: sum(r["status"] == s for r in results) for s in ("reproduced", "gap", "not_modelled")}
-    print(f"acceptance: ok ({counts['reproduced']} reproduced, {counts['gap']} gap, "
+    counts = {s: sum(r["status"] == s for r in results) for s in ("reproduced", "gap", "unresolved", "not_modelled")}
+    print(f"acceptance: ok ({counts['reproduced']} reproduced, {counts['gap']} gap, {counts['unresolved']} unresolved, "
           f"{counts['not_modelled']} not modelled)")
     return 0
 

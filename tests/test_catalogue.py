@@ -66,6 +66,14 @@ DETECTOR_CASES: dict[str, tuple[dict[str, float], dict[str, float]]] = {
     "live-migration-uri": ({"live_migrations_failed_total": 20.0}, {"live_migrations_failed_total": 0.0}),
     "service-roles-misconfigured": ({"keystone_service_auth_failures_total": 1.0},
                                     {"keystone_service_auth_failures_total": 0.0}),
+    "heat-api-cfn-missing": ({'heat_callback_failures_total{hop="url"}': 30.0},
+                             {'heat_callback_failures_total{hop="url"}': 0.0,
+                              'heat_callback_failures_total{hop="dns"}': 12.0}),
+    "heat-endpoint-unreachable": ({'heat_callback_failures_total{hop="dns"}': 12.0},
+                                  {'heat_callback_failures_total{hop="url"}': 30.0}),
+    "heat-convergence-race": ({"heat_metadata_lost_total": 2.0}, {"heat_metadata_lost_total": 0.0}),
+    "neutron-agents-status": ({"neutron_agents_misreported_total": 600.0}, {"neutron_agents_misreported_total": 0.0}),
+    "vm-tenant-unreachable": ({"traffic_vms_unreachable": 3.0}, {"traffic_vms_unreachable": 0.0}),
 }
 
 

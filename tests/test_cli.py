@@ -60,7 +60,7 @@ def test_catalogue_lists_every_id() -> None:
 
 
 def test_reproduce_not_modelled_exits_1(store_path: str) -> None:
-    code, out, _ = _invoke("reproduce", "heat-api-cfn-missing", "--format", "json", "--store", store_path)
+    code, out, _ = _invoke("reproduce", "monitoring-retention-loss", "--format", "json", "--store", store_path)
     assert code == 1
     doc = json.loads(out)
     assert doc["status"] == "not_modelled" and doc["passed"] is False

@@ -22,7 +22,10 @@ def identity(*assignments: dict[str, Any], groups: dict[str, list[str]] | None =
 @pytest.mark.parametrize(("assignments", "groups", "project", "ok"), [
     # the install guide: admin in the service project
     ([{"role": "admin", "user": "glance", "project": "service"}], None, "service", True),
-    # fuel-ccp's first render: a member of the user-facing admin project
+    # fuel-ccp's first render: admin in the user-facing admin project (validation allowed: an
+    # admin anywhere may validate under Newton's policy; the install guide's rule is broken)
+    ([{"role": "admin", "user": "glance", "project": "admin"}], None, "admin", True),
+    # a wrong value: a plain member of the admin project
     ([{"role": "_member_", "user": "glance", "project": "admin"}], None, "admin", False),
     # another wrong value: the right role, but the token scoped to a project it has no role on
     ([{"role": "admin", "user": "glance", "project": "service"}], None, "admin", False),
@@ -34,6 +37,17 @@ def test_a_service_may_validate_tokens_by_what_it_holds(assignments: list[dict[s
                                                           groups: dict[str, list[str]] | None, project: str,
                                                           ok: bool) -> None:
     assert (identity(*assignments, groups=groups).validation_refused("glance", project) is None) == ok
+
+
+@pytest.mark.parametrize(("assignments", "project", "misplaced"), [
+    ([{"role": "admin", "user": "glance", "project": "service"}], "service", False),
+    ([{"role": "admin", "user": "glance", "project": "admin"}], "admin", True),  # fuel-ccp before c2f0783
+    ([{"role": "admin", "user": "glance", "project": "service"},  # right project, and a role in admin's
+      {"role": "_member_", "user": "glance", "project": "admin"}], "service", True),
+])
+def test_service_users_belong_to_the_service_project_only(assignments: list[dict[str, Any]], project: str,
+                                                          misplaced: bool) -> None:
+    assert (identity(*assignments).service_user_misplaced("glance", project) is not None) == misplaced
 
 
 @pytest.mark.parametrize(("assignments", "groups", "domains", "domain", "ok"), [

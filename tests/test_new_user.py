@@ -155,7 +155,7 @@ def test_reproduce_and_catalogue_read_as_settings_and_reasons(store_path: str) -
     assert code == 0
     assert "  node_proxy.proxy_timeout: 10m" in out and "  node_proxy.proxy_timeout: 3s" in out
     assert "{'" not in out
-    code, out, _err = _invoke("reproduce", "heat-api-cfn-missing", "--store", store_path)
+    code, out, _err = _invoke("reproduce", "monitoring-retention-loss", "--store", store_path)
     assert code == 1 and "not_modelled" in out and "why: " in out
     code, out, _err = _invoke("catalogue")
     assert "why not modelled" in out

@@ -43,12 +43,13 @@ def diff(base: Scenario, other: Scenario) -> dict[str, Any]:
 
 
 def scenarios_for(entry: Entry) -> tuple[Scenario, Scenario]:
-    """(broken, fixed) scenarios of an entry's reproduction."""
-    assert entry.reproduction is not None and entry.broken is not None
+    """(broken, fixed) scenarios of an entry's reproduction (for an unresolved entry, *fixed*
+    is the baseline with the context: it is not run)."""
+    assert entry.reproduction is not None
     base = load_scenario(entry.reproduction.baseline)
     fixed = apply_patch(base, dict(entry.reproduction.context), source=f"{entry.id} context")
     fixed = fixed.model_copy(update={"name": f"{entry.id}:fixed"})
-    broken = apply_patch(fixed, dict(entry.broken), source=f"{entry.id} broken")
+    broken = apply_patch(fixed, dict(entry.broken or {}), source=f"{entry.id} broken")
     broken = broken.model_copy(update={"name": f"{entry.id}:broken"})
     return broken, fixed
 
@@ -116,6 +117,25 @@ def evaluate(entry: Entry, broken: RunRecord, fixed: RunRecord, broken_diff: Map
     }
 
 
+def evaluate_unresolved(entry: Entry, broken: RunRecord, broken_diff: Mapping[str, Any],
+                        scenario: Scenario | None = None) -> dict[str, Any]:
+    """An entry the report left without a fix: its one run, the detector and the broken bands;
+    ``gap`` names what did not show."""
+    assert entry.detect is not None and entry.reproduction is not None
+    detected = entry.detect(RunView(broken.summary, broken.counters, scenario)) is not None
+    bands, misses = [], [] if detected else ["detector silent"]
+    for band in entry.bands:
+        value = broken.summary.get(band.metric)
+        ok = band.holds(value)
+        bands.append({"run": band.run, "metric": band.metric, "low": band.low, "high": band.high,
+                      "value": value, "ok": ok, "source": f"{band.source}: {band.note}"})
+        if not ok:
+            misses.append(f"{band.run} {band.metric} = {value} outside [{band.low}, {band.high}]")
+    return {"id": entry.id, "status": "unresolved", "passed": False, "context": dict(entry.reproduction.context),
+            "runs": {"broken": _run_json(broken, detected, broken_diff), "fixed": None}, "bands": bands,
+            "gap": "; ".join(misses) if misses else None}
+
+
 def not_modelled(entry: Entry) -> dict[str, Any]:
     return {"id": entry.id, "status": "not_modelled", "passed": False, "context": {},
             "runs": {"broken": None, "fixed": None}, "bands": [],
@@ -128,7 +148,10 @@ def reproduce(entry_ids: list[str], jobs: int = 2, on_record: Callable[[RunRecor
     entries = [get(i) for i in entry_ids]
     plans: list[tuple[Entry, list[Scenario], dict[str, Any]]] = []
     for entry in entries:
-        if entry.modelled:
+        if entry.unresolved:
+            broken, fixed = scenarios_for(entry)
+            plans.append((entry, [broken], diff(fixed, broken)))
+        elif entry.modelled:
             broken, fixed = scenarios_for(entry)
             middle = intermediate_for(entry, fixed)
             plans.append((entry, [broken, fixed] + ([middle] if middle is not None else []), diff(fixed, broken)))
@@ -145,6 +168,9 @@ def reproduce(entry_ids: list[str], jobs: int = 2, on_record: Callable[[RunRecor
     records = {s.name: rec for s, rec in zip(work, done, strict=True)}
     by_entry: dict[str, dict[str, Any]] = {}
     for entry, runs, changes in plans:
+        if entry.unresolved:
+            by_entry[entry.id] = evaluate_unresolved(entry, records[runs[0].name], changes, runs[0])
+            continue
         broken, fixed = runs[0], runs[1]
         third = (records[runs[2].name], diff(fixed, runs[2])) if len(runs) > 2 else None
         by_entry[entry.id] = evaluate(entry, records[broken.name], records[fixed.name], changes, (broken, fixed),

@@ -138,10 +138,13 @@ class Entry:
     harm: Harm | None = None
     #: why an entry without a reproduction is data only
     not_modelled_reason: str = ""
+    #: the report has no fix: reproduced as one run (the symptom shown), status ``unresolved``
+    unresolved: bool = False
 
     @property
     def modelled(self) -> bool:
         return self.reproduction is not None and self.detect is not None
+
 
     def finding(self, evidence: Evidence, severity: Severity | None = None) -> Finding:
         return Finding(self.id, severity or self.severity, self.title, evidence, self.fix_text)

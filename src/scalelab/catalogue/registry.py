@@ -17,6 +17,7 @@ from scalelab.catalogue import (
     kubedns,
     openstack_capacity,
     openstack_config,
+    openstack_heat,
     scheduler_antiaffinity,
     scheduler_colocated,
 )
@@ -39,7 +40,7 @@ def _build() -> dict[str, Entry]:
     for entry in (apiserver_reconnect.ENTRY, apiserver_inflight.INFLIGHT, scheduler_antiaffinity.ENTRY,
                   scheduler_colocated.ENTRY, apiserver_inflight.EXPIRY, kubedns.ENTRY,
                   docker_hang.ENTRY, calico_mesh.ENTRY, *openstack_capacity.ENTRIES,
-                  *openstack_config.ENTRIES, *DATA_ENTRIES):
+                  *openstack_config.ENTRIES, *openstack_heat.ENTRIES, *DATA_ENTRIES):
         if entry.id in entries:
             raise ValueError(f"catalogue entry {entry.id!r} registered twice")
         entries[entry.id] = entry

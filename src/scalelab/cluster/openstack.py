@@ -18,6 +18,7 @@ from scalelab.components.cluster_dns import ClusterDns
 from scalelab.components.openstack.api import Api, Backends, pools
 from scalelab.components.openstack.compute import Compute
 from scalelab.components.openstack.db import GaleraCluster
+from scalelab.components.openstack.guest import Guests
 from scalelab.components.openstack.identity import Identity
 from scalelab.components.openstack.memcached import Memcached
 from scalelab.components.openstack.network import Images, Network
@@ -31,11 +32,13 @@ from scalelab.spec.identity import SERVICE_USERS
 from scalelab.spec.model import Fault, RallyPhase
 from scalelab.spec.openstack import POD_SERVICES
 from scalelab.spec.rally_task import parse
+from scalelab.spec.slices import SlicesPhase, TrafficPhase
 from scalelab.workload.rally.runner import RallyRun
+from scalelab.workload.slices import SlicesRun, TrafficRun
 
-FAULT_KINDS: tuple[str, ...] = ("kill_service_pod", "heat_api_stall")
+FAULT_KINDS: tuple[str, ...] = ("kill_service_pod", "heat_api_stall", "heat_metadata_race", "vm_tenant_unreachable")
 RECONFIGURABLE: tuple[str, ...] = ()
-PHASES = ("rally",)
+PHASES = ("rally", "slices", "traffic")
 #: The cloud's names in the cluster DNS, after galera.ccp (the first): rabbitmq.ccp next.
 RABBITMQ_NAME = 1
 
@@ -55,6 +58,12 @@ class OpenStackLayer:
                   lambda pod: f"pod{pod}", self._kill_pod)
         asm.fault("heat_api_stall", lambda: spec.heat.replicas * spec.heat.api_workers, lambda w: f"heat-api-worker{w}",
                   self._stall_heat_api)
+        asm.phase("slices", self._slices)
+        asm.phase("traffic", self._traffic)
+        asm.fault("heat_metadata_race", lambda: 1, lambda _: "heat-engine", self._metadata_race)
+        asm.fault("vm_tenant_unreachable", lambda: 1, lambda _: "tenant-network", self._tenant_unreachable)
+        #: the empirical vm_tenant_unreachable fault's share (drawn when traffic starts)
+        self.unreachable_share = 0.0
         self.enabled = spec.enabled
         self.lifecycle = spec.lifecycle
         #: every service's processes by pod-service name (the fault targets)
@@ -113,12 +122,16 @@ class OpenStackLayer:
                              api("glance-api", "glance", glance.replicas, glance.api_workers, glance.greenthreads,
                                  glance.request_cpu_seconds))
         self.compute.network, self.compute.images = self.network, self.images
-        self.orchestration = Orchestration(engine, heat, self.identity,
+        cfn_api = api("heat-api-cfn", "heat", heat.replicas, heat.api_cfn_workers, heat.greenthreads,
+                      heat.request_cpu_seconds) if heat.api_cfn else None
+        self.orchestration = Orchestration(engine, spec, self.identity,
                                            api("heat-api", "heat", heat.replicas, heat.api_workers, heat.greenthreads,
                                                heat.request_cpu_seconds),
                                            api("heat-engine", "heat", heat.replicas, heat.engine_workers,
                                                rpc_threads, heat.resource_cpu_seconds),
-                                           self.compute, self.network, self.images)
+                                           cfn_api, self.compute, self.network, self.images, recorder,
+                                           rng.stream("heat"))
+        self.orchestration.guests = Guests(engine, self.orchestration, recorder)
         self.compute.start_background()
         self.network.start_background()
         asm.on_finish("memcached", self.memcached.finish)
@@ -149,8 +162,8 @@ class OpenStackLayer:
                 self._rabbitmq_down()
                 self.engine.schedule(self.lifecycle.start_seconds, self._rabbitmq_serving)
             return
-        procs = self.services[fault.service]
-        if pod >= procs.replicas or procs.dead[pod]:
+        procs = self.services.get(fault.service)
+        if procs is None or pod >= procs.replicas or procs.dead[pod]:
             return
         self._down(procs, pod, self.lifecycle.endpoint_update_seconds)
         # the kubelet restarts a container that died the first time at once (back-off only
@@ -266,6 +279,36 @@ class OpenStackLayer:
     def _finish(self, recorder: Recorder) -> None:
         recorder.final("openstack_servers_active", float(sum(1 for s in self.compute.status.values()
                                                              if s == "ACTIVE")))
+
+    def _metadata_race(self, _target: int, fault: Fault) -> None:
+        """Empirical (``heat-convergence-race``: the report suspects a race on Heat's database
+        under convergence, mechanism unknown): from now on a share of the deployments' metadata
+        pushes is lost; it acts only with ``convergence_engine`` on, the report's workaround."""
+        if self.enabled:
+            self.orchestration.metadata_loss_share = float(fault.share or 0.0)
+
+    def _tenant_unreachable(self, _target: int, fault: Fault) -> None:
+        """Empirical (``vm-tenant-unreachable``, unresolved in the report): a share of the VMs
+        cannot be reached over the tenant network; drawn among the running VMs when traffic
+        starts (their stacks completed: the guests' own callbacks went out)."""
+        self.unreachable_share = float(fault.share or 0.0)
+
+    def _slices(self, phase: object) -> float:
+        assert isinstance(phase, SlicesPhase)
+        assert self.enabled, "the loader rejects a slices phase without openstack.enabled"
+        SlicesRun(self.orchestration, self.identity, phase, self.asm.scenario.openstack.computes, self.asm.recorder,
+                  self.engine.stop).start()
+        return self.engine.now + phase.timeout
+
+    def _traffic(self, phase: object) -> float:
+        assert isinstance(phase, TrafficPhase)
+        assert self.enabled, "the loader rejects a traffic phase without openstack.enabled"
+        rng = self.asm.rng.stream("traffic")
+        running = sorted((s for s, status in self.compute.status.items() if status == "ACTIVE"),
+                         key=lambda name: int(name.rsplit("-", 1)[1]))
+        unreachable = {s for s in running if float(rng.random()) < self.unreachable_share}
+        self.asm.recorder.final("vms_unreachable", float(len(unreachable)))
+        return TrafficRun(self.orchestration, phase, unreachable, self.asm.recorder, rng).start()
 
     def _rally(self, phase: object) -> float:
         """Start a Rally task; the phase ends when its last workload has finished."""

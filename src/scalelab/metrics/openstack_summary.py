@@ -93,6 +93,44 @@ def fault_metrics(m: Measurements) -> dict[str, float | None]:
     return out
 
 
+def slices_metrics(m: Measurements) -> dict[str, float | None]:
+    """Heat stacks, their guests' callbacks and the traffic through the slices."""
+    counters, finals = m.counters, m.finals
+    out: dict[str, float | None] = {
+        "stacks_complete": counters.get("heat_stacks_complete_total", 0.0),
+        "stacks_failed": counters.get("heat_stacks_failed_total", 0.0)}
+    create = m.distributions.get("stack_create_seconds")
+    out["stack_create_seconds_p50"] = _round(create.quantile(0.5)) if create else None
+    out["stack_create_seconds_p99"] = _round(create.quantile(0.99)) if create else None
+    out["vms_without_metadata"] = counters.get("heat_vms_without_metadata_total", 0.0)
+    out["live_migrations_failed"] = _family(counters, "live_migrations_failed_total")
+    out["heat_metadata_lost_total"] = counters.get("heat_metadata_lost_total", 0.0)
+    out["heat_metadata_polls_total"] = counters.get("heat_metadata_polls_total", 0.0)
+    out["heat_callback_failures_total"] = _family(counters, "heat_callback_failures_total")
+    out["heat_callback_errors_total"] = _family(counters, "heat_callback_errors_total")
+    failures = {k: v for k, v in counters.items() if k.startswith("heat_callback_failures_total{")}
+    for callback in ("metadata", "cfn_signal", "heat_signal"):
+        out[f'heat_callback_failures_total{{callback="{callback}"}}'] = float(
+            sum(v for k, v in failures.items() if _labels(k)["callback"] == callback))
+    for hop in ("url", "service", "dns", "port", "address"):
+        out[f'heat_callback_failures_total{{hop="{hop}"}}'] = float(
+            sum(v for k, v in failures.items() if _labels(k)["hop"] == hop))
+    down, shown = counters.get("neutron_agents_down_total"), counters.get("neutron_agents_shown_down_total")
+    out["neutron_agents_down_total"] = down
+    out["neutron_agents_shown_down_total"] = shown
+    out["neutron_agents_misreported_total"] = shown - down if shown is not None and down is not None else None
+    out["vms_unreachable"] = finals.get("vms_unreachable")
+    out["traffic_vms_served"] = finals.get("traffic_vms_served")
+    out["traffic_vms_unreachable"] = finals.get("traffic_vms_unreachable")
+    out["traffic_requests_total"] = _family(counters, "traffic_requests_total") if "traffic_vms_served" in finals \
+        else None
+    for role in ("wordpress", "magento", "cassandra"):
+        d = m.distributions.get(f'traffic_response_seconds{{role="{role}"}}')
+        out[f'traffic_response_seconds_p50{{role="{role}"}}'] = _round(d.quantile(0.5)) if d else None
+        out[f'traffic_response_seconds_p99{{role="{role}"}}'] = _round(d.quantile(0.99)) if d else None
+    return out
+
+
 def summarise_openstack(m: Measurements, enabled: bool) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     counters, finals = m.counters, m.finals
@@ -112,6 +150,7 @@ def summarise_openstack(m: Measurements, enabled: bool) -> dict[str, float | Non
     if not enabled:
         return out
     out.update(fault_metrics(m))
+    out.update(slices_metrics(m))
     heat = m.distributions.get('openstack_request_seconds{service="heat-api"}')
     out["heat_api_seconds_p99"] = _round(heat.quantile(0.99)) if heat else None
     out["heat_api_slow_requests_total"] = counters.get('openstack_slow_requests_total{service="heat-api"}', 0.0)

@@ -73,6 +73,16 @@ class Identity(Section):
             return f"user {service} holds neither admin nor service on project {project}"
         return None
 
+    def service_user_misplaced(self, service: str, project: str) -> str | None:
+        """Why a service user is set up against the install guide's rule (admin in the
+        ``service`` project, no role in the user-facing ``admin`` project), or None."""
+        if project != "service":
+            return f"{service} authenticates in project {project}, not service"
+        mine = {g for g, members in self.groups.items() if service in members}
+        if any((a.user == service or a.group in mine) and a.project == "admin" for a in self.assignments):
+            return f"{service} holds a role in the user-facing admin project"
+        return None
+
     def stack_user_refused(self, domain: str | None, admin: str | None) -> str | None:
         """Why Heat, with heat.conf's stack-user domain and stack domain admin, cannot create a
         stack's user, or None."""

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from scalelab.spec.base import NonNegativeDuration, PositiveDuration, Section
+from scalelab.spec.endpoints import HEAT_SERVICES, Endpoints, EndpointType, unreachable_from_vm
 from scalelab.spec.identity import Identity
 from scalelab.spec.units import Quantity
 
@@ -146,6 +147,11 @@ class Neutron(Service):
     rpc_workers: PositiveInt = 1
     # agents' state reports every 30 s (neutron agent report_interval)
     agent_report_interval: PositiveDuration = 30.0
+    # an agent whose last report is older than this is not alive (neutron agent_down_time 75 s)
+    agent_down_time: PositiveDuration = 75.0
+    # neutron-server's work per agent in GET /v2.0/agents (row, its configurations JSON, the
+    # alive computation): ~0.2 ms (assumption)
+    list_per_agent_cpu_seconds: PositiveFloat = 0.0002
     # the OVS agent's rpc_loop runs every polling_interval (2 s, Newton); a device it failed
     # to wire is retried in the next iteration, and a security-group refresh the server asked
     # for is deferred to the next iteration (one per agent per loop, however many were asked)
@@ -157,6 +163,27 @@ class Neutron(Service):
     # parses them, the ORM builds them, with the connection held) and put into the
     # remote-group rules: ~0.1 ms per member (assumption)
     sg_member_cpu_seconds: PositiveFloat = 0.0001
+
+
+class AgentList(Section):
+    """How the operator's CLI shows neutron agents (``neutron-agents-status``).
+
+    neutron-server computes an agent's ``alive`` from its last state report (within
+    ``agent_down_time``); neutronclient prints that field as it comes. python-openstackclient
+    lists agents through openstacksdk's Agent resource and reads the field by the name its own
+    column has (``alive`` in OSC 3.x); openstacksdk's refactoring exposes it as ``is_alive``
+    (``Agent.is_alive = Body('alive')``): a name the CLI reads that the resource does not
+    carry is formatted as down, whatever the agent does."""
+
+    tool: Literal["openstackclient", "neutronclient"] = "neutronclient"
+    osc_alive_attribute: str = "alive"  # python-openstackclient 3.x's column
+    sdk_alive_attribute: str = "is_alive"  # openstacksdk's Agent resource (the refactored name)
+
+    def shown_alive(self, alive: bool) -> bool:
+        """What the CLI prints for an agent whose server-side ``alive`` is ``alive``."""
+        if self.tool == "neutronclient":
+            return alive
+        return alive and self.osc_alive_attribute == self.sdk_alive_attribute
 
 
 class Glance(Service):
@@ -181,6 +208,35 @@ class Heat(Service):
     # that creates them; Newton requires both (None: not configured)
     stack_user_domain: str | None = "heat"
     stack_domain_admin: str | None = "heat_domain_admin"
+    # heat-api-cfn deployed with its cloudformation endpoints (the CFN API that HEAT_CFNTOOLS
+    # metadata, os-collect-config's polling and CFN signals use); fuel-ccp's first Heat support
+    # had none
+    api_cfn: bool = True
+    # heat-api-cfn worker processes per pod ([heat_api_cfn] workers; assumption: 1, as
+    # heat-api-cfn's own option of the era, unverified)
+    api_cfn_workers: PositiveInt = 1
+    # [clients] endpoint_type (heat's default publicURL; fuel-ccp: internalURL) and
+    # [clients_heat] endpoint_type (None: [clients]'s): the catalogue interface whose URLs Heat
+    # writes into servers for their callbacks when heat_*_server_url are not set
+    clients_endpoint_type: EndpointType = "publicURL"
+    clients_heat_endpoint_type: EndpointType | None = None
+    # heat.conf heat_metadata_server_url and heat_waitcondition_server_url (None: derived from
+    # the catalogue's cloudformation endpoint, as Newton's heat client plugin does)
+    metadata_server_url: str | None = None
+    waitcondition_server_url: str | None = None
+    # fuel-ccp heat.api_port.node and heat.api_cfn_port.node: node ports publishing heat-api and
+    # heat-api-cfn on the Kubernetes nodes' address (None: none). Defaults: the values of
+    # fuel-ccp's known-issues workaround (31777, 31778); fuel-ccp itself set none before it
+    api_node_port: Annotated[int, Field(ge=1, le=65535)] | None = 31777
+    api_cfn_node_port: Annotated[int, Field(ge=1, le=65535)] | None = 31778
+    # the stack's timeout_mins (heat's default 60 min): a resource still in progress then fails
+    stack_timeout: PositiveDuration = 3600.0
+    # a guest's boot until cloud-init runs its user data and starts its agents (Ubuntu 16.04
+    # cloud image on KVM: ~30 s, assumption)
+    guest_boot_seconds: PositiveDuration = 30.0
+    # os-collect-config's polling-interval (its default, 30 s): how often a guest asks
+    # heat-api-cfn for its metadata, for as long as it runs
+    collect_polling_interval: PositiveDuration = 30.0
 
 
 class Galera(Section):
@@ -215,7 +271,7 @@ class RabbitMq(Section):
 #: Services whose pod a ``kill_service_pod`` fault may name (memcached and rabbitmq: their one
 #: pod; mysql: a Galera node).
 POD_SERVICES = ("keystone", "nova-api", "nova-conductor", "nova-scheduler", "neutron-server", "neutron-rpc",
-                "glance-api", "heat-api", "heat-engine", "memcached", "mysql", "rabbitmq")
+                "glance-api", "heat-api", "heat-engine", "memcached", "mysql", "rabbitmq", "heat-api-cfn")
 
 
 class PodLifecycle(Section):
@@ -266,6 +322,8 @@ class OpenStack(Section):
     rabbitmq: RabbitMq = RabbitMq()
     lifecycle: PodLifecycle = PodLifecycle()
     identity: Identity = Identity()
+    endpoints: Endpoints = Endpoints()
+    agent_list: AgentList = AgentList()
     # Python work of one ORM query in the service process (SQLAlchemy ORM + pure-Python PyMySQL
     # building the statement and parsing rows, Python 2.7): ~1 ms (assumption; a calibration
     # path). It runs on the process's one thread while the request holds its DB connection.
@@ -290,6 +348,45 @@ class OpenStack(Section):
         ``live_migration_inbound_addr``, else that of the host's name (its first interface)."""
         return self.nova.live_migration_inbound_addr or self.compute_networks[0]
 
+    def catalog_url(self, service_type: str, interface: EndpointType) -> str | None:
+        """The catalogue URL of a Heat service type on an interface, as fuel-ccp registers it
+        (``scalelab.spec.endpoints``); None when the service is not deployed."""
+        service, port, ingress = HEAT_SERVICES[service_type]
+        if service == "heat-api-cfn" and not self.heat.api_cfn:
+            return None
+        internal = f"http://{service}.ccp.svc.cluster.local:{port}"
+        if interface != "publicURL":
+            return internal
+        node_port = self.heat.api_node_port if service == "heat-api" else self.heat.api_cfn_node_port
+        if node_port is not None and self.endpoints.k8s_external_ip is not None:
+            return f"http://{self.endpoints.k8s_external_ip}:{node_port}"
+        if self.ingress_tls:
+            return f"https://{ingress}.{self.endpoints.ingress_domain}:{self.endpoints.ingress_port}"
+        return internal
+
+    def heat_callbacks(self) -> dict[str, tuple[str | None, str]]:
+        """The URLs Heat gives a stack's servers, by callback: ``metadata`` (HEAT_CFNTOOLS and
+        os-collect-config's polling, heat-api-cfn), ``cfn_signal`` (a SoftwareDeployment's
+        CFN_SIGNAL, heat-api-cfn's waitcondition URL) and ``heat_signal`` (a WaitCondition
+        handle's signal, heat-api), each with the Kubernetes Service it must reach."""
+        heat = self.heat
+        interface = heat.clients_heat_endpoint_type or heat.clients_endpoint_type
+        cfn = self.catalog_url("cloudformation", interface)
+        signal = heat.waitcondition_server_url or (f"{cfn}/v1/waitcondition" if cfn is not None else None)
+        return {"metadata": (heat.metadata_server_url or cfn, "heat-api-cfn"),
+                "cfn_signal": (signal, "heat-api-cfn"),
+                "heat_signal": (self.catalog_url("orchestration", interface), "heat-api")}
+
+    def callback_refused(self, callback: str) -> tuple[str, str] | None:
+        """The hop at which a VM fails to make one of ``heat_callbacks()`` and why, or None
+        (``scalelab.spec.endpoints.unreachable_from_vm``)."""
+        url, service = self.heat_callbacks()[callback]
+        node_ports = {port: name for port, name in ((self.heat.api_node_port, "heat-api"),
+                                                    (self.heat.api_cfn_node_port, "heat-api-cfn"))
+                      if port is not None}
+        deployed = self.heat.api_cfn or service != "heat-api-cfn"
+        return unreachable_from_vm(url, service, node_ports, self.ingress_tls, self.endpoints, deployed)
+
     def pool(self, service: str) -> DbPool:
         """The oslo.db pool a service's processes use (its override or the shared default)."""
         own = getattr(self, service).db
@@ -300,5 +397,5 @@ class OpenStack(Section):
         return float(own if own is not None else self.rpc_response_timeout)
 
 
-__all__ = ["POD_SERVICES", "SERVICES", "DbPool", "Galera", "Glance", "Heat", "Keystone", "Memcached", "Neutron",
-           "Nova", "OpenStack", "PodLifecycle", "RabbitMq", "Service"]
+__all__ = ["POD_SERVICES", "SERVICES", "AgentList", "DbPool", "Galera", "Glance", "Heat", "Keystone", "Memcached",
+           "Neutron", "Nova", "OpenStack", "PodLifecycle", "RabbitMq", "Service"]

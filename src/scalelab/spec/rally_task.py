@@ -22,6 +22,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "NovaServers.boot_and_list_server": ("flavor", "image", "detailed"),
     "NovaServers.boot_and_live_migrate_server": ("flavor", "image", "block_migration"),
     "NeutronNetworks.create_and_list_networks": ("network_create_args",),
+    "NeutronNetworks.list_agents": ("agent_args",),
     "GlanceImages.create_and_delete_image": ("image_location", "container_format", "disk_format"),
     "HeatStacks.create_and_delete_stack": ("template_path", "servers", "software_deployments", "parameters"),
 }

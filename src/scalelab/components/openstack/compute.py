@@ -62,6 +62,8 @@ class Compute:
         self.hosts: dict[str, int] = {}  # server -> its compute, once its port is wired
         self.servers: dict[str, set[str]] = {}  # project -> its servers
         self._count = 0
+        self.forced: dict[str, int] = {}  # server -> the compute its boot forced
+        self.own_port: set[str] = set()  # servers booted on a port their caller created
         self.network: Network
         self.images: Images
         self.service_token = "nova-service"
@@ -98,11 +100,19 @@ class Compute:
             raise ServiceError("novaclient: the version document links to http://...:8443/v2.1/ behind the https "
                                "ingress (secure_proxy_ssl_header does not name its header)")
 
-    def boot(self, token: str, project: str) -> Generator[Event, Any, str]:
-        """POST /servers; returns the server id (BUILD), raises when the API fails."""
+    def boot(self, token: str, project: str, host: int | None = None,
+             port_ready: bool = False) -> Generator[Event, Any, str]:
+        """POST /servers; returns the server id (BUILD), raises when the API fails. ``host``
+        forces the compute (``availability_zone: nova:<host>``: the scheduler still runs and
+        takes it); ``port_ready``: the server boots on a port its caller created (Heat's
+        OS::Neutron::Port), so the compute creates none."""
         self._count += 1
         server = f"server-{self._count}"
         spec = self.spec
+        if host is not None:
+            self.forced[server] = host
+        if port_ready:
+            self.own_port.add(server)
 
         def path(req: Request) -> Generator[Event, Any, str]:
             yield from self.identity.check(req, token)
@@ -110,7 +120,7 @@ class Compute:
             yield from req.db(6, (f"quota_usage:{project}",), retry=spec.retry_undecorated_paths)
             self.status[server] = "BUILD"
             self.servers.setdefault(project, set()).add(server)
-            yield from req.cast(self.conductor, self._build_handler(server, project))
+            yield from req.cast(self.conductor, self._build_handler(server, project, token))
             return server
 
         return str((yield from self.api.request(path)))
@@ -206,13 +216,15 @@ class Compute:
             self._failed(server)
             return
         self.status.pop(server, None)
+        self.own_port.discard(server)
         self.servers.get(project, set()).discard(server)
 
-    def _build_handler(self, server: str, project: str) -> Any:
+    def _build_handler(self, server: str, project: str, token: str) -> Any:
         def handler(req: Request) -> Generator[Event, Any, None]:
             try:
                 reply = yield from req.call(self.scheduler, self._select_destinations, "scheduler.select_destinations")
-                self.engine.process(self._spawn(int(reply), server, project))
+                host = self.forced.pop(server, int(reply))
+                self.engine.process(self._spawn(host, server, project, token))
             except ServiceError:
                 self._failed(server)
 
@@ -227,14 +239,17 @@ class Compute:
         if server in self.status:
             self.status[server] = "ERROR"
 
-    def _spawn(self, host: int, server: str, project: str) -> Generator[Event, Any, None]:
+    def _spawn(self, host: int, server: str, project: str, token: str) -> Generator[Event, Any, None]:
+        """The build on the compute: the port and the image record are asked for with the
+        user's token (nova's neutron and glance clients use the request context's token)."""
         yield self.conductor.backends.broker.route()
         slot = self.engine.event()
         self.builds[host].acquire(lambda: fire(slot))
         yield slot
         try:
-            yield from self.network.create_port(self.service_token, server, project)
-            yield from self.images.show(self.service_token)
+            if server not in self.own_port:
+                yield from self.network.create_port(token, server, project)
+            yield from self.images.show(token)
             yield self.engine.timeout(self.spec.spawn_seconds)
             deadline = self.engine.now + self.spec.vif_plugging_timeout
             wired = yield from self.network.wire(server, project, host, deadline)

@@ -53,6 +53,18 @@ class Identity:
 
         return str((yield from self.api.request(path)))
 
+    def ec2_authenticate(self, user: str) -> Generator[Event, Any, None]:
+        """POST /v3/ec2tokens, as heat-api-cfn's ec2token middleware sends a request signed with
+        a stack user's EC2 keypair: the credential's row, the signature check and a token issued
+        for the user (no password hash)."""
+        spec = self.spec
+
+        def path(req: Request) -> Generator[Event, Any, None]:
+            yield req.cpu(spec.issue_cpu_seconds)
+            yield from req.db(spec.issue_db_queries + 1)
+
+        yield from self.api.request(path)
+
     def validate(self, token: str) -> Generator[Event, Any, None]:
         """GET /v3/auth/tokens (X-Subject-Token) as a service's middleware sends it."""
         spec = self.spec

@@ -16,7 +16,8 @@ Glance stores an image (metadata rows, the upload, the active state) and serves 
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import math
+from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,8 @@ class Network:
         self.members: dict[str, dict[int, int]] = {}
         #: agents with a security-group refresh due in their next loop
         self._refresh_due: set[int] = set()
+        #: agent -> when its last state report was written (neutron's heartbeat_timestamp)
+        self.heartbeats: dict[int, float] = {}
         #: every OVS agent's AMQP connection
         self.connections = [rpc.backends.broker.connection(f"ovs-agent-{i}") for i in range(agents)]
 
@@ -55,6 +58,7 @@ class Network:
     def _report(self, agent: int) -> None:
         def handler(req: Request) -> Generator[Event, Any, None]:
             yield from req.db(2, (f"agent:{agent}",))
+            self.heartbeats[agent] = self.engine.now
 
         self.rpc.notify(handler, self.connections[agent])
         self.engine.schedule(self.spec.agent_report_interval, self._report, agent)
@@ -151,9 +155,34 @@ class Network:
 
         return int((yield from self.api.request(path)))
 
-    def create_port(self, token: str, server: str, project: str) -> Generator[Event, Any, None]:
-        """POST /v2.0/ports on the project's network (its subnet's address rows)."""
-        subnet = f"subnet:{project}"
+    def create_subnet(self, token: str, network: str) -> Generator[Event, Any, None]:
+        """POST /v2.0/subnets: the subnet, its allocation pools and availability ranges."""
+
+        def path(req: Request) -> Generator[Event, Any, None]:
+            yield from self.identity.check(req, token)
+            yield from req.db(6, (f"subnet:{network}",), retry=True)
+
+        yield from self.api.request(path)
+
+    def list_agents(self, token: str, shown_alive: Callable[[bool], bool]) -> Generator[Event, Any, tuple[int, int]]:
+        """GET /v2.0/agents as an admin's CLI lists them: (agents down as neutron-server
+        computes it, agents the CLI shows down through ``shown_alive``)."""
+        spec = self.spec
+
+        def path(req: Request) -> Generator[Event, Any, tuple[int, int]]:
+            yield from self.identity.check(req, token)
+            yield from req.db(2 + self.agents // 100, rows_cpu=spec.list_per_agent_cpu_seconds * self.agents)
+            now = self.engine.now
+            alive = [now - self.heartbeats.get(a, -math.inf) <= spec.agent_down_time for a in range(self.agents)]
+            return sum(not a for a in alive), sum(not shown_alive(a) for a in alive)
+
+        down, shown = yield from self.api.request(path)
+        return int(down), int(shown)
+
+    def create_port(self, token: str, server: str, project: str,
+                    network: str | None = None) -> Generator[Event, Any, None]:
+        """POST /v2.0/ports on ``network``'s subnet, by default the project's (its address rows)."""
+        subnet = f"subnet:{network or project}"
 
         def path(req: Request) -> Generator[Event, Any, None]:
             yield from self.identity.check(req, token)

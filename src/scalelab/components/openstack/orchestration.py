@@ -1,67 +1,114 @@
-"""Heat: heat-api workers and heat-engine workers behind RPC.
+"""Heat: heat-api, heat-api-cfn and heat-engine, and stacks as the engine builds them.
 
 Stack create (POST /stacks): heat-api checks the token and *calls* heat-engine's create_stack
-over RPC, with heat-api's ``rpc_response_timeout``. The engine validates every resource before it
-answers (a server's image and flavor through glance and nova, as the stack's user: the report's
-"RPC timeouts during Heat resources validation" when the engine is slow to answer), stores the
-stack, replies, then creates the resources on its own: a port and a server per server resource,
-each server polled through nova until ACTIVE (``poll_interval``), then the stack is
-CREATE_COMPLETE (or CREATE_FAILED with the first error). Stack show is an RPC call to an engine
-that reads the stack and its resources. Delete deletes the servers and waits for them to go.
-Not modelled here: the convergence engine's per-resource traversal (convergence on and off
-behave the same), stack-domain users and callbacks from servers (the slices issue).
+over RPC with its ``rpc_response_timeout``. The engine validates every server (its image and
+flavor through glance and nova, as the stack's owner: the report's "RPC timeouts during Heat
+resources validation" when the engine is slow to answer), stores the stack, replies, then
+builds the resources in dependency order: the stack's user in the stack-user domain (when a
+server authenticates back: SoftwareDeployment, WaitCondition handle), the network and subnet,
+then per server its port, the server (polled through nova until ACTIVE, every
+``poll_interval``), its SoftwareConfig and SoftwareDeployment (the deployment written into the
+server's metadata) and its WaitCondition. A deployment completes when the guest signals it
+through heat-api-cfn (CFN_SIGNAL), a wait condition when the guest signals its handle through
+heat-api; the guests' side is ``scalelab.components.openstack.guest``. The first failure fails
+the stack (CREATE_FAILED); a wait condition not signalled within the template's timeout, or a
+deployment within the stack's, is a failure.
+
+``convergence_engine``: off, the engine worker that took the stack runs every resource step
+itself; on (Newton's default), each step is a check_resource message through the broker to any
+engine worker, and each writes its sync point: more messages and writes for the same stack.
+The report's metadata race under convergence has no known mechanism: it is the empirical
+fault ``heat_metadata_race`` (a share of the metadata pushes lost), which acts only with
+convergence on. Not modelled: the engine's own polling of in-progress resources (a signal
+completes its resource at once), stack updates, nested stacks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from scalelab.components.openstack.api import Api, Request
 from scalelab.components.openstack.compute import Compute
-from scalelab.components.openstack.errors import ServiceError
+from scalelab.components.openstack.errors import ServiceError, Unavailable
 from scalelab.components.openstack.identity import Identity
 from scalelab.components.openstack.network import Images, Network
+from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine, Event
-from scalelab.spec.openstack import Heat
+from scalelab.spec.openstack import OpenStack
+from scalelab.spec.slices import StackServer, StackTemplate
 
-#: How long heat-engine waits for one server to become ACTIVE (heat's server create timeout
-#: is the stack's, 60 min by default; the poll ends earlier on ERROR).
-SERVER_WAIT_SECONDS = 3600.0
+IN_PROGRESS = "CREATE_IN_PROGRESS"
+
+
+@dataclass
+class Stack:
+    """One stack's state in the engine, and the events its guests' signals fire."""
+
+    name: str
+    project: str
+    token: str
+    template: StackTemplate
+    host: int | None
+    status: str = IN_PROGRESS
+    reason: str = ""
+    network: str | None = None
+    servers: list[str] = field(default_factory=list)
+    #: server -> its deployment is in the server's stored metadata (False: the push was lost)
+    metadata: dict[str, bool] = field(default_factory=dict)
+    #: servers whose guest received its deployment
+    received: set[str] = field(default_factory=set)
+    #: (server, "deployment" | "wait_condition") -> fired by the guest's signal
+    signals: dict[tuple[str, str], Event] = field(default_factory=dict)
+
+    @property
+    def user(self) -> str:
+        return f"{self.name}-user"
 
 
 class Orchestration:
-    def __init__(self, engine: Engine, spec: Heat, identity: Identity, api: Api, engine_api: Api, compute: Compute,
-                 network: Network, images: Images) -> None:
+    def __init__(self, engine: Engine, cloud: OpenStack, identity: Identity, api: Api, engine_api: Api,
+                 cfn_api: Api | None, compute: Compute, network: Network, images: Images, recorder: Recorder,
+                 rng: np.random.Generator) -> None:
         self.engine = engine
-        self.spec = spec
+        self.cloud = cloud
+        self.spec = cloud.heat
         self.identity = identity
         self.api = api
         self.engine_api = engine_api
+        self.cfn_api = cfn_api
         self.compute = compute
         self.network = network
         self.images = images
-        self.status: dict[str, str] = {}
-        self.resources: dict[str, list[str]] = {}  # stack -> its servers
+        self.recorder = recorder
+        self.rng = rng
+        self.stacks: dict[str, Stack] = {}
+        #: the empirical heat_metadata_race fault: the share of metadata pushes lost (with
+        #: convergence on)
+        self.metadata_loss_share = 0.0
+        self.guests: Any = None  # the guests' agents (set by the layer: they call back here)
         self._count = 0
 
-    def create(self, token: str, project: str, servers: int, deployments: int = 0) -> Generator[Event, Any, str]:
-        """POST /stacks of a template with ``servers`` servers (each with its port) and
-        ``deployments`` software deployments (which need the stack's user in the stack-user
-        domain: the servers authenticate as it to fetch their configuration)."""
+    # -- stack create -------------------------------------------------------------------
+    def create(self, token: str, project: str, template: StackTemplate,
+               host: int | None = None) -> Generator[Event, Any, str]:
+        """POST /stacks; returns the stack's name once the engine accepted it. ``host``:
+        every server goes to that compute (the report's slice per node)."""
         self._count += 1
-        stack = f"stack-{self._count}"
+        stack = Stack(f"stack-{self._count}", project, token, template, host)
 
         def engine_create(req: Request) -> Generator[Event, Any, str]:
-            for _ in range(servers):  # validation: image and flavor of every server
+            for _ in template.servers:  # validation: image and flavor of every server
                 yield from self.images.show(token)
                 yield from self.compute.show(token, "flavor")
                 yield req.cpu(self.spec.resource_cpu_seconds)
-            yield from req.db(3 + 2 * servers, (f"stack:{stack}",))
-            self.status[stack] = "CREATE_IN_PROGRESS"
-            self.resources[stack] = []
-            self.engine.process(self._build(stack, project, token, servers, deployments))
-            return stack
+            yield from req.db(3 + 2 * len(template.servers), (f"stack:{stack.name}",))
+            self.stacks[stack.name] = stack
+            self.engine.process(self._build(stack))
+            return stack.name
 
         def path(req: Request) -> Generator[Event, Any, str]:
             yield from self.identity.check(req, token)
@@ -69,37 +116,115 @@ class Orchestration:
 
         return str((yield from self.api.request(path)))
 
-    def _build(self, stack: str, project: str, token: str, servers: int,
-               deployments: int) -> Generator[Event, Any, None]:
-        try:
-            if deployments:
-                yield from self.identity.create_stack_user(self.spec, stack)
-            waits = []
-            for _ in range(servers):
-                server = yield from self.compute.boot(token, project)
-                self.resources[stack].append(server)
-                waits.append(self.engine.process(self._wait_active(token, server)))
-            yield self.engine.all_of(waits)
-            if any(w.value != "ACTIVE" for w in waits):
-                raise ServiceError("a server went to ERROR")
-            yield from self._engine_write(stack)
-            self.status[stack] = "CREATE_COMPLETE"
-        except ServiceError:
-            self.status[stack] = "CREATE_FAILED"
+    def _step(self, stack: Stack, resource: str, queries: int, *writes: str) -> Generator[Event, Any, None]:
+        """One step of a resource in the engine (its row written): in the worker that runs the
+        stack (legacy), or as a check_resource message to any worker with the resource's sync
+        point written (convergence). Sync points are written per resource here: their
+        concurrent updates of a shared row are not modelled as conflicts."""
+        convergence = self.spec.convergence_engine
+        row = f"resource:{stack.name}/{resource}"
 
-    def _engine_write(self, stack: str) -> Generator[Event, Any, None]:
         def handler(req: Request) -> Generator[Event, Any, None]:
             yield req.cpu(self.spec.resource_cpu_seconds)
-            yield from req.db(3, (f"stack:{stack}",))
+            yield from req.db(queries, (row, *writes))
+            if convergence:
+                yield from req.db(2, (f"sync_point:{stack.name}/{resource}",))
 
-        yield from self.engine_api.handle(handler, routed=False)  # the engine's own next step
+        yield from self.engine_api.handle(handler, routed=convergence)
 
-    def _wait_active(self, token: str, server: str) -> Generator[Event, Any, str]:
-        return (yield from self._wait(token, server, ("ACTIVE", "ERROR", "DELETED")))
+    def _build(self, stack: Stack) -> Generator[Event, Any, None]:
+        template = stack.template
+        try:
+            if template.needs_stack_user:
+                yield from self.identity.create_stack_user(self.spec, stack.name)
+            if template.network:
+                yield from self._step(stack, "net", 2)
+                stack.network = yield from self.network.create_network(stack.token, stack.project)
+                yield from self._step(stack, "subnet", 2)
+                yield from self.network.create_subnet(stack.token, stack.network)
+        except ServiceError as error:
+            self._fail(stack, str(error))
+            return
+        deadline = self.engine.now + self.spec.stack_timeout
+        servers = [self.engine.process(self._server(stack, i, s, deadline)) for i, s in enumerate(template.servers)]
+        yield self.engine.all_of(servers)
+        if stack.status != IN_PROGRESS:
+            return
+        try:
+            yield from self._step(stack, "stack", 3, f"stack:{stack.name}")
+        except ServiceError as error:
+            self._fail(stack, str(error))
+            return
+        stack.status = "CREATE_COMPLETE"
 
-    def _wait(self, token: str, server: str, final: tuple[str, ...]) -> Generator[Event, Any, str]:
+    def _fail(self, stack: Stack, reason: str) -> None:
+        if stack.status == IN_PROGRESS:
+            stack.status = "CREATE_FAILED"
+            stack.reason = reason
+            self.recorder.event(self.engine.now, "stack_failed", f"{stack.name}: {reason}")
+
+    def _server(self, stack: Stack, index: int, server_spec: StackServer,
+                deadline: float) -> Generator[Event, Any, None]:
+        """A server's resources: its port, the server, its deployment and wait condition."""
+        try:
+            if stack.template.network:
+                yield from self._step(stack, f"port{index}", 2)
+                yield from self.network.create_port(stack.token, f"{stack.name}-{index}", stack.project,
+                                                    stack.network)
+            yield from self._step(stack, f"server{index}", 2)
+            server = yield from self.compute.boot(stack.token, stack.project, stack.host,
+                                                  port_ready=stack.template.network)
+            stack.servers.append(server)
+            status = yield from self._wait(stack.token, server, ("ACTIVE", "ERROR", "DELETED"), deadline)
+            if status != "ACTIVE":
+                raise ServiceError(f"{server} went to {status}")
+            yield from self._step(stack, f"server{index}", 2)
+            if server_spec.deployment:
+                yield from self._step(stack, f"config{index}", 2)
+                yield from self._step(stack, f"deployment{index}", 3)
+                yield from self._push_metadata(stack, index, server)
+            yield from self._await_signals(stack, index, server, server_spec, deadline)
+        except ServiceError as error:
+            self._fail(stack, str(error))
+
+    def _push_metadata(self, stack: Stack, index: int, server: str) -> Generator[Event, Any, None]:
+        """The deployment written into the server resource's metadata (read, modify, write);
+        under convergence a share of them is lost (the empirical fault)."""
+        yield from self._step(stack, f"server{index}", 3)
+        lost = (self.spec.convergence_engine and self.metadata_loss_share > 0
+                and float(self.rng.random()) < self.metadata_loss_share)
+        if lost:
+            self.recorder.inc("heat_metadata_lost_total")
+        stack.metadata[server] = not lost
+
+    def _await_signals(self, stack: Stack, index: int, server: str, server_spec: StackServer,
+                       deadline: float) -> Generator[Event, Any, None]:
+        waits: dict[str, Event] = {}
+        if server_spec.deployment:
+            waits["deployment"] = self.engine.event()
+        if server_spec.wait_condition:
+            yield from self._step(stack, f"handle{index}", 2)  # with its stack-user credentials
+            yield from self._step(stack, f"wait{index}", 2)
+            waits["wait_condition"] = self.engine.event()
+        if not waits:
+            return
+        for kind, event in waits.items():
+            stack.signals[(server, kind)] = event
+        self.guests.start(stack, server, server_spec)
+        limit = deadline - self.engine.now
+        if server_spec.wait_condition:
+            limit = min(limit, stack.template.wait_condition_timeout)
+        done = self.engine.all_of(list(waits.values()))
+        yield self.engine.any_of([done, self.engine.timeout(max(limit, 0.0))])
+        if server_spec.deployment and server not in stack.received:
+            self.recorder.inc("heat_vms_without_metadata_total")
+        if not done.triggered:
+            missing = [kind for kind, event in waits.items() if not event.triggered]
+            what = "WaitCondition timed out" if "wait_condition" in missing else "SoftwareDeployment timed out"
+            raise ServiceError(f"{what} ({server}: no signal)")
+
+    def _wait(self, token: str, server: str, final: tuple[str, ...], deadline: float) -> Generator[Event, Any, str]:
         """Poll the server through nova until its status is one of ``final`` (or time out)."""
-        deadline = self.engine.now + SERVER_WAIT_SECONDS
         while self.engine.now < deadline:
             try:
                 status = yield from self.compute.show(token, server)
@@ -110,13 +235,67 @@ class Orchestration:
             yield self.engine.timeout(self.spec.poll_interval)
         return "TIMEOUT"
 
-    def show(self, token: str, stack: str) -> Generator[Event, Any, str]:
+    # -- the guests' callbacks --------------------------------------------------------------
+    def _engine_call(self, req: Request, stack: Stack, queries: int, topic: str,
+                     *writes: str) -> Generator[Event, Any, None]:
+        def handler(engine_req: Request) -> Generator[Event, Any, None]:
+            yield engine_req.cpu(self.spec.resource_cpu_seconds)
+            yield from engine_req.db(queries, writes)
+
+        yield from req.call(self.engine_api, handler, topic)
+
+    def describe(self, stack: Stack, server: str) -> Generator[Event, Any, bool]:
+        """GET metadata through heat-api-cfn, signed with the stack user's EC2 keypair (as
+        cfn-init and os-collect-config ask): whether the server's deployment is in it."""
+        if self.cfn_api is None:
+            raise Unavailable("heat-api-cfn: not deployed")
+        cfn = self.cfn_api
+
+        def path(req: Request) -> Generator[Event, Any, bool]:
+            yield from self.identity.ec2_authenticate(stack.user)
+            yield from self._engine_call(req, stack, 3, "heat.engine.describe_stack_resource")
+            return stack.metadata.get(server, False)
+
+        return bool((yield from cfn.request(path)))
+
+    def cfn_signal(self, stack: Stack, server: str) -> Generator[Event, Any, None]:
+        """POST to heat-api-cfn's waitcondition URL (the deployment's CFN_SIGNAL)."""
+        if self.cfn_api is None:
+            raise Unavailable("heat-api-cfn: not deployed")
+
+        def path(req: Request) -> Generator[Event, Any, None]:
+            yield from self.identity.ec2_authenticate(stack.user)
+            yield from self._engine_call(req, stack, 3, "heat.engine.resource_signal", f"deployment:{server}")
+
+        yield from self.cfn_api.request(path)
+        self._signalled(stack, server, "deployment")
+
+    def heat_signal(self, stack: Stack, server: str) -> Generator[Event, Any, None]:
+        """The wait condition handle's signal: the stack user's token, then a POST to heat-api."""
+        token = yield from self.identity.issue(stack.user)
+
+        def path(req: Request) -> Generator[Event, Any, None]:
+            yield from self.identity.check(req, token)
+            yield from self._engine_call(req, stack, 3, "heat.engine.resource_signal", f"handle:{server}")
+
+        yield from self.api.request(path)
+        self._signalled(stack, server, "wait_condition")
+
+    @staticmethod
+    def _signalled(stack: Stack, server: str, kind: str) -> None:
+        event = stack.signals.get((server, kind))
+        if event is not None and not event.triggered:
+            event.succeed(None)
+
+    # -- show and delete ----------------------------------------------------------------
+    def show(self, token: str, stack_name: str) -> Generator[Event, Any, str]:
         """GET /stacks/NAME/ID: an RPC call to an engine reading the stack and its resources."""
+        stack = self.stacks.get(stack_name)
 
         def engine_show(req: Request) -> Generator[Event, Any, str]:
-            yield from req.db(2 + len(self.resources.get(stack, ())))
+            yield from req.db(2 + (len(stack.servers) if stack else 0))
             yield req.cpu(self.spec.resource_cpu_seconds)
-            return self.status.get(stack, "DELETE_COMPLETE")
+            return stack.status if stack is not None else "DELETE_COMPLETE"
 
         def path(req: Request) -> Generator[Event, Any, str]:
             yield from self.identity.check(req, token)
@@ -124,25 +303,27 @@ class Orchestration:
 
         return str((yield from self.api.request(path)))
 
-    def delete(self, token: str, project: str, stack: str) -> Generator[Event, Any, None]:
+    def delete(self, token: str, project: str, stack_name: str) -> Generator[Event, Any, None]:
         """DELETE /stacks/NAME/ID: cast to an engine, which deletes the servers."""
 
         def path(req: Request) -> Generator[Event, Any, None]:
             yield from self.identity.check(req, token)
-            self.status[stack] = "DELETE_IN_PROGRESS"
-            self.engine.process(self._teardown(stack, project, token))
+            stack = self.stacks.get(stack_name)
+            if stack is not None:
+                stack.status = "DELETE_IN_PROGRESS"
+                self.engine.process(self._teardown(stack, token))
 
         yield from self.api.request(path)
 
-    def _teardown(self, stack: str, project: str, token: str) -> Generator[Event, Any, None]:
+    def _teardown(self, stack: Stack, token: str) -> Generator[Event, Any, None]:
         try:
             waits = []
-            for server in self.resources.get(stack, []):
-                yield from self.compute.delete(token, server, project)
-                waits.append(self.engine.process(self._wait(token, server, ("DELETED",))))
+            deadline = self.engine.now + self.spec.stack_timeout
+            for server in stack.servers:
+                yield from self.compute.delete(token, server, stack.project)
+                waits.append(self.engine.process(self._wait(token, server, ("DELETED",), deadline)))
             yield self.engine.all_of(waits)
-            yield from self._engine_write(stack)
-            self.status.pop(stack, None)
-            self.resources.pop(stack, None)
+            yield from self._step(stack, "stack", 3, f"stack:{stack.name}")
+            self.stacks.pop(stack.name, None)
         except ServiceError:
-            self.status[stack] = "DELETE_FAILED"
+            stack.status = "DELETE_FAILED"

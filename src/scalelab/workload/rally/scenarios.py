@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from scalelab.components.openstack.errors import ServiceError
 from scalelab.sim import Engine, Event
+from scalelab.spec.slices import StackServer, StackTemplate
 
 BOOT_PREPOLL_SECONDS = 1.0
 BOOT_POLL_SECONDS = 1.0
@@ -138,6 +139,17 @@ def create_and_list_networks(it: Iteration) -> Generator[Event, Any, None]:
     yield from it.action("neutron.list_networks", network.list_networks(it.token, it.project))
 
 
+def list_agents(it: Iteration) -> Generator[Event, Any, None]:
+    """``neutron agent-list`` or ``openstack network agent list`` (``openstack.agent_list``):
+    the agents the CLI shows down next to those neutron-server counts down."""
+    network = it.cloud.network
+    shown_alive = network.rpc.backends.spec.agent_list.shown_alive
+    down, shown = yield from it.action("neutron.list_agents", network.list_agents(it.token, shown_alive))
+    recorder = network.rpc.backends.recorder
+    recorder.inc("neutron_agents_down_total", float(down))
+    recorder.inc("neutron_agents_shown_down_total", float(shown))
+
+
 def create_and_delete_image(it: Iteration) -> Generator[Event, Any, None]:
     images = it.cloud.images
     image = yield from it.action("glance.create_image", images.create(it.token))
@@ -148,9 +160,13 @@ def create_and_delete_stack(it: Iteration) -> Generator[Event, Any, None]:
     heat = it.cloud.orchestration
     servers = int(it.args.get("servers", 1))
     deployments = int(it.args.get("software_deployments", 0))
+    # the template: servers on the tenant's network, the first ``deployments`` of them with a
+    # SoftwareDeployment (os-collect-config polls for it and signals it done)
+    template = StackTemplate(network=False, servers=tuple(StackServer(role="server", deployment=i < deployments)
+                                                          for i in range(servers)))
 
     def create() -> Generator[Event, Any, str]:
-        stack: str = yield from heat.create(it.token, it.project, servers, deployments)
+        stack: str = yield from heat.create(it.token, it.project, template)
         yield from it.poll("heat.create_stack", lambda: heat.show(it.token, stack), ("CREATE_COMPLETE",),
                            STACK_POLL_SECONDS, STACK_TIMEOUT_SECONDS)
         return stack
@@ -171,6 +187,7 @@ SCENARIO_BODIES: dict[str, Callable[[Iteration], Generator[Event, Any, None]]] =
     "NovaServers.boot_and_list_server": boot_and_list_server,
     "NovaServers.boot_and_live_migrate_server": boot_and_live_migrate_server,
     "NeutronNetworks.create_and_list_networks": create_and_list_networks,
+    "NeutronNetworks.list_agents": list_agents,
     "GlanceImages.create_and_delete_image": create_and_delete_image,
     "HeatStacks.create_and_delete_stack": create_and_delete_stack,
 }
