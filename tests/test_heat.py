@@ -151,6 +151,9 @@ def test_traffic_runs_only_against_vms_the_tenant_network_reaches(tmp_path: Path
         assert out["traffic_requests_total"] > 0
         magento, wordpress = (out[f'traffic_response_seconds_p50{{role="{r}"}}'] for r in ("magento", "wordpress"))
         assert magento > wordpress  # 200 ms against 50 ms of PHP per page
+        # a slice's host: 5 users x (50 ms per ~1.05 s) + 5 users x (200 ms per ~1.2 s) + 100 x 1 ms
+        # per second: ~1.18 cores
+        assert 0.9 <= out["traffic_host_cpu_cores_max"] <= 1.5
 
 
 def test_slices_land_one_per_compute(tmp_path: Path) -> None:

@@ -124,6 +124,9 @@ def slices_metrics(m: Measurements) -> dict[str, float | None]:
     out["traffic_vms_unreachable"] = finals.get("traffic_vms_unreachable")
     out["traffic_requests_total"] = _family(counters, "traffic_requests_total") if "traffic_vms_served" in finals \
         else None
+    hosts = [v for k, v in counters.items() if k.startswith("traffic_host_cpu_seconds_total{")]
+    duration = finals.get("traffic_duration_seconds")
+    out["traffic_host_cpu_cores_max"] = _round(max(hosts) / duration, 4) if hosts and duration else None
     for role in ("wordpress", "magento", "cassandra"):
         d = m.distributions.get(f'traffic_response_seconds{{role="{role}"}}')
         out[f'traffic_response_seconds_p50{{role="{role}"}}'] = _round(d.quantile(0.5)) if d else None

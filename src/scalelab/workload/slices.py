@@ -12,12 +12,14 @@ reachable Cassandra VM (closed loop); a request takes the role's CPU on one of t
 VMs the tenant network cannot reach (the empirical ``vm_tenant_unreachable`` fault) get
 nothing: the report could not run its workloads against them. Recorded:
 ``traffic_response_seconds{role}``, ``traffic_requests_total{role}``,
+``traffic_host_cpu_seconds_total{host}`` (the guests' CPU on each compute host),
 ``traffic_vms_unreachable`` and ``traffic_vms_served``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -110,39 +112,53 @@ class TrafficRun:
         if size is not None and size < len(complete):
             picked = sorted(int(i) for i in self.rng.choice(len(complete), size=size, replace=False))
             complete = [complete[i] for i in picked]
+        self.recorder.final("traffic_duration_seconds", self.phase.duration)
         for stack in complete:
+            host = f'traffic_host_cpu_seconds_total{{host="{stack.host}"}}'
             for server, spec in zip(stack.servers, stack.template.servers, strict=False):
                 if spec.request_cpu_seconds <= 0 or server in self.unreachable:
                     continue
-                vcpus = Slots(self.engine, spec.vcpus)
+                vm = _Vm(spec.role, spec.request_cpu_seconds, Slots(self.engine, spec.vcpus), host)
                 if spec.role in WEB_ROLES:
                     for _ in range(self.phase.users_per_app):
-                        self.engine.process(self._locust_user(spec.role, spec.request_cpu_seconds, vcpus, end))
+                        self.engine.process(self._locust_user(vm, end))
                 elif self.phase.ycsb_target > 0:
-                    self.engine.process(self._ycsb(spec.role, spec.request_cpu_seconds, vcpus, end))
+                    self.engine.process(self._ycsb(vm, end))
         return end
 
-    def _request(self, role: str, cpu: float, vcpus: Slots) -> Generator[Event, Any, None]:
+    def _request(self, vm: _Vm) -> Generator[Event, Any, None]:
         sent = self.engine.now
         slot = self.engine.event()
-        vcpus.acquire(lambda: fire(slot))
+        vm.vcpus.acquire(lambda: fire(slot))
         yield slot
-        yield self.engine.timeout(float(self.rng.exponential(cpu)))
-        vcpus.release()
-        self.recorder.observe(f'traffic_response_seconds{{role="{role}"}}', self.engine.now - sent)
-        self.recorder.inc(f'traffic_requests_total{{role="{role}"}}')
+        cpu = float(self.rng.exponential(vm.cpu))
+        yield self.engine.timeout(cpu)
+        vm.vcpus.release()
+        self.recorder.observe(f'traffic_response_seconds{{role="{vm.role}"}}', self.engine.now - sent)
+        self.recorder.inc(f'traffic_requests_total{{role="{vm.role}"}}')
+        self.recorder.inc(vm.host_counter, cpu)  # the compute host's CPU the guest used
 
-    def _locust_user(self, role: str, cpu: float, vcpus: Slots, end: float) -> Generator[Event, Any, None]:
+    def _locust_user(self, vm: _Vm, end: float) -> Generator[Event, Any, None]:
         engine, phase = self.engine, self.phase
         yield engine.timeout(float(self.rng.uniform(0, phase.max_wait)))  # users hatch over a first wait
         while engine.now < end:
-            yield from self._request(role, cpu, vcpus)
+            yield from self._request(vm)
             yield engine.timeout(float(self.rng.uniform(phase.min_wait, phase.max_wait)))
 
-    def _ycsb(self, role: str, cpu: float, vcpus: Slots, end: float) -> Generator[Event, Any, None]:
+    def _ycsb(self, vm: _Vm, end: float) -> Generator[Event, Any, None]:
         """YCSB paced at its target: operations started 1/target apart (open loop)."""
         engine = self.engine
         gap = 1.0 / self.phase.ycsb_target
         while engine.now < end:
-            engine.process(self._request(role, cpu, vcpus))
+            engine.process(self._request(vm))
             yield engine.timeout(gap)
+
+
+@dataclass(frozen=True)
+class _Vm:
+    """An application VM under traffic: its role, CPU per request, vCPUs and its host's counter."""
+
+    role: str
+    cpu: float
+    vcpus: Slots
+    host_counter: str
