@@ -208,7 +208,30 @@ def openstack_200_slices() -> list[Result]:
     return [_result("openstack_200_slices_wall_seconds", wall, "s", 120.0, "<=", detail)]
 
 
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-configs" / "broken"
+
+
+def check_1000_files() -> list[Result]:
+    """``scalelab check`` over 1000 files: the broken corpus's files copied into folders of
+    their own (the issue's figure: <= 10 s)."""
+    sources = sorted(p for p in CORPUS.rglob("*") if p.is_file())
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(1000):
+            src = sources[i % len(sources)]
+            dest = Path(tmp) / f"site{i // len(sources)}" / src.relative_to(CORPUS)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(src.read_bytes())
+        cmd = [sys.executable, "-m", "scalelab.cli", "check", tmp, "--format", "json"]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+    doc = json.loads(proc.stdout)
+    detail = {"files": len(doc["files"]), "findings": len(doc["findings"]), "exit_code": proc.returncode}
+    return [_result("check_1000_files_seconds", wall, "s", 10.0, "<=", detail)]
+
+
 GROUPS: dict[str, Callable[[], list[Result]]] = {
+    "check_1000_files_seconds": check_1000_files,
     "openstack_200_slices_wall_seconds": openstack_200_slices,
     "openstack_200_rally_wall_seconds": openstack_200_rally,
     "reproduce_all_wall_seconds": reproduce_all,

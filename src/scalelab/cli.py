@@ -34,7 +34,7 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-FORMATS = click.Choice(["table", "json", "yaml", "perfdata"], case_sensitive=False)
+FORMATS = click.Choice(["table", "json", "yaml", "perfdata", "sarif"], case_sensitive=False)
 
 
 def common(func: F) -> F:
@@ -77,6 +77,8 @@ def _store(path: Path | None) -> Any:
 
 def _emit(doc: Any, fmt: str, view: Callable[[Any], None]) -> None:
     """The command's document on stdout: as JSON, as YAML, or through its table view."""
+    if fmt == "sarif":
+        raise UserError("-o sarif is for check: its findings as SARIF 2.1.0")
     if fmt == "perfdata":
         from scalelab.perfdata import perfdata
         from scalelab.results import dumps
@@ -425,6 +427,36 @@ def calibrate(data: tuple[Path, ...], fit_paths: str, loo: bool, write_path: Pat
         out.print(f"within 2x: {d['within_2x']}; leave-one-out mean |log error|: {d['loo_log_error']}")
 
     _emit(doc, fmt, view)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--nodes", type=click.IntRange(min=1), default=None,
+              help="Cluster size for size-dependent rules (default: the inventory's, else where each starts to "
+                   "matter).")
+@common
+def check(paths: tuple[Path, ...], nodes: int | None, store_path: Path | None, fmt: str) -> None:
+    """Audit deployment files (nginx.conf, Kargo vars and inventories, manifests, oslo .conf,
+    fuel-ccp files, Prometheus) against the catalogue: findings with file and line."""
+    from scalelab import views
+    from scalelab.check.audit import audit
+    from scalelab.check.sarif import sarif
+    from scalelab.results import dumps
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UserError(f"{missing[0]}: no such file or directory")
+    report = audit(list(paths), nodes)
+    doc = report.json()
+    if fmt == "sarif":
+        click.echo(dumps(sarif(report.findings, __version__)))
+    else:
+        _emit(doc, fmt, views.check)
+    if not any(f.unreadable is None for f in report.files):
+        _fail("nothing could be read: " + "; ".join(f"{f.path}: {f.unreadable}" for f in report.files[:3]),
+              EXIT_BAD_INPUT)
+    if any(f.severity in ("error", "warning") for f in report.findings):
+        sys.exit(EXIT_FINDINGS)
 
 
 @main.command()

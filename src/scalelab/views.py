@@ -112,3 +112,22 @@ def runs(rows: list[dict[str, Any]]) -> None:
                       escape(", ".join(render.settings_lines(r["overrides"] or {}))), str(r["seed"]), r["started"],
                       render.value("wall_seconds", r["wall_seconds"]))
     render.console().print(table)
+
+
+def check(doc: dict[str, Any]) -> None:
+    """A check: its findings (file:line, then the evidence and the fix), then the files read."""
+    out = render.console()
+    colour = {"error": "red", "warning": "yellow"}
+    for f in doc["findings"]:
+        ev = f["evidence"]
+        where = ev["file"] + (":" + ",".join(str(n) for n in ev["lines"]) if ev["lines"] else " (not set)")
+        out.print(f"[{colour.get(f['severity'], 'blue')}]{f['severity']}[/] {f['id']}: {escape(f['title'])} "
+                  f"[dim]{escape(where)}[/]")
+        if ev.get("value"):
+            out.print(f"  {escape(ev['value'])}")
+        out.print(f"  fix: {escape(f['fix'])}")
+    table = Table("file", "kind", "values read", "unreadable")
+    for f in doc["files"]:
+        table.add_row(escape(f["path"]), f["kind"], str(f["values_read"]), escape(f["unreadable"] or ""))
+    out.print(table)
+    out.print(f"{len(doc['findings'])} findings in {len(doc['files'])} files")

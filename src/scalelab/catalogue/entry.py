@@ -140,6 +140,8 @@ class Entry:
     not_modelled_reason: str = ""
     #: the report has no fix: reproduced as one run (the symptom shown), status ``unresolved``
     unresolved: bool = False
+    #: settings besides ``broken`` that a static finding points at in the user's files
+    evidence_paths: tuple[str, ...] = ()
 
     @property
     def modelled(self) -> bool:

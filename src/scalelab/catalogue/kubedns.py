@@ -82,6 +82,8 @@ ENTRY: Entry = Entry(
     broken={"dns.replicas": 1, "dns.dns_forward_max": 150, "dns.cache_size": 1000,
             "dns.dnsmasq_cpu_limit": None, "dns.kubedns_cpu_limit": 0.1},
     rule=rule,
+    # the kubedns container's memory limit, which its OOM restarts hit
+    evidence_paths=("dns.kubedns_memory_limit",),
     detect=detect,
     # harm: lookups failed or kubedns was killed; REFUSED or drops the resolver retried past are not
     harm=lambda view: (view.metric("dns_lookup_failures_total") or 0.0) > 0

@@ -173,13 +173,26 @@ NOVA_HTTPS: Entry = Entry(
 # -- live-migration-uri -------------------------------------------------------------------
 def _migration_rule(spec: ClusterSpec) -> Finding | None:
     cloud = spec.openstack
-    if not cloud.enabled or cloud.migration_network() == cloud.libvirt_listen_network:
+    if not cloud.enabled:
         return None
-    how = "live_migration_inbound_addr unset: the host name" if cloud.nova.live_migration_inbound_addr is None \
-        else "live_migration_inbound_addr"
+    uri = cloud.nova.live_migration_uri
+    if cloud.migration_network() == cloud.libvirt_listen_network:
+        if cloud.nova.live_migration_inbound_addr is None and uri is not None and "%s" in uri:
+            # the report's cause: the URI names the destination by host name, nova cannot pin
+            # the interface; it works only while that name resolves to libvirtd's network
+            return MIGRATION.finding(Evidence(
+                value=f"live_migration_uri {uri}: the destination's host name decides the network (here "
+                      f"{cloud.compute_networks[0]}, where libvirtd listens; a host whose name resolves elsewhere "
+                      f"fails); live_migration_inbound_addr unset", metric="openstack.nova.live_migration_uri"),
+                severity="warning")
+        return None
+    inbound = cloud.nova.live_migration_inbound_addr
+    how = "live_migration_inbound_addr" if inbound is not None else \
+        f"live_migration_uri {cloud.nova.live_migration_uri or 'qemu+tcp://%s/system'} (the host name)"
+    metric = "openstack.nova.live_migration_inbound_addr" if inbound is not None or \
+        cloud.nova.live_migration_uri is None else "openstack.nova.live_migration_uri"
     return MIGRATION.finding(Evidence(value=f"{how} is on the {cloud.migration_network()} network; libvirtd listens "
-                                            f"on {cloud.libvirt_listen_network}",
-                                      metric="openstack.nova.live_migration_inbound_addr"))
+                                            f"on {cloud.libvirt_listen_network}", metric=metric))
 
 
 MIGRATION: Entry = Entry(

@@ -92,8 +92,10 @@ def _endpoint_rule(spec: ClusterSpec) -> Finding | None:
         return None
     heat = spec.openstack.heat
     interface = heat.clients_heat_endpoint_type or heat.clients_endpoint_type
+    # the setting that decided the interface: [clients_heat]'s, else [clients]'s
+    decided = "clients_heat_endpoint_type" if heat.clients_heat_endpoint_type is not None else "clients_endpoint_type"
     return HEAT_ENDPOINT.finding(Evidence(value=f"Heat gives its servers {interface} URLs: " + "; ".join(refused),
-                                          metric="openstack.heat.clients_heat_endpoint_type"))
+                                          metric=f"openstack.heat.{decided}"))
 
 
 #: fuel-ccp's known-issues workaround: node ports for heat-api and heat-api-cfn on the

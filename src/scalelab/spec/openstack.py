@@ -129,6 +129,9 @@ class Nova(Service):
     # host's name, which resolves to its first interface's address; live_migration_uri's
     # qemu+tcp://%s/system fills %s with that name, Newton's default)
     live_migration_inbound_addr: str | None = None
+    # [libvirt] live_migration_uri as nova.conf gives it (None: Newton's default
+    # qemu+tcp://%s/system); its %s is the destination's host name
+    live_migration_uri: str | None = None
     # a live migration's copy of a small guest's memory once connected (~10 s, assumption)
     live_migration_seconds: PositiveDuration = 10.0
     # [DEFAULT] secure_proxy_ssl_header: the WSGI environ key of the header that tells nova-api
@@ -346,6 +349,8 @@ class OpenStack(Section):
     def migration_network(self) -> str:
         """The host network a live migration reaches the destination's libvirtd on: that of
         ``live_migration_inbound_addr``, else that of the host's name (its first interface)."""
+        # a URI naming a fixed host would go there whatever the destination: not modelled, the
+        # %s form (every deployment's) resolves the destination's name
         return self.nova.live_migration_inbound_addr or self.compute_networks[0]
 
     def catalog_url(self, service_type: str, interface: EndpointType) -> str | None:
