@@ -202,3 +202,21 @@ def test_any_text_is_read_or_unreadable(tmp_path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
     imported = read_file(path, "fuzz")
     assert len(imported.files) >= 1
+
+
+def test_import_writes_a_runnable_scenario_that_shows_what_check_found(tmp_path: Path) -> None:
+    """Round trip: the broken corpus imported at 50 nodes and run; what the run detects, the
+    static check found (the run shows fewer: a failing hop masks the next ones)."""
+    from scalelab.runner import execute
+    from scalelab.scenarios import load_scenario
+
+    out = tmp_path / "lab.yaml"
+    result = CliRunner().invoke(main, ["import", str(CORPUS / "broken"), "--nodes", "50", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "# node_proxy.proxy_timeout = '3s'  (kargo/rendered/etc/nginx/nginx.conf:20)" in text
+    scenario = load_scenario(str(out))
+    assert scenario.nodes == 50 and scenario.openstack.enabled
+    detected = {f.id for f in execute(scenario).findings} - {"slo-api-mutating-latency", "slo-pod-startup"}
+    static = {f.id for f in audit([CORPUS / "broken"], 50).findings}
+    assert "apiserver-reconnect-storm" in detected and detected <= static

@@ -39,20 +39,26 @@ FORMATS = click.Choice(["table", "json", "yaml", "perfdata", "sarif"], case_sens
 
 def common(func: F) -> F:
     """Options every command shares, and the mapping of failures to exit codes."""
+    return _common(func, with_format=True)
 
+
+def common_writer(func: F) -> F:
+    """``common`` for a command that writes a file (its ``-o`` names the file: no format)."""
+    return _common(func, with_format=False)
+
+
+def _common(func: F, with_format: bool) -> F:
     @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
                   envvar="SCALELAB_STORE", default=None,
                   help="Results store (DuckDB file); default: $SCALELAB_STORE, else the user data dir.")
-    @click.option("-o", "--output", "--format", "fmt", type=FORMATS, default="table", show_default=True,
-                  help="Output: a table for people, or one JSON / YAML document on stdout; perfdata: a run's "
-                       "latencies in ClusterLoader2's PerfData shape.")
     @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
     @functools.wraps(func)
     def wrapper(*args: Any, debug: bool, **kwargs: Any) -> Any:
         from scalelab.spec.loader import ScenarioError
         from scalelab.store.duckdb_store import StoreError
 
-        kwargs["fmt"] = kwargs["fmt"].lower()
+        if with_format:
+            kwargs["fmt"] = kwargs["fmt"].lower()
         try:
             return func(*args, **kwargs)
         except (ScenarioError, StoreError, UserError) as exc:
@@ -66,6 +72,10 @@ def common(func: F) -> F:
                   EXIT_INTERNAL)
         return None
 
+    if with_format:
+        wrapper = click.option("-o", "--output", "--format", "fmt", type=FORMATS, default="table", show_default=True,
+                               help="Output: a table for people, or one JSON / YAML document on stdout; perfdata: a "
+                                    "run's latencies in ClusterLoader2's PerfData shape.")(wrapper)
     return wrapper  # type: ignore[return-value]
 
 
@@ -457,6 +467,32 @@ def check(paths: tuple[Path, ...], nodes: int | None, store_path: Path | None, f
               EXIT_BAD_INPUT)
     if any(f.severity in ("error", "warning") for f in report.findings):
         sys.exit(EXIT_FINDINGS)
+
+
+@main.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the scenario (YAML).")
+@click.option("--nodes", type=click.IntRange(min=1), default=None,
+              help="Cluster size (default: the inventory's, else the report's 900 nodes / 200 computes).")
+@click.option("--name", default=None, help="The scenario's name (default: the first path's name).")
+@common_writer
+def import_(paths: tuple[Path, ...], out_path: Path, nodes: int | None, name: str | None,
+            store_path: Path | None) -> None:
+    """Write a runnable scenario of the configuration the files hold (then: scalelab run FILE)."""
+    from scalelab.check.scenario import document, render
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UserError(f"{missing[0]}: no such file or directory")
+    doc, imported = document(list(paths), nodes, name)
+    if not any(f.unreadable is None for f in imported.files):
+        _fail("nothing could be read", EXIT_BAD_INPUT)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp.write_text(render(doc, imported), encoding="utf-8")
+    tmp.replace(out_path)  # never a half-written scenario
+    click.echo(f"wrote {out_path}: {len(imported.values)} settings from {len(imported.files)} files "
+               f"(run it: scalelab run {out_path})", err=True)
 
 
 @main.command()

@@ -174,7 +174,7 @@ def _size(imported: Imported, nodes: int | None) -> int | None:
     return nodes or (max(found) if found else None)
 
 
-def _patch(imported: Imported, nodes: int | None) -> dict[str, Any]:
+def _patch(imported: Imported) -> dict[str, Any]:
     patch: dict[str, Any] = {}
     for path, value in imported.values.items():
         service, _, option = path.partition(".db.")
@@ -205,13 +205,24 @@ def _where(sources: list[Source]) -> list[tuple[str, tuple[int, ...] | None]]:
     return [(sorted(by_file)[0], None)]
 
 
-def audit(paths: list[Path], nodes: int | None = None) -> Report:
+def collect(paths: list[Path]) -> Imported:
+    """Every file under ``paths`` read, and the values only several files decide."""
     imported = Imported()
     for path, display in _files(paths):
         imported.merge(read_file(path, display))
     _decide(imported)
+    return imported
+
+
+def configuration_patch(imported: Imported) -> dict[str, Any]:
+    """The imported values as a patch of dotted spec paths (a service's pool as one section)."""
+    return _patch(imported)
+
+
+def audit(paths: list[Path], nodes: int | None = None) -> Report:
+    imported = collect(paths)
     base = validate({"name": "check"}, "scalelab check")
-    configured = apply_patch(base, _patch(imported, nodes), source="the files")
+    configured = apply_patch(base, _patch(imported), source="the files")
     size = _size(imported, nodes)
     scenario = _sized(configured, size) if size is not None else configured
     findings = []
