@@ -52,11 +52,12 @@ def render(doc: dict[str, Any], imported: Imported) -> str:
              "# profile's default (an upstream default of the era).", "#"]
     for path in sorted(imported.values):
         where = [f"{s.file}:{','.join(map(str, s.lines))}" for s in imported.sources.get(path, []) if s.lines]
-        lines.append(f"# {path} = {imported.values[path]!r}" + (f"  ({'; '.join(where)})" if where else
-                                                                  "  (decided by the files together, or by an option's absence)"))
+        origin = f"  ({'; '.join(where)})" if where else "  (decided by the files together, or by an absent option)"
+        lines.append(f"# {path} = {imported.values[path]!r}{origin}")
     if imported.unknown:
         lines += ["#", "# Unknown (a template or an unknown tag), left at the defaults:"]
-        lines += [f"#   {path}  ({s.file}:{s.lines[0] if s.lines else '?'})" for path, s in sorted(imported.unknown.items())]
+        lines += [f"#   {path}  ({s.file}:{s.lines[0] if s.lines else '?'})"
+                  for path, s in sorted(imported.unknown.items())]
     unread = [f for f in imported.files if f.unreadable]
     if unread:
         lines += ["#", "# Files that could not be read:"] + [f"#   {f.path}: {f.unreadable}" for f in unread]
