@@ -220,3 +220,40 @@ def test_import_writes_a_runnable_scenario_that_shows_what_check_found(tmp_path:
     detected = {f.id for f in execute(scenario).findings} - {"slo-api-mutating-latency", "slo-pod-startup"}
     static = {f.id for f in audit([CORPUS / "broken"], 50).findings}
     assert "apiserver-reconnect-storm" in detected and detected <= static
+
+
+def test_nginx_includes_are_followed_inside_the_given_paths_and_loops_are_errors(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "conf.d").mkdir(parents=True)
+    write(site, "nginx.conf", "events {}\nstream {\n  include conf.d/*.conf;\n}\n")
+    write(site / "conf.d", "api.conf", "server {\n  listen 443;\n  proxy_pass api;\n  proxy_timeout 3s;\n}\n")
+    got = found([site], nodes=900)
+    assert got["apiserver-reconnect-storm"] == [("api.conf", [4], "error")]
+    # the included file outside what was given is not read: the proxy's timeout is nginx's default
+    alone = found([site / "nginx.conf"], nodes=900)
+    assert "apiserver-reconnect-storm" not in alone
+    write(site / "conf.d", "loop.conf", "include ../nginx.conf;\n")
+    write(site, "nginx.conf", "events {}\nstream {\n  include conf.d/loop.conf;\n}\n")
+    (read,) = read_file(site / "nginx.conf", "nginx.conf", site).files
+    assert read.unreadable is not None and "include loop" in read.unreadable
+
+
+@pytest.mark.parametrize(("inventory", "mesh"), [
+    ("[kube-node]\nn1\nn2\n", True),
+    ("[kube-node]\nn1\nn2\n\n[calico-rr]\nrr0\n", False),  # route reflectors turn the mesh off
+])
+def test_calico_mesh_is_decided_by_the_vars_and_the_inventory(tmp_path: Path, inventory: str, mesh: bool) -> None:
+    write(tmp_path, "all.yml", "kube_network_plugin: calico\npeer_with_router: false\n")
+    write(tmp_path, "hosts.ini", inventory)
+    got = found([tmp_path], nodes=900)
+    assert ("calico-full-mesh" in got) == mesh
+    if mesh:
+        assert got["calico-full-mesh"] == [("all.yml", [1, 2], "error")]
+
+
+def test_a_file_over_50_mib_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.conf"
+    with path.open("wb") as f:
+        f.truncate(50 * 2**20 + 1)  # sparse: no 50 MiB written
+    (read,) = read_file(path, "huge.conf").files
+    assert read.unreadable is not None and "larger than 50 MiB" in read.unreadable

@@ -39,14 +39,14 @@ class Report:
         return {"findings": [f.to_json() for f in self.findings], "files": [f.json() for f in self.files]}
 
 
-def _files(paths: list[Path]) -> list[tuple[Path, str]]:
-    """(file, how findings name it: relative to the path given)."""
-    out: list[tuple[Path, str]] = []
+def _files(paths: list[Path]) -> list[tuple[Path, str, Path]]:
+    """(file, how findings name it: relative to the path given, the root it is under)."""
+    out: list[tuple[Path, str, Path]] = []
     for root in paths:
         if root.is_dir():
-            out.extend((p, p.relative_to(root).as_posix()) for p in sorted(root.rglob("*")) if p.is_file())
+            out.extend((p, p.relative_to(root).as_posix(), root) for p in sorted(root.rglob("*")) if p.is_file())
         else:
-            out.append((root, root.name))
+            out.append((root, root.name, root))  # a file given alone: its includes are not followed
     return out
 
 
@@ -78,8 +78,10 @@ def _text_reader(text: str, path: Path) -> Callable[[str, str], Imported] | None
     return None
 
 
-def read_file(path: Path, display: str) -> Imported:
-    """One file through the importer its content calls for."""
+def read_file(path: Path, display: str, root: Path | None = None) -> Imported:
+    """One file through the importer its content calls for (``root``: the path given it is
+    under, the limit of what an include may reach)."""
+    roots = [root if root is not None else path]
     try:
         text = read_text(path)
     except (Unreadable, OSError) as error:
@@ -90,8 +92,8 @@ def read_file(path: Path, display: str) -> Imported:
     try:
         docs = compose_all(text)
     except Unreadable as error:
-        return nginx.read(path, display) if nginx.looks_like(text) else _unreadable(display, str(error))
-    return _yaml(docs, text, path, display)
+        return nginx.read(path, display, roots) if nginx.looks_like(text) else _unreadable(display, str(error))
+    return _yaml(docs, text, path, display, roots)
 
 
 DNSMASQ_OPTIONS = ("server=", "cache-size=", "listen-address=", "no-resolv", "addn-hosts=", "dns-forward-max=")
@@ -102,7 +104,7 @@ def _dnsmasq(lines: set[str]) -> bool:
     return bool(options) and sum(line.startswith(DNSMASQ_OPTIONS) for line in options) * 2 >= len(options)
 
 
-def _yaml(docs: list[Any], text: str, path: Path, display: str) -> Imported:
+def _yaml(docs: list[Any], text: str, path: Path, display: str, roots: list[Path]) -> Imported:
     out = Imported()
     for doc in docs:
         if kube.is_manifest(doc):
@@ -117,7 +119,7 @@ def _yaml(docs: list[Any], text: str, path: Path, display: str) -> Imported:
             out.merge(ansible.read_group_vars(doc, display))
     if not out.files:
         if nginx.looks_like(text):  # an nginx.conf may compose as one YAML scalar
-            return nginx.read(path, display)
+            return nginx.read(path, display, roots)
         out.files.append(FileRead(display, "unknown", 0))
     return out
 
@@ -208,8 +210,8 @@ def _where(sources: list[Source]) -> list[tuple[str, tuple[int, ...] | None]]:
 def collect(paths: list[Path]) -> Imported:
     """Every file under ``paths`` read, and the values only several files decide."""
     imported = Imported()
-    for path, display in _files(paths):
-        imported.merge(read_file(path, display))
+    for path, display, root in _files(paths):
+        imported.merge(read_file(path, display, root))
     _decide(imported)
     return imported
 
