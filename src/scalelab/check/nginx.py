@@ -49,8 +49,8 @@ def _expand(block: list[dict[str, Any]], here: Path, display: str, roots: list[P
     """The directives with every ``include`` replaced by the included files' (each directive
     tagged with its file), followed only inside ``roots``; a loop is an error."""
     out = []
-    for directive in block:
-        directive = {**directive, "file": display}
+    for parsed in block:
+        directive = {**parsed, "file": display}
         if directive["directive"] == "include" and directive["args"]:
             pattern = directive["args"][0]
             base = here.parent
