@@ -230,7 +230,27 @@ def check_1000_files() -> list[Result]:
     return [_result("check_1000_files_seconds", wall, "s", 10.0, "<=", detail)]
 
 
+def sweep_parallel_speedup() -> list[Result]:
+    """8 runs of a sweep (300 to 450 nodes, 20 min steady, 4 sizes x 2 proxy timeouts),
+    ``--workers 2`` against ``--workers 1`` (the issue's figure: >= 1.7 on 2 cores)."""
+    from scalelab.scenarios import validate_document
+    from scalelab.sweep import parse_vary, sweep
+
+    base = validate_document({"name": "sweep-bench", "topology": {"worker_hosts": 20},
+                              "workload": [{"kind": "steady", "duration": "20m"}]}, "benchmark")
+    vary = parse_vary(["topology.worker_hosts=60,70,80,90", "node_proxy.proxy_timeout=3s,10m"], base)
+    walls = {}
+    for workers in (1, 2):
+        t0 = time.perf_counter()
+        doc, _records = sweep(base, vary, 1, workers)
+        walls[workers] = time.perf_counter() - t0
+    detail = {"runs": len(doc["runs"]), "wall_1_worker": round(walls[1], 2), "wall_2_workers": round(walls[2], 2),
+              "cpus": os.cpu_count()}
+    return [_result("sweep_parallel_speedup", walls[1] / walls[2], "x", 1.7, ">=", detail)]
+
+
 GROUPS: dict[str, Callable[[], list[Result]]] = {
+    "sweep_parallel_speedup": sweep_parallel_speedup,
     "check_1000_files_seconds": check_1000_files,
     "openstack_200_slices_wall_seconds": openstack_200_slices,
     "openstack_200_rally_wall_seconds": openstack_200_rally,

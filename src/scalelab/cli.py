@@ -469,6 +469,75 @@ def check(paths: tuple[Path, ...], nodes: int | None, store_path: Path | None, f
         sys.exit(EXIT_FINDINGS)
 
 
+@main.command()
+@click.argument("scenario")
+@click.option("--vary", "vary", multiple=True, required=True, metavar="PATH=a,b,c",
+              help="A setting and its values (repeat for a cross product).")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True, help="Seeds per combination.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--executor", "kind", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--metric", "metrics", multiple=True, help="Metrics the table shows (default: a few of the SLOs').")
+@common
+def sweep(scenario: str, vary: tuple[str, ...], seeds: int, workers: int, kind: str, metrics: tuple[str, ...],
+          store_path: Path | None, fmt: str) -> None:
+    """Run SCENARIO over the cross product of --vary values (and seeds), in parallel."""
+    from scalelab import views
+    from scalelab.scenarios import load_scenario
+    from scalelab.sweep import parse_vary, spread
+    from scalelab.sweep import sweep as do_sweep
+
+    base = load_scenario(scenario)
+    plan = parse_vary(vary, base)
+    store = _store(store_path)
+    store.check()
+    doc, records = do_sweep(base, plan, seeds, workers, kind)
+    for rec in records:
+        store.save(rec, __version__)
+    store.tag_sweep(doc["sweep_id"], [(r["run_id"], r["params"]) for r in doc["runs"]])
+    click.echo(f"stored {len(records)} runs of sweep {doc['sweep_id']} in {store.path}", err=True)
+    shown = list(metrics) or ["api_mutating_response_seconds_p99", "pod_startup_seconds_p99",
+                              "apiserver_cpu_percent_p95"]
+    _emit(doc, fmt, lambda d: views.sweep(spread(d, shown), shown))
+
+
+@main.command(name="breakpoint")
+@click.argument("scenario")
+@click.option("--vary", "vary", required=True, metavar="PATH=LOW..HIGH", help="The setting searched.")
+@click.option("--slo", "slos", multiple=True, required=True, metavar="METRIC<=NUMBER",
+              help="An SLO on a summary metric (<=, <, >=, >, ==); repeat for several.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@common
+def breakpoint_(scenario: str, vary: str, slos: tuple[str, ...], workers: int, store_path: Path | None,
+                fmt: str) -> None:
+    """The smallest value of a setting at which any SLO breaks, and each metric's scaling law."""
+    from scalelab import views
+    from scalelab.breakpoint import breakpoint_search
+    from scalelab.scenarios import load_scenario
+    from scalelab.spec.loader import scenario_document
+    from scalelab.sweep import parse_range, parse_slo
+
+    base = load_scenario(scenario)
+    path, low, high = parse_range(vary)
+    current: Any = scenario_document(base)
+    for key in path.split("."):
+        current = current.get(key) if isinstance(current, dict) else None
+    if current is None or isinstance(current, bool) or not isinstance(current, int | float):
+        raise UserError(f"--vary: {path} is not a numeric setting of {base.name}")
+    store = _store(store_path)
+    store.check()
+    stored: list[Any] = []
+
+    def keep(rec: Any) -> None:
+        store.save(rec, __version__)
+        stored.append(rec)
+
+    doc = breakpoint_search(base, path, low, high, [parse_slo(s) for s in slos], workers,
+                            integer=isinstance(current, int), on_record=keep)
+    store.tag_sweep(doc["sweep_id"], [(r["run_id"], {path: r["value"]}) for r in doc["runs"]])
+    click.echo(f"stored {len(stored)} runs in {store.path}", err=True)
+    _emit(doc, fmt, views.breakpoint)
+
+
 @main.command(name="import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),

@@ -131,3 +131,41 @@ def check(doc: dict[str, Any]) -> None:
         table.add_row(escape(f["path"]), f["kind"], str(f["values_read"]), escape(f["unreadable"] or ""))
     out.print(table)
     out.print(f"{len(doc['findings'])} findings in {len(doc['files'])} files")
+
+
+def sweep(rows: list[dict[str, Any]], metrics: list[str]) -> None:
+    """A sweep: one row per parameter combination, each metric's mean and its spread over seeds."""
+    table = Table("params", "seeds", *metrics)
+    for row in rows:
+        cells = []
+        for metric in metrics:
+            cell = row.get(metric)
+            if cell is None:
+                cells.append("-")
+            elif row["seeds"] > 1:
+                cells.append(f"{render.value(metric, cell['mean'])} [{render.value(metric, cell['min'])}, "
+                             f"{render.value(metric, cell['max'])}]")
+            else:
+                cells.append(render.value(metric, cell["mean"]))
+        table.add_row(escape(", ".join(f"{k}={v}" for k, v in row["params"].items())), str(row["seeds"]), *cells)
+    render.console().print(table)
+
+
+def breakpoint(doc: dict[str, Any]) -> None:
+    out = render.console()
+    low, high = doc["range"]
+    verdict = f"breaks at {doc['breaks_at']}" if doc["breaks_at"] is not None else f"holds up to {high}"
+    out.print(f"[bold]{doc['path']}[/] over {low}..{high} against {', '.join(doc['slos'])}: {verdict}"
+              + ("" if doc["monotone"] else " [red](not monotone on the runs made: the search's assumption fails)[/]"))
+    table = Table("value", "broken", *doc["fits"])
+    for run in doc["runs"]:
+        table.add_row(str(run["value"]), "yes" if run["broken"] else "no",
+                      *(render.value(m, run["summary"].get(m)) for m in doc["fits"]))
+    out.print(table)
+    for metric, law in doc["fits"].items():
+        if law is None:
+            out.print(f"{metric}: too few runs for a scaling law")
+            continue
+        (at, predicted), = law["extrapolated"].items()
+        out.print(f"{metric}: {law['form']} {[round(p, 6) for p in law['params']]}, r2 {law['r2']}, "
+                  f"leave-one-out error {law['loo_error']:.1%}; at {at}: {render.value(metric, predicted)}")

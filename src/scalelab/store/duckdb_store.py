@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS finals (run_id VARCHAR, name VARCHAR, value DOUBLE);
 CREATE TABLE IF NOT EXISTS distributions (run_id VARCHAR, name VARCHAR, "values" DOUBLE[], weights DOUBLE[]);
 CREATE TABLE IF NOT EXISTS windows (run_id VARCHAR, sample_every DOUBLE, start DOUBLE, "end" DOUBLE,
                                     run_end DOUBLE);
+CREATE TABLE IF NOT EXISTS sweep_runs (sweep_id VARCHAR, run_id VARCHAR, params VARCHAR);
 """
 TABLES = ("runs", "summaries", "series", "events", "counters", "finals", "distributions", "windows")
 
@@ -100,6 +101,16 @@ class Store:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+
+    def tag_sweep(self, sweep: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """Name the runs of one sweep (or breakpoint search), with each run's parameters."""
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute("DELETE FROM sweep_runs WHERE sweep_id = ?", [sweep])
+            con.executemany("INSERT INTO sweep_runs VALUES (?, ?, ?)",
+                            [[sweep, run_id, json.dumps(params, sort_keys=True, default=str)]
+                             for run_id, params in rows])
+            con.execute("COMMIT")
 
     @staticmethod
     def _save_measurements(con: duckdb.DuckDBPyConnection, rec: RunRecord) -> None:
