@@ -538,6 +538,46 @@ def breakpoint_(scenario: str, vary: str, slos: tuple[str, ...], workers: int, s
     _emit(doc, fmt, views.breakpoint)
 
 
+@main.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--openmetrics", "om_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the run's series as OpenMetrics text (promtool tsdb create-blocks-from openmetrics).")
+@click.option("--parquet", "parquet_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the run's series and events as Parquet files into this directory.")
+@click.option("--start", default=None, help="When the run's clock starts (ISO 8601 or epoch seconds; default: "
+                                            "when the run was made).")
+@common_writer
+def export(run_ref: str, om_path: Path | None, parquet_dir: Path | None, start: str | None,
+           store_path: Path | None) -> None:
+    """Export a stored run: OpenMetrics text for Prometheus, Parquet for anything else."""
+    from datetime import datetime
+
+    from scalelab.export import openmetrics
+
+    if om_path is None and parquet_dir is None:
+        raise UserError("export: give --openmetrics FILE and/or --parquet DIR")
+    store = _store(store_path)
+    run_id = store.resolve(run_ref)
+    if om_path is not None:
+        made = next((r["started"] for r in store.runs() if r["run_id"] == run_id), None)
+        when = start or made or "1970-01-01T00:00:00+00:00"
+        try:
+            epoch = float(when)
+        except ValueError:
+            try:
+                epoch = datetime.fromisoformat(when).timestamp()
+            except ValueError:
+                raise UserError(f"--start: {when!r} is neither ISO 8601 nor epoch seconds") from None
+        measurements, window = store.measurements(run_id)
+        tmp = om_path.with_name(om_path.name + ".tmp")
+        tmp.write_text(openmetrics(measurements, epoch, window.run_end), encoding="utf-8")
+        tmp.replace(om_path)
+        click.echo(f"wrote {om_path}", err=True)
+    if parquet_dir is not None:
+        for path in store.export_parquet(run_id, parquet_dir):
+            click.echo(f"wrote {path}", err=True)
+
+
 @main.command(name="import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),

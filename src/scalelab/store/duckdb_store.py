@@ -102,6 +102,21 @@ class Store:
                 con.execute("ROLLBACK")
                 raise
 
+    def export_parquet(self, run_id: str, directory: Path) -> list[Path]:
+        """A run's series and events as Parquet files (``series.parquet``, ``events.parquet``),
+        each written beside and renamed into place."""
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        with self._connect(read_only=True) as con:
+            for table, columns in (("series", "time, metric, value"), ("events", "time, kind, detail")):
+                final = directory / f"{table}.parquet"
+                tmp = directory / f".{table}.parquet.tmp"
+                con.execute(f"COPY (SELECT {columns} FROM {table} WHERE run_id = ? ORDER BY rowid) "
+                            f"TO '{tmp.as_posix()}' (FORMAT PARQUET)", [run_id])
+                tmp.replace(final)
+                written.append(final)
+        return written
+
     def tag_sweep(self, sweep: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
         """Name the runs of one sweep (or breakpoint search), with each run's parameters."""
         with self._connect() as con:
