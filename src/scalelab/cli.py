@@ -311,6 +311,9 @@ def reproduce(entry_id: str, jobs: int, layer: str | None, store_path: Path | No
         stored.append(rec.run_id)
 
     results = do_reproduce(ids, jobs=jobs, on_record=keep)
+    for doc in results:
+        if doc["status"] != "not_modelled":
+            store.save_reproduction(doc)
     if stored:
         click.echo(f"stored {len(stored)} runs in {store.path}", err=True)
     _emit(results if entry_id == "all" else results[0], fmt,
@@ -576,6 +579,29 @@ def export(run_ref: str, om_path: Path | None, parquet_dir: Path | None, start: 
     if parquet_dir is not None:
         for path in store.export_parquet(run_id, parquet_dir):
             click.echo(f"wrote {path}", err=True)
+
+
+@main.command()
+@click.argument("run_ref", metavar="[RUN]", required=False)
+@click.option("--reproduction", "entry_id", default=None, help="A stored reproduction (scalelab reproduce ID) instead.")
+@click.option("--html", "html_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for index.html and its plots.")
+@common_writer
+def report(run_ref: str | None, entry_id: str | None, html_dir: Path, store_path: Path | None) -> None:
+    """An HTML report of a stored run (or reproduction): findings, summary, the plots of every
+    series that moved."""
+    from scalelab.catalogue.registry import ENTRIES
+    from scalelab.report.html import reproduction_report, run_report
+
+    if (run_ref is None) == (entry_id is None):
+        raise UserError("report: give a RUN or --reproduction ID (one of them)")
+    store = _store(store_path)
+    if entry_id is not None:
+        page = reproduction_report(store, _entry_id(entry_id, ENTRIES), html_dir)
+    else:
+        assert run_ref is not None
+        page = run_report(store, store.resolve(run_ref), html_dir)
+    click.echo(f"wrote {page}", err=True)
 
 
 @main.command(name="import")

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS distributions (run_id VARCHAR, name VARCHAR, "values"
 CREATE TABLE IF NOT EXISTS windows (run_id VARCHAR, sample_every DOUBLE, start DOUBLE, "end" DOUBLE,
                                     run_end DOUBLE);
 CREATE TABLE IF NOT EXISTS sweep_runs (sweep_id VARCHAR, run_id VARCHAR, params VARCHAR);
+CREATE TABLE IF NOT EXISTS reproductions (entry_id VARCHAR, doc VARCHAR);
 """
 TABLES = ("runs", "summaries", "series", "events", "counters", "finals", "distributions", "windows")
 
@@ -116,6 +117,23 @@ class Store:
                 tmp.replace(final)
                 written.append(final)
         return written
+
+    def save_reproduction(self, doc: dict[str, Any]) -> None:
+        """Keep an entry's last reproduction document (its runs are stored as runs)."""
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute("DELETE FROM reproductions WHERE entry_id = ?", [doc["id"]])
+            con.execute("INSERT INTO reproductions VALUES (?, ?)", [doc["id"], json.dumps(doc, allow_nan=False)])
+            con.execute("COMMIT")
+
+    def reproduction(self, entry_id: str) -> dict[str, Any]:
+        with self._connect(read_only=True) as con:
+            row = con.execute("SELECT doc FROM reproductions WHERE entry_id = ?", [entry_id]).fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: no stored reproduction of {entry_id} (run scalelab reproduce "
+                             f"{entry_id} first)")
+        data: dict[str, Any] = json.loads(row[0])
+        return data
 
     def tag_sweep(self, sweep: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
         """Name the runs of one sweep (or breakpoint search), with each run's parameters."""
