@@ -23,7 +23,8 @@ def test_run_json_contract(store_path: str) -> None:
     assert code == 0
     doc = json.loads(out)
     assert set(doc) == {"run_id", "scenario", "profile", "seed", "sim_seconds", "wall_seconds", "events",
-                        "summary", "findings", "inputs"}
+                        "summary", "findings", "inputs", "trends"}  # trends: added (additive)
+    assert all(isinstance(v, list) and len(v) <= 40 for v in doc["trends"].values())
     assert set(doc["inputs"]) == {"document", "file", "overrides", "profile", "seed", "version", "argv"}
     for key in ("nodes", "pods_running", "apiserver_cpu_percent_mean", "apiserver_cpu_percent_p95",
                 "apiserver_cpu_percent_total_mean", "node_proxy_reconnects_per_second",

@@ -76,3 +76,26 @@ def test_a_report_of_nothing_stored_is_a_user_error(tmp_path: Path) -> None:
         Store(tmp_path / "x.duckdb").reproduction("docker-hang")
     result = CliRunner().invoke(main, ["report", "--html", str(tmp_path / "o"), "--store", str(tmp_path / "x.db")])
     assert result.exit_code == 2
+
+
+def test_trends_show_the_families_that_moved_as_sparklines() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from scalelab.trends import BARS, sparkline, trends
+
+    rec = execute(small(steady="60s"))
+    found = trends(rec.measurements)
+    assert found and all(len(v) <= 40 and max(v) > min(v) for v in found.values())
+    assert set(found) == {f for f, s in families(rec.measurements).items() if moved(s)}
+
+    @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=60))
+    def ordered(values: list[float]) -> None:
+        line = sparkline(values)
+        assert len(line) == len(values)
+        ranks = [BARS.index(c) for c in line]
+        for a, b, ra, rb in zip(values, values[1:], ranks, ranks[1:], strict=False):
+            if a < b:
+                assert ra <= rb
+
+    ordered()

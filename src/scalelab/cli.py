@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import time
@@ -221,8 +222,9 @@ def run(scenario: str | None, sets: tuple[str, ...], seed: int | None, profile: 
     store.save(rec, __version__)
     click.echo(f"stored as run {rec.run_id} in {store.path}", err=True)
     from scalelab import views
+    from scalelab.trends import trends
 
-    _emit(rec.to_json(), fmt, views.run)
+    _emit({**rec.to_json(), "trends": trends(rec.measurements)}, fmt, views.run)
 
 
 @main.command()
@@ -694,6 +696,10 @@ def show(run_ref: str, recompute: bool, store_path: Path | None, fmt: str) -> No
             raise UserError(f"run {exc.args[0]}") from None
         summary, findings = reassess(store.document(run_id), *measurements)
         doc["summary"], doc["findings"] = summary, [f.to_json() for f in findings]
+    from scalelab.trends import trends
+
+    with contextlib.suppress(KeyError):  # stored without its measurements: no trends
+        doc["trends"] = trends(store.measurements(run_id)[0])
     _emit(doc, fmt, views.run)
 
 

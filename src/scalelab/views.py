@@ -31,7 +31,22 @@ def run(doc: dict[str, Any]) -> None:
     for key, number in doc["summary"].items():
         table.add_row(key, render.value(key, number))
     out.print(table)
+    trend_lines(doc.get("trends") or {})
     findings(doc["findings"])
+
+
+def trend_lines(trends: dict[str, list[float]]) -> None:
+    """A sparkline per series family that moved, with its range."""
+    from scalelab.trends import sparkline
+
+    if not trends:
+        return
+    out = render.console()
+    out.print("[bold]trends[/] (over the run):")
+    width = max(len(f) for f in trends)
+    for family, values in trends.items():
+        out.print(f"  {family:<{width}} {sparkline(values)} {render.value(family, min(values))} .. "
+                  f"{render.value(family, max(values))}")
 
 
 def findings(items: list[dict[str, Any]]) -> None:
