@@ -84,3 +84,18 @@ def test_the_cli_stores_the_sweep_and_prints_its_document(tmp_path: Path) -> Non
     bad = CliRunner().invoke(main, ["breakpoint", str(tiny(tmp_path)), "--vary", "calico.mode=1..5",
                                     "--slo", "nodes<=5", "--store", store])
     assert bad.exit_code == 2
+
+
+def test_breakpoint_plots_the_runs_the_law_and_the_slo(tmp_path: Path) -> None:
+    from PIL import Image
+
+    plot = tmp_path / "bp.png"
+    result = CliRunner().invoke(main, ["breakpoint", str(tiny(tmp_path)), "--vary", "topology.worker_hosts=1..12",
+                                       "--slo", "nodes<=30", "--slo", "apiserver_cpu_percent_p95<=1000",
+                                       "--workers", "1", "--plot", str(plot), "--store", str(tmp_path / "s.db"),
+                                       "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["breaks_at"] == 7 and set(doc["fits"]) == {"nodes", "apiserver_cpu_percent_p95"}
+    with Image.open(plot) as png:
+        assert png.format == "PNG" and png.size == (700, 560)  # one panel per SLO metric

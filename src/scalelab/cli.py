@@ -511,9 +511,11 @@ def sweep(scenario: str, vary: tuple[str, ...], seeds: int, workers: int, kind: 
 @click.option("--slo", "slos", multiple=True, required=True, metavar="METRIC<=NUMBER",
               help="An SLO on a summary metric (<=, <, >=, >, ==); repeat for several.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a PNG: each SLO metric against the value, its law extrapolated, the SLO's bound.")
 @common
-def breakpoint_(scenario: str, vary: str, slos: tuple[str, ...], workers: int, store_path: Path | None,
-                fmt: str) -> None:
+def breakpoint_(scenario: str, vary: str, slos: tuple[str, ...], workers: int, plot_path: Path | None,
+                store_path: Path | None, fmt: str) -> None:
     """The smallest value of a setting at which any SLO breaks, and each metric's scaling law."""
     from scalelab import views
     from scalelab.breakpoint import breakpoint_search
@@ -536,8 +538,13 @@ def breakpoint_(scenario: str, vary: str, slos: tuple[str, ...], workers: int, s
         store.save(rec, __version__)
         stored.append(rec)
 
-    doc = breakpoint_search(base, path, low, high, [parse_slo(s) for s in slos], workers,
-                            integer=isinstance(current, int), on_record=keep)
+    parsed = [parse_slo(s) for s in slos]
+    doc = breakpoint_search(base, path, low, high, parsed, workers, integer=isinstance(current, int), on_record=keep)
+    if plot_path is not None:
+        from scalelab.report.plots import plot_breakpoint
+
+        plot_breakpoint(plot_path, doc, {s.metric: s.bound for s in parsed})
+        click.echo(f"wrote {plot_path}", err=True)
     store.tag_sweep(doc["sweep_id"], [(r["run_id"], {path: r["value"]}) for r in doc["runs"]])
     click.echo(f"stored {len(stored)} runs in {store.path}", err=True)
     _emit(doc, fmt, views.breakpoint)

@@ -75,3 +75,37 @@ def plot_band(path: Path, metric: str, values: dict[str, float | None], band: tu
     fig.savefig(path, format="png")
     plt.close(fig)
     return path
+
+
+def plot_breakpoint(path: Path, doc: dict[str, object], bounds: dict[str, float]) -> Path:
+    """A breakpoint search: each SLO metric against the varied value (the runs made), its fitted
+    law extrapolated to twice the range's top, the SLO's bound and the breaking value."""
+    from scalelab.sweep import extrapolate
+
+    fits = doc["fits"]
+    assert isinstance(fits, dict)
+    runs = doc["runs"]
+    assert isinstance(runs, list)
+    fig, axes = plt.subplots(len(fits), 1, figsize=(7, 2.8 * len(fits)), dpi=100, squeeze=False)
+    span = doc["range"]
+    assert isinstance(span, list)
+    high = float(span[1])
+    for ax, (metric, law) in zip(axes[:, 0], fits.items(), strict=True):
+        xs = [r["value"] for r in runs if r["summary"].get(metric) is not None]
+        ys = [r["summary"][metric] for r in runs if r["summary"].get(metric) is not None]
+        ax.plot(xs, ys, "o", label="runs")
+        if law is not None:
+            grid = [min(xs) + (2 * high - min(xs)) * i / 100 for i in range(101)]
+            ax.plot(grid, [extrapolate(law, g) for g in grid], "-", linewidth=1,
+                    label=f"{law['form']} (leave-one-out {law['loo_error']:.1%})")
+        if metric in bounds:
+            ax.axhline(bounds[metric], color="#c0392b", linestyle="--", linewidth=1, label="SLO")
+        if doc["breaks_at"] is not None:
+            ax.axvline(float(doc["breaks_at"]), color="grey", linestyle=":", label="breaks at")  # type: ignore[arg-type]
+        ax.set_title(metric, fontsize=9)
+        ax.set_xlabel(str(doc["path"]))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path
