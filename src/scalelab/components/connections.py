@@ -49,6 +49,30 @@ class ConnectionTable:
         #: ~1 s; the kubelets' first idle cuts then fall at random phases set by their status
         #: timers)
         self.last_activity = -rng.uniform(0.0, recent_activity, self.size)
+        self._watching: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        #: bumped by every change of ``state`` or ``upstream``
+        self.version = 0
+
+    def watching(self, resource: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which (connection, slot) watch ``resource``, which connections have such a watch,
+        and their rows: fixed at construction (``res`` never changes), computed once each
+        (the fan-out asks on every event; recomputing them was O(connections) per event)."""
+        cached = self._watching.get(resource)
+        if cached is None:
+            col = self.res == resource
+            has = col.any(axis=1)
+            cached = self._watching[resource] = (col, has, np.flatnonzero(has))
+        return cached
+
+    def set_state(self, idx: np.ndarray, state: int) -> None:
+        """Connections change state (every write goes here: ``version`` keys what is derived
+        from the states)."""
+        self.state[idx] = state
+        self.version += 1
+
+    def set_upstream(self, idx: np.ndarray, upstream: np.ndarray) -> None:
+        self.upstream[idx] = upstream
+        self.version += 1
 
     def client_index(self, name: str) -> int:
         return self.clients.index(name)

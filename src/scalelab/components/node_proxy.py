@@ -122,7 +122,7 @@ class NodeProxies:
         """The node's processes are gone: its connections close without a reconnect."""
         self._down_nodes.add(node)
         idx = np.flatnonzero(self.table.node == node)
-        self.table.state[idx] = DOWN
+        self.table.set_state(idx, DOWN)
         self.reflectors.connection_lost(idx)
 
     def node_up(self, node: int) -> None:
@@ -157,8 +157,8 @@ class NodeProxies:
             idx = idx[~np.isin(t.node[idx], list(self._down_nodes))]
         if len(idx) == 0:
             return
-        t.upstream[idx] = self._choose_upstreams(idx)
-        t.state[idx] = CONNECTING
+        t.set_upstream(idx, self._choose_upstreams(idx))
+        t.set_state(idx, CONNECTING)
         now = self.engine.now
         replicas = len(self.apiservers)
         for a, api in enumerate(self.apiservers):
@@ -186,11 +186,11 @@ class NodeProxies:
         # for proxy_timeout while the server computed, whichever is shorter.
         if now - started > min(facts.TLS_HANDSHAKE_TIMEOUT, self.timeout):
             self.recorder.inc("tls_handshake_failures_total", len(idx))
-            t.state[idx] = DOWN
+            t.set_state(idx, DOWN)
             self.reflectors.relist_all(idx)
             self.engine.schedule(facts.RELIST_PERIOD, self._dial, idx)
             return
-        t.state[idx] = UP
+        t.set_state(idx, UP)
         t.last_activity[idx] = now
         if self.fidelity == "event":
             self._arm(idx)

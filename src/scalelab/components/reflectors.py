@@ -49,13 +49,20 @@ class Reflectors:
         self.watch_deadline = rng.uniform(0.0, facts.WATCH_TIMEOUT_MAX, shape)
         self.watch_deadline[~table.valid] = np.inf
         self.pending_relist = np.zeros(shape, dtype=bool)
+        self._watchers: dict[int, tuple[int, np.ndarray]] = {}
 
     def watchers_per_apiserver(self, resource: str) -> np.ndarray:
-        """Established watches of ``resource`` on each apiserver."""
+        """Established watches of ``resource`` on each apiserver (counted again only after a
+        connection changed state or upstream: the fan-out asks on every event)."""
         t = self.table
-        col = t.res == RESOURCE_INDEX[resource]
-        has = col.any(axis=1) & (t.state == UP)
+        key = RESOURCE_INDEX[resource]
+        cached = self._watchers.get(key)
+        if cached is not None and cached[0] == t.version:
+            return cached[1]
+        _col, watching, _rows = t.watching(key)
+        has = watching & (t.state == UP)
         counts: np.ndarray = np.bincount(t.upstream[has], minlength=len(self.apiservers)).astype(np.float64)
+        self._watchers[key] = (t.version, counts)
         return counts
 
     def is_open(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -53,10 +53,10 @@ class WatchFanout:
         for subscriber in self._subscribers:
             subscriber(resource, events, size)
         position = self.objects.changed(resource, events)
-        col = t.res == r
+        col, _has, watching_rows = t.watching(r)
         watchers = self.reflectors.watchers_per_apiserver(resource)
         if receivers is None:
-            receivers = np.flatnonzero(col.any(axis=1))
+            receivers = watching_rows
         receivers = receivers[t.state[receivers] == UP]
         rows, cols = np.nonzero(col[receivers])
         got = receivers[rows]
