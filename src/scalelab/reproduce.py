@@ -67,6 +67,24 @@ def _run_json(rec: RunRecord, detected: bool, changes: Mapping[str, Any]) -> dic
     return {"run_id": rec.run_id, "detected": detected, "summary": rec.summary, "diff": dict(changes)}
 
 
+def _bands(entry: Entry, records: Mapping[str, RunRecord]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each band checked on its run's summary, and what missed."""
+    bands: list[dict[str, Any]] = []
+    misses: list[str] = []
+    for band in entry.bands:
+        rec = records.get(band.run)
+        if rec is None:
+            misses.append(f"band on the {band.run} run, which did not run")
+            continue
+        value = rec.summary.get(band.metric)
+        ok = band.holds(value)
+        bands.append({"run": band.run, "metric": band.metric, "low": band.low, "high": band.high,
+                      "value": value, "ok": ok, "source": f"{band.source}: {band.note}"})
+        if not ok:
+            misses.append(f"{band.run} {band.metric} = {value} outside [{band.low}, {band.high}]")
+    return bands, misses
+
+
 def evaluate(entry: Entry, broken: RunRecord, fixed: RunRecord, broken_diff: Mapping[str, Any],
              scenarios: tuple[Scenario, Scenario] | None = None,
              intermediate: tuple[RunRecord, Mapping[str, Any]] | None = None) -> dict[str, Any]:
@@ -82,19 +100,7 @@ def evaluate(entry: Entry, broken: RunRecord, fixed: RunRecord, broken_diff: Map
     records = {"broken": broken, "fixed": fixed}
     if intermediate is not None:
         records["intermediate"] = intermediate[0]
-    bands = []
-    misses = []
-    for band in entry.bands:
-        rec = records.get(band.run)
-        if rec is None:
-            misses.append(f"band on the {band.run} run, which did not run")
-            continue
-        value = rec.summary.get(band.metric)
-        ok = band.holds(value)
-        bands.append({"run": band.run, "metric": band.metric, "low": band.low, "high": band.high,
-                      "value": value, "ok": ok, "source": f"{band.source}: {band.note}"})
-        if not ok:
-            misses.append(f"{band.run} {band.metric} = {value} outside [{band.low}, {band.high}]")
+    bands, misses = _bands(entry, records)
     if not detected_broken:
         misses.insert(0, "detector silent on broken")
     if detected_fixed:
@@ -123,14 +129,9 @@ def evaluate_unresolved(entry: Entry, broken: RunRecord, broken_diff: Mapping[st
     ``gap`` names what did not show."""
     assert entry.detect is not None and entry.reproduction is not None
     detected = entry.detect(RunView(broken.summary, broken.counters, scenario)) is not None
-    bands, misses = [], [] if detected else ["detector silent"]
-    for band in entry.bands:
-        value = broken.summary.get(band.metric)
-        ok = band.holds(value)
-        bands.append({"run": band.run, "metric": band.metric, "low": band.low, "high": band.high,
-                      "value": value, "ok": ok, "source": f"{band.source}: {band.note}"})
-        if not ok:
-            misses.append(f"{band.run} {band.metric} = {value} outside [{band.low}, {band.high}]")
+    bands, misses = _bands(entry, {"broken": broken})
+    if not detected:
+        misses.insert(0, "detector silent")
     return {"id": entry.id, "status": "unresolved", "passed": False, "context": dict(entry.reproduction.context),
             "runs": {"broken": _run_json(broken, detected, broken_diff), "fixed": None}, "bands": bands,
             "gap": "; ".join(misses) if misses else None}
