@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from scalelab.breakpoint import breakpoint_search
 from scalelab.cli import main
+from scalelab.laws import extrapolate, fit_law
 from scalelab.scenarios import load_scenario
 from scalelab.spec.loader import ScenarioError
-from scalelab.sweep import extrapolate, fit_law, parse_range, parse_slo, parse_vary, sweep
+from scalelab.sweep import parse_range, parse_slo, parse_vary, sweep
 
 
 def tiny(tmp_path: Path) -> Path:

@@ -14,9 +14,10 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from scalelab.laws import extrapolate, fit_law
 from scalelab.runner import RunRecord
 from scalelab.spec.model import Scenario
-from scalelab.sweep import Slo, extrapolate, fit_law, run_all, scenario_for, sweep_id
+from scalelab.sweep import Slo, run_all, scenario_for, sweep_id
 
 #: bisection steps at most (a bracket halves each time)
 MAX_STEPS = 12

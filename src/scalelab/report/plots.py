@@ -80,7 +80,7 @@ def plot_band(path: Path, metric: str, values: dict[str, float | None], band: tu
 def plot_breakpoint(path: Path, doc: dict[str, object], bounds: dict[str, float]) -> Path:
     """A breakpoint search: each SLO metric against the varied value (the runs made), its fitted
     law extrapolated to twice the range's top, the SLO's bound and the breaking value."""
-    from scalelab.sweep import extrapolate
+    from scalelab.laws import extrapolate
 
     fits = doc["fits"]
     assert isinstance(fits, dict)
