@@ -249,7 +249,26 @@ def sweep_parallel_speedup() -> list[Result]:
     return [_result("sweep_parallel_speedup", walls[1] / walls[2], "x", 1.7, ">=", detail)]
 
 
+def check_hostile_50mb() -> list[Result]:
+    """``scalelab check`` of one 49 MiB YAML file (the issue: within 30 s, bounded memory): the
+    time and the peak memory of the child that reads it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.yaml"
+        line = "  - {name: item, value: 12345}\n"
+        path.write_text("items:\n" + line * ((49 * 2**20) // len(line)), encoding="utf-8")
+        code = ("import resource, sys; from pathlib import Path; from scalelab.check.audit import read_file; "
+                "r = read_file(Path(sys.argv[1]), 'big.yaml').files[0]; "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, r.unreadable)")
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+    rss, _, why = proc.stdout.strip().partition(" ")
+    detail = {"bytes": 49 * 2**20, "peak_rss_mib": float(rss or 0), "verdict": why, "exit_code": proc.returncode}
+    return [_result("check_hostile_50mb_seconds", wall, "s", 30.0, "<=", detail)]
+
+
 GROUPS: dict[str, Callable[[], list[Result]]] = {
+    "check_hostile_50mb_seconds": check_hostile_50mb,
     "sweep_parallel_speedup": sweep_parallel_speedup,
     "check_1000_files_seconds": check_1000_files,
     "openstack_200_slices_wall_seconds": openstack_200_slices,

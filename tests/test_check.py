@@ -257,3 +257,11 @@ def test_a_file_over_50_mib_is_refused_unread(tmp_path: Path) -> None:
         f.truncate(50 * 2**20 + 1)  # sparse: no 50 MiB written
     (read,) = read_file(path, "huge.conf").files
     assert read.unreadable is not None and "larger than 50 MiB" in read.unreadable
+
+
+def test_a_49_mib_config_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    line = "  - {name: item, value: 12345}\n"
+    path.write_text("items:\n" + line * ((49 * 2**20) // len(line)), encoding="utf-8")
+    (read,) = read_file(path, "big.yaml").files
+    assert read.unreadable is not None and "larger than 8 MiB" in read.unreadable

@@ -19,7 +19,7 @@ from typing import Any
 
 from scalelab.catalogue.registry import ENTRIES
 from scalelab.check import ansible, ccp, kube, nginx, oslo
-from scalelab.check.files import Unreadable, compose_all, read_text
+from scalelab.check.files import MAX_TREE_BYTES, Unreadable, compose_all, read_text
 from scalelab.check.provenance import FileRead, Imported, Source
 from scalelab.results import Evidence, Finding
 from scalelab.spec.loader import apply_patch, validate
@@ -86,6 +86,9 @@ def read_file(path: Path, display: str, root: Path | None = None) -> Imported:
         text = read_text(path)
     except (Unreadable, OSError) as error:
         return _unreadable(display, str(error))
+    if len(text) > MAX_TREE_BYTES:  # parse trees cost tens of times the text: bound them
+        return _unreadable(display, f"larger than {MAX_TREE_BYTES // 2**20} MiB: no deployment file of a kind "
+                                    f"scalelab reads is that big")
     reader = _text_reader(text, path)
     if reader is not None:
         return reader(text, display)
