@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -47,7 +48,10 @@ def test_the_export_reads_back_as_the_stored_series(stored: tuple[Store, str]) -
 
 def test_promtool_loads_the_export_into_a_tsdb(stored: tuple[Store, str], tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
-    assert promtool is not None, "promtool is missing: install Debian's prometheus package (.ci/run does)"
+    if promtool is None:
+        # .ci/run installs it and sets SCALELAB_REQUIRE_PROMTOOL: there its absence fails the run
+        assert not os.environ.get("SCALELAB_REQUIRE_PROMTOOL"), "promtool is missing (Debian's prometheus package)"
+        pytest.skip("promtool is not installed here (Debian's prometheus package; .ci/run installs it)")
     store, run_id = stored
     out = tmp_path / "run.om"
     result = CliRunner().invoke(main, ["export", run_id, "--openmetrics", str(out), "--start",
