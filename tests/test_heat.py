@@ -201,3 +201,33 @@ def test_an_unresolved_entry_has_one_run_and_no_fix(unreachable: int, requests: 
     assert out["status"] == "unresolved" and out["runs"]["fixed"] is None and not out["passed"]
     assert out["runs"]["broken"]["detected"] == (unreachable >= 1)
     assert (out["gap"] is None) == (unreachable >= 1 and requests >= 1)
+
+
+@settings(max_examples=8, deadline=None)
+@given(share=st.sampled_from([0.0, 0.5, 1.0]), convergence=st.booleans(), count=st.integers(1, 4),
+       parallelism=st.integers(1, 4), api_cfn=st.booleans())
+def test_every_slice_ends_complete_or_failed_and_the_counts_agree(share: float, convergence: bool, count: int,
+                                                                  parallelism: int, api_cfn: bool) -> None:
+    """Invariants of the slices whatever the settings: each stack is counted once, as complete
+    or failed; a VM without its metadata means its stack failed; none is lost without the race."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        doc: dict[str, Any] = {
+            "name": "inv", "seed": 5,
+            "openstack": {"enabled": True, "computes": 2, "control_plane_nodes": 3,
+                          "galera": {"wsrep_deadlock_mapped": True}, "nova": {"retry_undecorated_paths": True},
+                          "heat": {"convergence_engine": convergence, "api_cfn": api_cfn}},
+            "workload": [{"kind": "slices", "count": count, "parallelism": parallelism}],
+            "faults": [{"kind": "heat_metadata_race", "share": share, "at": "0s"}]}
+        path = Path(tmp) / "inv.yaml"
+        path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+        out = execute(load_scenario(str(path))).summary
+    assert out["stacks_complete"] + out["stacks_failed"] == count
+    assert out["vms_without_metadata"] <= 4 * count
+    if out["vms_without_metadata"] > 0:
+        assert out["stacks_failed"] >= 1
+    if not convergence or share == 0.0:
+        assert out["heat_metadata_lost_total"] == 0
+    if not api_cfn:
+        assert out["stacks_complete"] == 0 and out["vms_without_metadata"] == 4 * count
