@@ -159,15 +159,17 @@ def _sized(base: Scenario, nodes: int) -> Scenario:
     return apply_patch(base, {"topology.worker_hosts": nodes, "topology.vms_per_host": 1}, source="size")
 
 
-def _threshold(rule: Any, base: Scenario) -> int | None:
+def _threshold(rule: Any, at: Callable[[int], Scenario]) -> int | None:
     """The smallest size at which a rule fires (bisection: rules are assumed monotone in size,
-    as every size-dependent rule of the catalogue is), None when it never does."""
-    if rule(_sized(base, LARGEST)) is None:
+    as every size-dependent rule of the catalogue is), None when it never does. ``at`` gives
+    the configuration at a size (memoised by the caller: the bisections of all rules visit the
+    same sizes)."""
+    if rule(at(LARGEST)) is None:
         return None
     low, high = 1, LARGEST
     while low < high:
         mid = (low + high) // 2
-        if rule(_sized(base, mid)) is not None:
+        if rule(at(mid)) is not None:
             high = mid
         else:
             low = mid + 1
@@ -229,24 +231,31 @@ def audit(paths: list[Path], nodes: int | None = None) -> Report:
     base = validate({"name": "check"}, "scalelab check")
     configured = apply_patch(base, _patch(imported), source="the files")
     size = _size(imported, nodes)
-    scenario = _sized(configured, size) if size is not None else configured
+    sized: dict[int, Scenario] = {}
+
+    def at(nodes: int) -> Scenario:
+        if nodes not in sized:
+            sized[nodes] = _sized(configured, nodes)
+        return sized[nodes]
+
+    scenario = at(size) if size is not None else configured
     findings = []
     for entry in ENTRIES.values():
         if entry.rule is None:
             continue
         finding = entry.rule(scenario)
-        small = entry.rule(_sized(configured, 1))
+        small = entry.rule(at(1))
         if small is None and (finding is None or size is None):
             # size-dependent: where it starts to matter, as info (at the size found it does not
             # fire, or no size is known)
-            start = _threshold(entry.rule, configured)
+            start = _threshold(entry.rule, at)
             if start is None:
                 continue
-            found = entry.rule(_sized(configured, start))
+            found = entry.rule(at(start))
             assert found is not None
-            at = f"at {size} nodes it does not matter yet; " if size is not None else ""
+            not_yet = f"at {size} nodes it does not matter yet; " if size is not None else ""
             finding = Finding(found.id, "info", found.title,
-                              Evidence(value=f"{at}it matters from {start} nodes: {found.evidence.value}",
+                              Evidence(value=f"{not_yet}it matters from {start} nodes: {found.evidence.value}",
                                        metric=found.evidence.metric, observed=found.evidence.observed), found.fix)
         if finding is None:
             continue
