@@ -236,8 +236,7 @@ class Orchestration:
         return "TIMEOUT"
 
     # -- the guests' callbacks --------------------------------------------------------------
-    def _engine_call(self, req: Request, stack: Stack, queries: int, topic: str,
-                     *writes: str) -> Generator[Event, Any, None]:
+    def _engine_call(self, req: Request, queries: int, topic: str, *writes: str) -> Generator[Event, Any, None]:
         def handler(engine_req: Request) -> Generator[Event, Any, None]:
             yield engine_req.cpu(self.spec.resource_cpu_seconds)
             yield from engine_req.db(queries, writes)
@@ -253,7 +252,7 @@ class Orchestration:
 
         def path(req: Request) -> Generator[Event, Any, bool]:
             yield from self.identity.ec2_authenticate(stack.user)
-            yield from self._engine_call(req, stack, 3, "heat.engine.describe_stack_resource")
+            yield from self._engine_call(req, 3, "heat.engine.describe_stack_resource")
             return stack.metadata.get(server, False)
 
         return bool((yield from cfn.request(path)))
@@ -265,7 +264,7 @@ class Orchestration:
 
         def path(req: Request) -> Generator[Event, Any, None]:
             yield from self.identity.ec2_authenticate(stack.user)
-            yield from self._engine_call(req, stack, 3, "heat.engine.resource_signal", f"deployment:{server}")
+            yield from self._engine_call(req, 3, "heat.engine.resource_signal", f"deployment:{server}")
 
         yield from self.cfn_api.request(path)
         self._signalled(stack, server, "deployment")
@@ -276,7 +275,7 @@ class Orchestration:
 
         def path(req: Request) -> Generator[Event, Any, None]:
             yield from self.identity.check(req, token)
-            yield from self._engine_call(req, stack, 3, "heat.engine.resource_signal", f"handle:{server}")
+            yield from self._engine_call(req, 3, "heat.engine.resource_signal", f"handle:{server}")
 
         yield from self.api.request(path)
         self._signalled(stack, server, "wait_condition")
