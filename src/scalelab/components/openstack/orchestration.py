@@ -61,6 +61,8 @@ class Stack:
     metadata: dict[str, bool] = field(default_factory=dict)
     #: servers whose guest received its deployment
     received: set[str] = field(default_factory=set)
+    #: servers whose deployment was pushed into their metadata (received or not)
+    deployed_to: set[str] = field(default_factory=set)
     #: (server, "deployment" | "wait_condition") -> fired by the guest's signal
     signals: dict[tuple[str, str], Event] = field(default_factory=dict)
 
@@ -155,13 +157,23 @@ class Orchestration:
         except ServiceError as error:
             self._fail(stack, str(error))
             return
-        stack.status = "CREATE_COMPLETE"
+        if stack.status == IN_PROGRESS:
+            stack.status = "CREATE_COMPLETE"
+            self._ended(stack)
 
     def _fail(self, stack: Stack, reason: str) -> None:
         if stack.status == IN_PROGRESS:
             stack.status = "CREATE_FAILED"
             stack.reason = reason
             self.recorder.event(self.engine.now, "stack_failed", f"{stack.name}: {reason}")
+            self._ended(stack)
+
+    def _ended(self, stack: Stack) -> None:
+        """The stack's create ended: its servers that never got their deployment are counted
+        (once: their guests stop polling a stack no longer being created)."""
+        missing = stack.deployed_to - stack.received
+        if missing:
+            self.recorder.inc("heat_vms_without_metadata_total", float(len(missing)))
 
     def _server(self, stack: Stack, index: int, server_spec: StackServer,
                 deadline: float) -> Generator[Event, Any, None]:
@@ -196,6 +208,7 @@ class Orchestration:
         if lost:
             self.recorder.inc("heat_metadata_lost_total")
         stack.metadata[server] = not lost
+        stack.deployed_to.add(server)
 
     def _await_signals(self, stack: Stack, index: int, server: str, server_spec: StackServer,
                        deadline: float) -> Generator[Event, Any, None]:
@@ -216,8 +229,6 @@ class Orchestration:
             limit = min(limit, stack.template.wait_condition_timeout)
         done = self.engine.all_of(list(waits.values()))
         yield self.engine.any_of([done, self.engine.timeout(max(limit, 0.0))])
-        if server_spec.deployment and server not in stack.received:
-            self.recorder.inc("heat_vms_without_metadata_total")
         if not done.triggered:
             missing = [kind for kind, event in waits.items() if not event.triggered]
             what = "WaitCondition timed out" if "wait_condition" in missing else "SoftwareDeployment timed out"
