@@ -100,3 +100,11 @@ def test_breakpoint_plots_the_runs_the_law_and_the_slo(tmp_path: Path) -> None:
     assert doc["breaks_at"] == 7 and set(doc["fits"]) == {"nodes", "apiserver_cpu_percent_p95"}
     with Image.open(plot) as png:
         assert png.format == "PNG" and png.size == (700, 560)  # one panel per SLO metric
+
+
+def test_a_sweep_on_a_dask_cluster_is_the_same_sweep(tmp_path: Path) -> None:
+    base = load_scenario(str(tiny(tmp_path)))
+    vary = parse_vary(["topology.worker_hosts=2,3"], base)
+    on_dask, _ = sweep(base, vary, 1, workers=2, kind="dask")
+    local, _ = sweep(base, vary, 1, workers=1)
+    assert on_dask == local

@@ -21,7 +21,7 @@ import json
 import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,26 +83,27 @@ def parse_slo(text: str) -> Slo:
     return Slo(metric, op, float(bound), text.strip())
 
 
-def executor(kind: str, workers: int) -> Executor:
-    """A process pool, or a Dask cluster's executor (the ``dask`` extra)."""
-    if kind == "dask":
-        try:
-            from dask.distributed import Client, LocalCluster  # type: ignore[import-not-found]
-        except ImportError:
-            raise ScenarioError("--executor", ["dask: install the extra (pip install 'scalelab[dask]')"]) from None
-        client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True))
-        return client.get_executor()  # type: ignore[no-any-return]
-    return ProcessPoolExecutor(max_workers=workers)
+def _dask_map(scenarios: Sequence[Scenario], workers: int) -> list[RunRecord]:
+    """The runs on a local Dask cluster through its ``concurrent.futures`` executor (the
+    ``dask`` extra), the cluster closed after."""
+    try:
+        from dask.distributed import Client, LocalCluster  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise ScenarioError("--executor", ["dask: install the extra (pip install 'scalelab[dask]')"]) from None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,  # type: ignore[no-untyped-call,unused-ignore]
+                           dashboard_address=None)
+    with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call,unused-ignore]
+        return list(client.get_executor().map(execute, scenarios))
 
 
 def run_all(scenarios: Sequence[Scenario], workers: int, kind: str = "local") -> list[RunRecord]:
+    """Independent runs: in this process, on a process pool, or on a Dask cluster."""
+    if kind == "dask":
+        return _dask_map(scenarios, workers)
     if workers <= 1 or len(scenarios) <= 1:
         return [execute(s) for s in scenarios]
-    pool = executor(kind, workers)
-    try:
+    with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(execute, scenarios))
-    finally:
-        pool.shutdown()
 
 
 def sweep_id(base: Scenario, plan: Sequence[tuple[dict[str, Any], int]]) -> str:
