@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scalelab.catalogue import onsets
+from scalelab.catalogue.onsets import Onset
 from scalelab.check.audit import audit, read_file
 from scalelab.check.sarif import sarif
 from scalelab.cli import main
@@ -141,12 +143,43 @@ def test_a_scheduler_beside_its_apiserver_shares_its_host(tmp_path: Path) -> Non
     assert "scheduler-colocated-contention" not in found([tmp_path], nodes=900)
 
 
-def test_size_dependent_rules_say_where_they_start_to_matter(tmp_path: Path) -> None:
-    path = write(tmp_path, "api.yaml", APISERVER)
-    (entry,) = audit([path]).findings
-    assert entry.id == "apiserver-inflight-429" and entry.severity == "info"
-    assert "it matters from 500 nodes" in str(entry.evidence.value)
-    assert found([path], nodes=900)["apiserver-inflight-429"][0][2] == "warning"
+def test_a_rule_with_a_size_in_it_says_where_it_starts_to_matter(tmp_path: Path) -> None:
+    """Calico's own advice (the mesh up to ~100 nodes) is in its rule: below it, info."""
+    path = write(tmp_path, "all.yml", "kube_network_plugin: calico\n")
+    (entry,) = [f for f in audit([path]).findings if f.id == "calico-full-mesh"]
+    assert entry.severity == "info" and "it matters from 101 nodes" in str(entry.evidence.value)
+    assert found([path], nodes=900)["calico-full-mesh"][0][2] == "error"
+
+
+KUBEDNS_RC = """apiVersion: v1
+kind: ReplicationController
+metadata: {name: kubedns}
+spec:
+  replicas: 1
+  template:
+    spec:
+      containers:
+      - name: dnsmasq
+        args: ["--cache-size=1000"]
+"""
+
+
+def test_size_dependent_findings_say_from_which_size_the_model_shows_harm(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The onset table decides the severity by size: info below the model's onset, the rule's
+    above it; an entry the model shows no harm for keeps its severity and says so."""
+    table = {"kubedns-overload": Onset("kubedns-overload", (50, 900, 1800), (False, False, True),
+                                       (False, False, True)),
+             "apiserver-inflight-429": Onset("apiserver-inflight-429", (50, 1800), (False, False), (False, False))}
+    monkeypatch.setattr(onsets, "table", lambda: table)
+    dns = write(tmp_path, "kubedns-rc.yml", KUBEDNS_RC)
+    (small,) = found([dns], nodes=900)["kubedns-overload"]
+    assert small[2] == "info"
+    (big,) = audit([dns], nodes=2000).findings
+    assert big.severity == "error" and "the model shows harm from 1800 nodes" in str(big.evidence.value)
+    api = write(tmp_path, "api.yaml", APISERVER)
+    (inflight,) = audit([api], nodes=100).findings
+    assert inflight.severity == "warning" and "no harm up to 1800 nodes" in str(inflight.evidence.value)
 
 
 @pytest.mark.parametrize(("content", "why"), [

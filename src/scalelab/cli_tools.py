@@ -218,3 +218,44 @@ def import_(paths: tuple[Path, ...], out_path: Path, nodes: int | None, name: st
     tmp.replace(out_path)  # never a half-written scenario
     click.echo(f"wrote {out_path}: {len(imported.values)} settings from {len(imported.files)} files "
                f"(run it: scalelab run {out_path})", err=True)
+
+
+@main.command()
+@click.argument("entry_ids", nargs=-1)
+@click.option("--jobs", type=click.IntRange(min=1, max=64), default=2, show_default=True, help="Parallel runs.")
+@click.option("--write", is_flag=True, help="Write the table into the package (a model change moved an onset).")
+@click.option("--compare", is_flag=True, help="Exit 1 when the regenerated table differs from the committed one.")
+@common
+def onsets(entry_ids: tuple[str, ...], jobs: int, write: bool, compare: bool, store_path: Path | None,
+           fmt: str) -> None:
+    """From which size each size-dependent entry does harm: its broken reproduction run at every
+    size of a ladder (the table `check` reads)."""
+    from scalelab import views
+    from scalelab.catalogue import onsets as committed
+    from scalelab.catalogue.registry import ENTRIES
+    from scalelab.onsets import TABLE_PATH, document, dumps, generate, size_dependent
+
+    chosen = size_dependent()
+    if entry_ids:
+        known = {e.id: e for e in chosen}
+        for entry_id in entry_ids:
+            if _entry_id(entry_id, ENTRIES) not in known:
+                raise UserError(f"{entry_id}: not a size-dependent entry (they are: {', '.join(sorted(known))})")
+        chosen = [e for e in chosen if e.id in entry_ids]
+    if (write or compare) and entry_ids:
+        raise UserError("--write and --compare regenerate the whole table: give no entry ids")
+    table = generate(chosen, jobs)
+    _emit(document(table), fmt, views.onsets)
+    if write:
+        tmp = TABLE_PATH.with_name(TABLE_PATH.name + ".tmp")
+        tmp.write_text(dumps(table), encoding="utf-8")
+        tmp.replace(TABLE_PATH)
+        click.echo(f"wrote {TABLE_PATH}", err=True)
+    if compare:
+        old = {k: v.json() for k, v in committed.table().items()}
+        new = {k: v.json() for k, v in table.items()}
+        changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        if changed:
+            click.echo(f"onset table differs from the committed one for: {', '.join(changed)} "
+                       f"(regenerate it: scalelab onsets --write)", err=True)
+            sys.exit(1)

@@ -184,3 +184,14 @@ def breakpoint(doc: dict[str, Any]) -> None:
         (at, predicted), = law["extrapolated"].items()
         out.print(f"{metric}: {law['form']} {[round(p, 6) for p in law['params']]}, r2 {law['r2']}, "
                   f"leave-one-out error {law['loo_error']:.1%}; at {at}: {render.value(metric, predicted)}")
+
+
+def onsets(doc: dict[str, Any]) -> None:
+    """The onset table: per entry, each size run (x: harm, d: detected only, .: nothing)."""
+    table = Table("entry", "sizes (nodes): x harm, d detected, . none", "onset", "monotone")
+    for entry, row in doc["entries"].items():
+        marks = " ".join(f"{size}{'x' if harm else 'd' if det else '.'}"
+                         for size, det, harm in zip(row["sizes"], row["detected"], row["harmful"], strict=True))
+        onset = row["onset"]
+        table.add_row(entry, marks, "-" if onset is None else str(onset), "yes" if row["monotone"] else "NO")
+    render.console().print(table)

@@ -14,7 +14,7 @@ DEPLOY_CONTEXT = {"node_proxy.proxy_timeout": "3s", "scheduler.generation": "1.5
 
 def inflight_rule(spec: ClusterSpec) -> Finding | None:
     limit = spec.apiserver.max_requests_inflight
-    if limit >= 2000 or spec.nodes < 500:
+    if limit >= 2000:  # from which size it matters: the onset table (catalogue/onsets.json)
         return None
     return INFLIGHT.finding(Evidence(value=f"--max-requests-inflight={limit}", metric="apiserver.max_requests_inflight",
                                      observed=float(limit)), severity="warning")
@@ -65,6 +65,7 @@ INFLIGHT: Entry = Entry(
     patch={"apiserver.max_requests_inflight": 2000},
     broken={"apiserver.max_requests_inflight": 400},
     rule=inflight_rule,
+    size_dependent=True,
     detect=inflight_detect,
     harm=slo_broken,
     explain=inflight_explain,
@@ -87,6 +88,7 @@ EXPIRY: Entry = Entry(
     patch={"scheduler.assume_ttl_after_bind": True},
     broken={"scheduler.assume_ttl_after_bind": False},
     rule=expiry_rule,
+    size_dependent=True,
     detect=expiry_detect,
     explain=expiry_explain,
     reproduction=Reproduction(context={**DEPLOY_CONTEXT, "apiserver.max_requests_inflight": 400}),

@@ -87,6 +87,7 @@ ENTRY: Entry = Entry(
     patch={"node_proxy.proxy_timeout": FIX_TIMEOUT},
     broken={"node_proxy.proxy_timeout": "3s"},
     rule=rule,
+    size_dependent=True,
     detect=detect,
     # harm: API calls break their SLO, or handshakes fail (the control plane stops working)
     harm=lambda view: api_slo_broken(view) or (view.metric("tls_handshake_failures_total") or 0.0) > 0,

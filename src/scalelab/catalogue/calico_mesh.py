@@ -53,6 +53,7 @@ ENTRY: Entry = Entry(
     patch={"calico.mode": "route_reflectors", "calico.route_reflectors": 2},
     broken={"calico.mode": "mesh", "calico.route_reflectors": 0},
     rule=rule,
+    size_dependent=True,
     detect=detect,
     explain=explain,
     reproduction=Reproduction(context={

@@ -142,6 +142,9 @@ class Entry:
     unresolved: bool = False
     #: settings besides ``broken`` that a static finding points at in the user's files
     evidence_paths: tuple[str, ...] = ()
+    #: the harm grows with the cluster: the onset table (``catalogue/onsets.json``, generated
+    #: from the model) says from which size it shows
+    size_dependent: bool = False
 
     @property
     def modelled(self) -> bool:

@@ -23,7 +23,7 @@ def rule(spec: ClusterSpec) -> Finding | None:
     return ENTRY.finding(Evidence(value=f"kube-dns replicas {dns.replicas}, dnsmasq --dns-forward-max="
                                         f"{dns.dns_forward_max}, --cache-size={dns.cache_size}{limit}",
                                   metric="dns.replicas", observed=float(dns.replicas)),
-                         severity="error" if spec.nodes >= 500 else "warning")
+                         )  # from which size it matters: the onset table (catalogue/onsets.json)
 
 
 #: The report's symptoms, in the order they are reported: REFUSED answers, dropped queries,
@@ -82,6 +82,7 @@ ENTRY: Entry = Entry(
     broken={"dns.replicas": 1, "dns.dns_forward_max": 150, "dns.cache_size": 1000,
             "dns.dnsmasq_cpu_limit": None, "dns.kubedns_cpu_limit": 0.1},
     rule=rule,
+    size_dependent=True,
     # the kubedns container's memory limit, which its OOM restarts hit
     evidence_paths=("dns.kubedns_memory_limit",),
     detect=detect,

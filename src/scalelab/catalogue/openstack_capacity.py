@@ -53,6 +53,7 @@ PXC: Entry = Entry(
     patch={"openstack.galera.wsrep_deadlock_mapped": True, "openstack.nova.retry_undecorated_paths": True},
     broken={"openstack.galera.wsrep_deadlock_mapped": False, "openstack.nova.retry_undecorated_paths": False},
     rule=_pxc_rule,
+    size_dependent=True,
     detect=metric_detector("db_deadlock_failures_total", 1.0, lambda: PXC),
     reproduction=Reproduction(
         baseline=BASELINE,
@@ -98,6 +99,7 @@ NEUTRON_POOL: Entry = Entry(
     patch={"openstack.neutron.db.max_pool_size": 30, "openstack.neutron.db.max_overflow": 60},
     broken={"openstack.neutron.db.max_pool_size": 5, "openstack.neutron.db.max_overflow": 50},
     rule=_neutron_pool_rule,
+    size_dependent=True,
     detect=metric_detector('db_pool_timeouts_total{service="neutron"}', 1.0, lambda: NEUTRON_POOL),
     explain=lambda broken, fixed: (
         f"model: the tenant's security-group refreshes load neutron's RPC workers (broken: "
@@ -149,6 +151,7 @@ HEAT_RPC: Entry = Entry(
     patch={"openstack.heat.rpc_response_timeout": 600},
     broken={"openstack.heat.rpc_response_timeout": 60},
     rule=_heat_rpc_rule,
+    size_dependent=True,
     detect=metric_detector('rpc_timeouts_total{topic="heat.engine.create_stack"}', 1.0, lambda: HEAT_RPC),
     explain=lambda broken, fixed: (
         f"model: heat.create_stack p95 {broken.metric(_CREATE_P95)} s "
@@ -202,6 +205,7 @@ MEMCACHED: Entry = Entry(
     patch={"openstack.memcached.memory": "30Gi"},
     broken={"openstack.memcached.memory": "256Mi"},
     rule=_memcached_rule,
+    size_dependent=True,
     detect=_memcached_detect,
     explain=lambda broken, fixed: (
         f"model: {broken.metric('keystone_validations_total')} validations reached keystone, hit ratio "
@@ -240,6 +244,7 @@ DNS_LOSS: Entry = Entry(
     patch=None,
     broken=dict(kubedns.ENTRY.broken or {}),
     rule=_dns_loss_rule,
+    size_dependent=True,
     detect=metric_detector("db_connection_failures_total", 1.0, lambda: DNS_LOSS),
     explain=lambda broken, fixed: (
         f"model: the services' pools keep their connections, so galera.ccp is looked up only when a pool "
@@ -281,6 +286,7 @@ HEAT_SLOW: Entry = Entry(
     patch={"openstack.heat.api_workers": 1},
     broken={"openstack.heat.api_workers": 48},
     rule=_heat_workers_rule,
+    size_dependent=True,
     detect=metric_detector("heat_api_slow_requests_total", 1.0, lambda: HEAT_SLOW),
     # An injected fault, labelled so: a heat-api worker's thread blocks for 90 s about once per
     # worker-hour (both figures ours, assumptions), only where it has another worker to race

@@ -150,6 +150,7 @@ CONVERGENCE: Entry = Entry(
     patch={"openstack.heat.convergence_engine": False},
     broken={"openstack.heat.convergence_engine": True},
     rule=_convergence_rule,
+    size_dependent=True,
     detect=metric_detector("heat_metadata_lost_total", 1.0, lambda: CONVERGENCE),
     # An injected fault, labelled so: a tenth of the metadata pushes lost (our figure, an
     # assumption: the report gives none); it acts only with convergence on. The model shows the

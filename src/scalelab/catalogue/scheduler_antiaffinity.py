@@ -50,6 +50,7 @@ ENTRY: Entry = Entry(
     patch={"scheduler.generation": "1.5.2"},
     broken={"scheduler.generation": "1.5"},
     rule=rule,
+    size_dependent=True,
     detect=detect,
     harm=slo_broken,
     explain=explain,

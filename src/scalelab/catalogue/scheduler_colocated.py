@@ -46,6 +46,7 @@ ENTRY: Entry = Entry(
     patch={"placement.scheduler": "dedicated"},
     broken={"placement.scheduler": "colocated"},
     rule=rule,
+    size_dependent=True,
     detect=detect,
     harm=slo_broken,
     explain=explain,

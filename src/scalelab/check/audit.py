@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scalelab.catalogue import onsets
 from scalelab.catalogue.registry import ENTRIES
 from scalelab.check import ansible, ccp, kube, nginx, oslo
 from scalelab.check.files import MAX_TREE_BYTES, Unreadable, compose_all, read_text
@@ -212,6 +213,20 @@ def _where(sources: list[Source]) -> list[tuple[str, tuple[int, ...] | None]]:
     return [(sorted(by_file)[0], None)]
 
 
+def _with_onset(finding: Finding, onset: onsets.Onset, size: int | None) -> Finding:
+    """A size-dependent finding with where the model shows its harm; below that size, info.
+    Where the model shows none at any size tried, the severity stays: the files hold what the
+    report fixed, and the model's silence is its gap, not a proof of safety."""
+    ev = finding.evidence
+    severity = finding.severity
+    not_yet = ""
+    if size is not None and onset.onset is not None and size < onset.onset:
+        severity, not_yet = "info", f"at {size} nodes no harm yet: "
+    value = f"{ev.value}; {not_yet}{onset.says()}" if ev.value else f"{not_yet}{onset.says()}"
+    evidence = Evidence(file=ev.file, lines=ev.lines, value=value, metric=ev.metric, observed=ev.observed)
+    return Finding(finding.id, severity, finding.title, evidence, finding.fix)
+
+
 def collect(paths: list[Path]) -> Imported:
     """Every file under ``paths`` read, and the values only several files decide."""
     imported = Imported()
@@ -259,6 +274,9 @@ def audit(paths: list[Path], nodes: int | None = None) -> Report:
                                        metric=found.evidence.metric, observed=found.evidence.observed), found.fix)
         if finding is None:
             continue
+        onset = onsets.table().get(entry.id) if entry.size_dependent else None
+        if onset is not None:
+            finding = _with_onset(finding, onset, size)
         sources = [s for p in _evidence_paths(entry.id, finding) for s in imported.sources.get(p, [])]
         if not sources:
             continue
