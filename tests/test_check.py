@@ -298,3 +298,32 @@ def test_a_49_mib_config_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
     path.write_text("items:\n" + line * ((49 * 2**20) // len(line)), encoding="utf-8")
     (read,) = read_file(path, "big.yaml").files
     assert read.unreadable is not None and "larger than 8 MiB" in read.unreadable
+
+
+def test_fuel_ccp_includes_are_followed_inside_the_given_paths(tmp_path: Path) -> None:
+    """ccp.yaml's ``!include`` list: a file under the given path is read once (a loop reads
+    nothing twice), a missing one or one outside is listed as unreadable with the line."""
+    (tmp_path / "deploy" / "more").mkdir(parents=True)
+    write(tmp_path / "deploy", "ccp.yaml", "builder: {push: true}\n---\n!include\n- more/configs.yaml\n"
+                                           "- missing.yaml\n- ../secret.yaml\n- ccp.yaml\n")
+    write(tmp_path / "deploy" / "more", "configs.yaml", "configs:\n  memcached:\n    ram: 256\n")
+    write(tmp_path, "secret.yaml", "configs:\n  memcached:\n    ram: 30720\n")
+    report = audit([tmp_path / "deploy"])
+    files = {f.path: f for f in report.files}
+    assert files["ccp.yaml"].kind == "ccp-config" and files["more/configs.yaml"].values_read == 1
+    assert "ccp.yaml:5: no such file" in str(files["missing.yaml"].unreadable)
+    assert "outside the paths given" in str(files["../secret.yaml"].unreadable)
+    assert [f.path for f in report.files].count("more/configs.yaml") == 1
+    assert report.imported.values["openstack.memcached.memory"] == 256 * 2**20
+
+
+def test_a_value_not_of_its_settings_form_is_unknown_with_file_line_and_why(tmp_path: Path) -> None:
+    write(tmp_path, "heat.conf", "[DEFAULT]\nrpc_response_timeout = soon\n\n[heat_api]\nworkers = -3\n")
+    doc = audit([tmp_path]).json()
+    unknown = {u["path"]: u for u in doc["unknown"]}
+    assert unknown["openstack.heat.rpc_response_timeout"]["line"] == 2
+    assert "'soon'" in unknown["openstack.heat.rpc_response_timeout"]["why"]
+    assert unknown["openstack.heat.api_workers"]["line"] == 5
+    assert "heat-api-slow-workers" not in {f["id"] for f in doc["findings"]}
+    result = CliRunner().invoke(main, ["check", str(tmp_path)])
+    assert result.exit_code == 1 and "unknown openstack.heat.rpc_response_timeout" in result.output

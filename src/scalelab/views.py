@@ -145,6 +145,9 @@ def check(doc: dict[str, Any]) -> None:
     for f in doc["files"]:
         table.add_row(escape(f["path"]), f["kind"], str(f["values_read"]), escape(f["unreadable"] or ""))
     out.print(table)
+    for u in doc.get("unknown", []):
+        out.print(f"[dim]unknown[/] {escape(u['path'])} [dim]{escape(u['file'])}:{u['line'] or '?'}[/]: "
+                  f"{escape(u['why'])}")
     out.print(f"{len(doc['findings'])} findings in {len(doc['files'])} files")
 
 

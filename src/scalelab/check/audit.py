@@ -23,7 +23,7 @@ from scalelab.check import ansible, ccp, kube, nginx, oslo
 from scalelab.check.files import MAX_TREE_BYTES, Unreadable, compose_all, read_text
 from scalelab.check.provenance import FileRead, Imported, Source
 from scalelab.results import Evidence, Finding
-from scalelab.spec.loader import apply_patch, validate
+from scalelab.spec.loader import ScenarioError, apply_patch, validate
 from scalelab.spec.model import Scenario
 
 INI_SECTION = ("[DEFAULT]", "[database]", "[keystone_authtoken]", "[oslo_messaging_rabbit]")
@@ -37,7 +37,8 @@ class Report:
     imported: Imported
 
     def json(self) -> dict[str, Any]:
-        return {"findings": [f.to_json() for f in self.findings], "files": [f.json() for f in self.files]}
+        return {"findings": [f.to_json() for f in self.findings], "files": [f.json() for f in self.files],
+                "unknown": self.imported.unknown_json()}
 
 
 def _files(paths: list[Path]) -> list[tuple[Path, str, Path]]:
@@ -111,7 +112,9 @@ def _dnsmasq(lines: set[str]) -> bool:
 def _yaml(docs: list[Any], text: str, path: Path, display: str, roots: list[Path]) -> Imported:
     out = Imported()
     for doc in docs:
-        if kube.is_manifest(doc):
+        if ccp.is_include(doc):
+            out.merge(ccp.read_include(doc, display, path))
+        elif kube.is_manifest(doc):
             out.merge(kube.read(doc, display))
         elif ccp.is_topology(doc):
             out.merge(ccp.read_topology(doc, display))
@@ -121,6 +124,9 @@ def _yaml(docs: list[Any], text: str, path: Path, display: str, roots: list[Path
             out.merge(ccp.read_prometheus(doc, display))
         elif ansible.is_group_vars(doc):
             out.merge(ansible.read_group_vars(doc, display))
+    if len({f.path for f in out.files}) < len(out.files):  # a multi-document file is one file
+        out.files = [FileRead(display, "+".join(dict.fromkeys(f.kind for f in out.files)),
+                              sum(f.values_read for f in out.files))]
     if not out.files:
         if nginx.looks_like(text):  # an nginx.conf may compose as one YAML scalar
             return nginx.read(path, display, roots)
@@ -227,11 +233,42 @@ def _with_onset(finding: Finding, onset: onsets.Onset, size: int | None) -> Find
     return Finding(finding.id, severity, finding.title, evidence, finding.fix)
 
 
+def _follow_includes(imported: Imported, roots: list[Path], read: set[Path]) -> None:
+    """fuel-ccp's ``!include`` lists: files under a given path not read yet are read (and
+    their own includes followed); a missing one, or one outside the paths given, is listed
+    as unreadable with the include's line. ``read`` holds every file read so far: a loop
+    reads nothing twice."""
+    done = 0
+    while done < len(imported.facts.get("ccp_includes", [])):
+        display, including, name, at = imported.facts["ccp_includes"][done]
+        done += 1
+        target = (Path(including).parent / name).resolve()
+        root = next((r for r in roots if target == r or target.is_relative_to(r)), None)
+        why = None
+        if root is None:
+            why = f"included by {display}:{at}, outside the paths given: not read"
+        elif not target.is_file():
+            why = f"included by {display}:{at}: no such file"
+        if why is not None:
+            imported.files.append(FileRead(name, "ccp-include", 0, why))
+            continue
+        if target in read:
+            continue
+        read.add(target)
+        assert root is not None
+        shown = target.relative_to(root).as_posix() if root.is_dir() else target.name
+        imported.merge(read_file(target, shown, root))
+
+
 def collect(paths: list[Path]) -> Imported:
-    """Every file under ``paths`` read, and the values only several files decide."""
+    """Every file under ``paths`` read (and the files fuel-ccp's includes name), and the
+    values only several files decide."""
     imported = Imported()
+    read: set[Path] = set()
     for path, display, root in _files(paths):
+        read.add(path.resolve())
         imported.merge(read_file(path, display, root))
+    _follow_includes(imported, [p.resolve() for p in paths], read)
     _decide(imported)
     return imported
 
@@ -241,10 +278,36 @@ def configuration_patch(imported: Imported) -> dict[str, Any]:
     return _patch(imported)
 
 
+def configure(base: Scenario, imported: Imported) -> Scenario:
+    """``base`` with every imported value the spec accepts; a value it refuses (a duration
+    that is not one, a negative count) becomes unknown, naming its file, line and why: one
+    bad value never sinks the audit of the others."""
+    patch = _patch(imported)
+    try:
+        return apply_patch(base, patch, source="the files")
+    except ScenarioError:
+        pass
+    accepted: dict[str, Any] = {}
+    for path, value in patch.items():
+        try:
+            apply_patch(base, {**accepted, path: value}, source="the files")
+        except ScenarioError as error:
+            sources = [s for p, ss in imported.sources.items() if p == path or p.startswith(path + ".")
+                       for s in ss if s.lines]
+            where = sources[-1] if sources else Source("the files")
+            imported.not_readable(path, where.file, (where.lines or (0,))[0], str(error).split(": ", 1)[-1])
+            for dropped in [p for p in imported.values if p == path or p.startswith(path + ".")]:
+                del imported.values[dropped]
+                imported.sources.pop(dropped, None)  # no finding rests on a value not read
+            continue
+        accepted[path] = value
+    return apply_patch(base, accepted, source="the files")
+
+
 def audit(paths: list[Path], nodes: int | None = None) -> Report:
     imported = collect(paths)
     base = validate({"name": "check"}, "scalelab check")
-    configured = apply_patch(base, _patch(imported), source="the files")
+    configured = configure(base, imported)
     size = _size(imported, nodes)
     sized: dict[int, Scenario] = {}
 

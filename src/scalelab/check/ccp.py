@@ -2,8 +2,10 @@
 defaults and ``configs`` (memcached's ``ram``, ``k8s_external_ip``, Heat's endpoint type and node
 ports, the ingress), and Prometheus configs and deployments of the report's lab.
 
-``ccp.yaml``'s ``!include`` lists are not followed (the included files are read when given);
-values under unknown tags are unknown.
+``ccp.yaml``'s ``!include`` lists name the files fuel-ccp merges into it: each is followed
+(relative to the including file) when it lies under a path given and was not read already; one
+that is missing, loops or lies outside is listed as unreadable, naming the include's line.
+Values under unknown tags are unknown.
 """
 
 from __future__ import annotations
@@ -47,6 +49,23 @@ def read_topology(doc: yaml.Node, display: str) -> Imported:
     return out
 
 
+INCLUDE_TAG = "!include"
+
+
+def is_include(doc: yaml.Node) -> bool:
+    return doc.tag == INCLUDE_TAG and isinstance(doc, yaml.SequenceNode)
+
+
+def read_include(doc: yaml.Node, display: str, path: object) -> Imported:
+    """A ``!include`` document: the files it names (followed by the audit), as a fact."""
+    out = Imported()
+    assert isinstance(doc, yaml.SequenceNode)
+    names = [(str(scalar(item)), line(item)) for item in doc.value if isinstance(scalar(item), str)]
+    out.facts["ccp_includes"] = [(display, path, name, at) for name, at in names]
+    out.files.append(FileRead(display, "ccp-config", 0))
+    return out
+
+
 def is_configs(doc: yaml.Node) -> bool:
     return isinstance(get(doc, "configs"), yaml.MappingNode)
 
@@ -58,8 +77,10 @@ def _put(out: Imported, path: str, node: yaml.Node | None, display: str, scale: 
     if value is None or is_template(value):
         out.not_readable(path, display, line(node))
         return 0
-    out.put(path, value * scale if scale != 1.0 else value, display, [line(node)])
-    return 1
+    if scale == 1.0:
+        out.put(path, value, display, [line(node)])
+        return 1
+    return int(out.put_parsed(path, value, lambda raw: float(raw) * scale, display, line(node)))
 
 
 def read_configs(doc: yaml.Node, display: str) -> Imported:

@@ -98,8 +98,7 @@ def _apiserver(args: list[tuple[str, int]], out: Imported, display: str) -> int:
     if inflight is None:
         out.absent("apiserver.max_requests_inflight", display)
         return 0
-    out.put("apiserver.max_requests_inflight", int(inflight[0]), display, [inflight[1]])
-    return 1
+    return int(out.put_parsed("apiserver.max_requests_inflight", inflight[0], int, display, inflight[1]))
 
 
 def _limit(container: yaml.Node, resource: str) -> tuple[Any, int] | None:
@@ -111,13 +110,11 @@ def _kubedns(doc: yaml.Node, container: yaml.Node, out: Imported, display: str) 
     count = 0
     replicas = get(doc, "spec", "replicas")
     if replicas is not None:
-        out.put("dns.replicas", int(scalar(replicas)), display, [line(replicas)])
-        count += 1
+        count += out.put_parsed("dns.replicas", scalar(replicas), int, display, line(replicas))
     for resource, path in (("cpu", "dns.kubedns_cpu_limit"), ("memory", "dns.kubedns_memory_limit")):
         found = _limit(container, resource)
         if found is not None:
-            out.put(path, parse_quantity(str(found[0])), display, [found[1]])
-            count += 1
+            count += out.put_parsed(path, str(found[0]), parse_quantity, display, found[1])
     return count
 
 
@@ -130,14 +127,13 @@ def _dnsmasq(container: yaml.Node, args: list[tuple[str, int]], out: Imported, d
         if found is None:
             out.absent(path, display, args_line)  # dnsmasq's own default applies
         else:
-            out.put(path, int(found[0]), display, [found[1]])
-            count += 1
+            count += out.put_parsed(path, found[0], int, display, found[1])
     cpu = _limit(container, "cpu")
     if cpu is None:
         out.values["dns.dnsmasq_cpu_limit"] = None
         out.absent("dns.dnsmasq_cpu_limit", display, [key_line(container, "name") or line(container)])
     else:
-        out.put("dns.dnsmasq_cpu_limit", parse_quantity(str(cpu[0])), display, [cpu[1]])
+        out.put_parsed("dns.dnsmasq_cpu_limit", str(cpu[0]), parse_quantity, display, cpu[1])
         count += 1
     return count
 

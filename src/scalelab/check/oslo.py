@@ -123,10 +123,9 @@ def read(text: str, name: str, display: str) -> Imported:
             continue
         values, line = found
         raw = values[-1] if values else ""
-        if service == "heat" and path == "api_workers" and int(raw) == 0:
+        if service == "heat" and path == "api_workers" and raw.strip() == "0":
             continue  # 0: one per CPU, the spec's default
-        out.put(prefix + path, convert(raw), display, [line])
-        read_count += 1
+        read_count += out.put_parsed(prefix + path, raw, convert, display, line)
     read_count += _service_specific(service, parser, out, display)
     out.values["openstack.enabled"] = True
     out.files.append(FileRead(display, f"oslo-conf:{service}", read_count))

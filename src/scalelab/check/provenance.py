@@ -9,8 +9,11 @@ tags the importer cannot read are *unknown*: listed, never guessed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+UNKNOWN_WHY = "a template expression or an unknown tag"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Imported:
     files: list[FileRead] = field(default_factory=list)
     #: facts that decide a value only across files (static pods' folders, inventory groups)
     facts: dict[str, Any] = field(default_factory=dict)
+    #: why an unknown value could not be read (by spec path)
+    why: dict[str, str] = field(default_factory=dict)
 
     def put(self, path: str, value: Any, file: str, lines: list[int] | tuple[int, ...]) -> None:
         """A setting read from ``file`` at ``lines``."""
@@ -55,15 +60,34 @@ class Imported:
         the finding should point there)."""
         self.sources.setdefault(path, []).append(Source(file, tuple(sorted(set(lines))) or None))
 
-    def not_readable(self, path: str, file: str, line: int) -> None:
-        """A value the importer cannot read (a template expression, an unknown tag)."""
+    def not_readable(self, path: str, file: str, line: int, why: str = UNKNOWN_WHY) -> None:
+        """A value the importer cannot read (a template expression, an unknown tag, a value not
+        of the setting's form)."""
         self.unknown[path] = Source(file, (line,))
+        self.why[path] = why
+
+    def put_parsed(self, path: str, raw: Any, convert: Callable[[Any], Any], file: str, line: int) -> bool:
+        """A setting read through ``convert``; a raw value not of its form is unknown (with
+        why), never a crash: files are untrusted."""
+        try:
+            value = convert(raw)
+        except (ValueError, TypeError, ArithmeticError) as error:
+            self.not_readable(path, file, line, f"{raw!r} is not of this setting's form ({error})")
+            return False
+        self.put(path, value, file, [line])
+        return True
+
+    def unknown_json(self) -> list[dict[str, Any]]:
+        return [{"path": path, "file": source.file, "line": (source.lines or (None,))[0],
+                 "why": self.why.get(path, UNKNOWN_WHY)}
+                for path, source in sorted(self.unknown.items())]
 
     def merge(self, other: Imported) -> None:
         self.values.update(other.values)
         for path, sources in other.sources.items():
             self.sources.setdefault(path, []).extend(sources)
         self.unknown.update(other.unknown)
+        self.why.update(other.why)
         self.files.extend(other.files)
         for key, value in other.facts.items():
             self.facts.setdefault(key, []).extend(value)

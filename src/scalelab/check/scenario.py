@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from scalelab.check.audit import collect, configuration_patch
+from scalelab.check.audit import collect, configuration_patch, configure
 from scalelab.check.provenance import Imported
 from scalelab.spec.loader import file_builtin, validate
 from scalelab.spec.profiles import nested
@@ -32,6 +32,7 @@ def _size(doc: dict[str, Any], nodes: int, openstack: bool) -> None:
 def document(paths: list[Path], nodes: int | None = None, name: str | None = None) -> tuple[dict[str, Any], Imported]:
     """The scenario document of the files (validated), and what was imported."""
     imported = collect(paths)
+    configure(validate({"name": "import"}, "scalelab import"), imported)  # values the spec refuses: unknown
     values = configuration_patch(imported)
     openstack = bool(values.get("openstack.enabled"))
     doc: dict[str, Any] = {"name": name or (paths[0].stem if paths else "imported") or "imported",
@@ -55,9 +56,8 @@ def render(doc: dict[str, Any], imported: Imported) -> str:
         origin = f"  ({'; '.join(where)})" if where else "  (decided by the files together, or by an absent option)"
         lines.append(f"# {path} = {imported.values[path]!r}{origin}")
     if imported.unknown:
-        lines += ["#", "# Unknown (a template or an unknown tag), left at the defaults:"]
-        lines += [f"#   {path}  ({s.file}:{s.lines[0] if s.lines else '?'})"
-                  for path, s in sorted(imported.unknown.items())]
+        lines += ["#", "# Unknown (not read: why in brackets), left at the defaults:"]
+        lines += [f"#   {u['path']}  ({u['file']}:{u['line'] or '?'}) [{u['why']}]" for u in imported.unknown_json()]
     unread = [f for f in imported.files if f.unreadable]
     if unread:
         lines += ["#", "# Files that could not be read:"] + [f"#   {f.path}: {f.unreadable}" for f in unread]
