@@ -327,3 +327,25 @@ def test_a_value_not_of_its_settings_form_is_unknown_with_file_line_and_why(tmp_
     assert "heat-api-slow-workers" not in {f["id"] for f in doc["findings"]}
     result = CliRunner().invoke(main, ["check", str(tmp_path)])
     assert result.exit_code == 1 and "unknown openstack.heat.rpc_response_timeout" in result.output
+
+
+@pytest.mark.parametrize(("pin", "mapped"), [("oslo.db===4.13.4", False), ("oslo.db===4.13.5", True),
+                                             ("oslo.db==4.15.0", False), ("oslo-db===4.17.0", True)])
+def test_the_oslo_db_release_decides_whether_pxc_deadlocks_are_retried(tmp_path: Path, pin: str,
+                                                                       mapped: bool) -> None:
+    """oslo.db maps PXC's wsrep deadlock from 4.13.5 (Newton backport) and 4.17.0, not in the
+    Ocata pre-releases between; a constraints file (any name) says which one runs."""
+    write(tmp_path, "pins", f"# upper constraints\nnova===14.0.2\n{pin}\noslo.config===3.17.1\n")
+    write(tmp_path, "nova.conf", "[DEFAULT]\nhost = compute1\n\n[database]\nmax_pool_size = 5\n")
+    report = audit([tmp_path])
+    assert report.imported.values["openstack.galera.wsrep_deadlock_mapped"] is mapped
+    pxc = [f for f in report.findings if f.id == "pxc-deadlock-not-retried"]
+    assert pxc, "nova's undecorated paths stay: the finding remains"
+    assert any(f.evidence.file == "pins" and f.evidence.lines == (3,) for f in pxc)
+    assert ("oslo.db's wsrep deadlock mapping" in str(pxc[0].evidence.value)) is not mapped
+
+
+def test_an_oslo_db_range_is_unknown_not_guessed(tmp_path: Path) -> None:
+    write(tmp_path, "requirements.txt", "oslo.db>=4.10.0\nsix>=1.9\n")
+    (u,) = audit([tmp_path]).json()["unknown"]
+    assert u["path"] == "openstack.galera.wsrep_deadlock_mapped" and "range" in u["why"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from scalelab.catalogue import onsets
 from scalelab.catalogue.registry import ENTRIES
-from scalelab.check import ansible, ccp, kube, nginx, oslo
+from scalelab.check import ansible, ccp, kube, nginx, oslo, requirements
 from scalelab.check.files import MAX_TREE_BYTES, Unreadable, compose_all, read_text
 from scalelab.check.provenance import FileRead, Imported, Source
 from scalelab.results import Evidence, Finding
@@ -71,6 +71,8 @@ def _text_reader(text: str, path: Path) -> Callable[[str, str], Imported] | None
     stripped = {line.strip() for line in text.splitlines()}
     if ansible.looks_like_inventory(text):
         return ansible.read_inventory
+    if requirements.looks_like(text.splitlines()):
+        return requirements.read
     if _dnsmasq(stripped):
         return _dnsmasq_conf
     if stripped & set(INI_SECTION) and "{" not in text:
