@@ -114,3 +114,10 @@ def test_fuel_ccp_configs_and_topology(ram: str, port: str, ip: str, services: l
 @given(st.booleans(), YAML_VALUE)
 def test_prometheus(remote: bool, url: str) -> None:
     checked("prometheus.yml", "scrape_configs: []\n" + (f"remote_write:\n  - url: {url}\n" if remote else ""))
+
+
+@FUZZ
+@given(st.sampled_from(["===", "==", ">=", "~=", "<"]), TOKEN, st.lists(TOKEN, max_size=3))
+def test_pip_constraints(op: str, version: str, others: list[str]) -> None:
+    checked("upper-constraints.txt", f"oslo.db{op}{version}\n" + "".join(f"pkg{i}==={v}\n"
+                                                                         for i, v in enumerate(others)))

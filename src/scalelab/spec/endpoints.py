@@ -40,11 +40,15 @@ HEAT_SERVICES: dict[str, tuple[str, int, str]] = {
 }
 
 
+#: an IPv4 address or a DNS name (what a URL's host may be without brackets)
+HOST_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$"
+
+
 class Endpoints(Section):
     # fuel-ccp's configs.k8s_external_ip: the Kubernetes node address node-port URLs name
     # (None: no node-port URL is published). Default: the lab's env-1 node address that the
     # corpus's fixed configs.yaml carries (../shared/corpus/real-configs/SOURCES.md)
-    k8s_external_ip: str | None = "172.20.8.61"
+    k8s_external_ip: Annotated[str, Field(pattern=HOST_PATTERN)] | None = "172.20.8.61"
     ingress_domain: str = "ccp.external"  # fuel-ccp ingress.domain
     ingress_port: Annotated[int, Field(ge=1, le=65535)] = 8443  # fuel-ccp ingress.port
     # DNS domains a VM on a tenant network resolves names in (none by default: its resolver
@@ -78,7 +82,10 @@ def unreachable_from_vm(url: str | None, service: str, node_ports: dict[int, str
         return "url", f"no URL for {service} (no endpoint in the catalogue and none configured)"
     if not deployed:
         return "service", f"{service} is not deployed: nothing serves {url}"
-    host, port = parse_url(url)
+    try:
+        host, port = parse_url(url)
+    except ValueError as error:  # a configured URL is the user's text: "http://[", "http://h:port"
+        return "url", f"{url!r} is not a URL ({error})"
     if is_address(host):
         return _at_address(host, port, service, node_ports, endpoints)
     return _at_name(host, port, ingress_tls, endpoints)
