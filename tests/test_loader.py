@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scalelab.scenarios import builtin_names, load_scenario
-from scalelab.spec.loader import ScenarioError, apply_patch, parse_set
+from scalelab.spec.loader import ScenarioError, apply_patch, parse_set, validate
 
 
 def _write(tmp_path: Path, text: str | bytes, name: str = "s.yaml") -> str:
@@ -157,3 +157,11 @@ def test_a_profile_reaches_the_generated_fixed_campaign() -> None:
     # the fixes themselves hold on every profile
     assert {s.node_proxy.proxy_timeout for s in (calibrated, priors, modern)} == {600.0}
     assert {s.scheduler.generation for s in (calibrated, priors)} == {"1.5.2"}
+
+
+def test_a_node_address_that_is_no_host_names_the_field_and_the_form() -> None:
+    with pytest.raises(ScenarioError, match=r"f\.yaml: openstack\.endpoints\.k8s_external_ip: expected an IPv4 "
+                                            r"address or a DNS name, got '\['"):
+        validate({"name": "x", "openstack": {"endpoints": {"k8s_external_ip": "["}}}, "f.yaml")
+    assert validate({"name": "x", "openstack": {"endpoints": {"k8s_external_ip": "node-1.lab"}}},
+                    "f.yaml").openstack.endpoints.k8s_external_ip == "node-1.lab"

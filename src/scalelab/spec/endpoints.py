@@ -21,10 +21,11 @@ use (``vm_resolvable_domains``).
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from scalelab.spec.base import Section
 
@@ -41,14 +42,20 @@ HEAT_SERVICES: dict[str, tuple[str, int, str]] = {
 
 
 #: an IPv4 address or a DNS name (what a URL's host may be without brackets)
-HOST_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$"
+HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$")
+
+
+def _host(value: str) -> str:
+    if not HOST.match(value):
+        raise ValueError(f"expected an IPv4 address or a DNS name, got {value!r}")
+    return value
 
 
 class Endpoints(Section):
     # fuel-ccp's configs.k8s_external_ip: the Kubernetes node address node-port URLs name
     # (None: no node-port URL is published). Default: the lab's env-1 node address that the
     # corpus's fixed configs.yaml carries (../shared/corpus/real-configs/SOURCES.md)
-    k8s_external_ip: Annotated[str, Field(pattern=HOST_PATTERN)] | None = "172.20.8.61"
+    k8s_external_ip: Annotated[str, AfterValidator(_host)] | None = "172.20.8.61"
     ingress_domain: str = "ccp.external"  # fuel-ccp ingress.domain
     ingress_port: Annotated[int, Field(ge=1, le=65535)] = 8443  # fuel-ccp ingress.port
     # DNS domains a VM on a tenant network resolves names in (none by default: its resolver
