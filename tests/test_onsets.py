@@ -3,14 +3,17 @@ harm, generated from the model; the committed table is what the model says today
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scalelab.catalogue import onsets as committed
 from scalelab.catalogue.onsets import Onset, parse
 from scalelab.catalogue.registry import ENTRIES
+from scalelab.cli import main
 from scalelab.onsets import KUBERNETES_HOSTS, OPENSTACK_COMPUTES, document, generate, ladder, size_dependent
 from scalelab.reproduce import scenarios_for
 
@@ -73,3 +76,14 @@ def test_regenerating_rows_gives_the_committed_ones() -> None:
     fresh = document(generate(chosen, jobs=2))["entries"]
     table = committed.table()
     assert fresh == {e.id: table[e.id].json() for e in chosen}
+
+
+def test_the_command_prints_rows_and_refuses_a_partial_write() -> None:
+    result = CliRunner().invoke(main, ["onsets", "calico-full-mesh", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.output)["entries"]["calico-full-mesh"]
+    assert row == committed.table()["calico-full-mesh"].json()
+    partial = CliRunner().invoke(main, ["onsets", "calico-full-mesh", "--write"])
+    assert partial.exit_code == 2 and "regenerate the whole table" in partial.output
+    wrong = CliRunner().invoke(main, ["onsets", "heat-domain-missing"])
+    assert wrong.exit_code == 2 and "not a size-dependent entry" in wrong.output
