@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from scalelab.reproduce import scenarios_for
 from scalelab.runner import RunRecord, execute
 from scalelab.scenarios import apply_patch
 from scalelab.spec.model import Scenario
+from scalelab.sweep import run_all
 
 #: worker hosts of the Kubernetes campaign (5 VMs each: 50 .. 1800 nodes; the report's 900 and twice it)
 KUBERNETES_HOSTS = (10, 20, 50, 100, 180, 360)
@@ -61,11 +61,8 @@ def generate(entries: Sequence[Entry], jobs: int = 2,
     """Every entry's ladder run (the largest runs first, ``jobs`` in parallel)."""
     plans = {e.id: ladder(scenarios_for(e)[0]) for e in entries}
     work = sorted((s for runs in plans.values() for s in runs), key=lambda s: s.nodes, reverse=True)
-    if jobs > 1 and len(work) > 1 and run is execute:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
-            done = list(pool.map(run, work))
-    else:
-        done = [run(s) for s in work]
+    # the model's runs on sweep's pool; another ``run`` (a test's stand-in) in this process
+    done = run_all(work, jobs) if run is execute else [run(s) for s in work]
     records = {s.name: rec for s, rec in zip(work, done, strict=True)}
     table = {}
     for entry in entries:
