@@ -52,6 +52,8 @@ DETECTOR_CASES: dict[str, tuple[dict[str, float], dict[str, float]]] = {
                           "kubedns_restarts_total": 0.0}),
     "docker-hang": ({"pods_stuck_end": 4.0}, {"pods_stuck_end": 0.0}),
     "calico-full-mesh": ({"route_convergence_seconds": 300.0}, {"route_convergence_seconds": 5.0}),
+    "monitoring-retention-loss": ({"monitoring_durable_share": 0.0, "prometheus_query_seconds_p99": 60.0},
+                                  {"monitoring_durable_share": 1.0}),
     "pxc-deadlock-not-retried": ({"db_deadlock_failures_total": 28.0}, {"db_deadlock_failures_total": 0.0}),
     "neutron-db-pool": ({'db_pool_timeouts_total{service="neutron"}': 3.0},
                         {'db_pool_timeouts_total{service="neutron"}': 0.0}),

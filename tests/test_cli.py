@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from scalelab.catalogue import registry
 from scalelab.cli import main
 
 SMALL = ["--set", "topology.worker_hosts=2", "--set", "workload.0.duration=30s",
@@ -57,14 +60,22 @@ def test_catalogue_lists_every_id() -> None:
     assert code == 0
     ids = [d["id"] for d in json.loads(out)]
     assert len(ids) == 24 and ids[0] == "apiserver-reconnect-storm"
-    assert {d["status"] for d in json.loads(out)} == {"modelled", "not_modelled"}
+    assert {d["status"] for d in json.loads(out)} == {"modelled"}  # every entry has a reproduction
 
 
-def test_reproduce_not_modelled_exits_1(store_path: str) -> None:
+def _unmodelled(monkeypatch: pytest.MonkeyPatch, entry_id: str) -> None:
+    """An entry as it was before its reproduction existed (data only, with its reason)."""
+    entry = registry.ENTRIES[entry_id]
+    monkeypatch.setitem(registry.ENTRIES, entry_id, dataclasses.replace(
+        entry, reproduction=None, detect=None, not_modelled_reason="no model of it yet"))
+
+
+def test_reproduce_not_modelled_exits_1(store_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _unmodelled(monkeypatch, "monitoring-retention-loss")
     code, out, _ = _invoke("reproduce", "monitoring-retention-loss", "--format", "json", "--store", store_path)
     assert code == 1
     doc = json.loads(out)
-    assert doc["status"] == "not_modelled" and doc["passed"] is False
+    assert doc["status"] == "not_modelled" and doc["passed"] is False and doc["gap"] == "no model of it yet"
 
 
 def test_run_accepts_every_phase_kind(store_path: str, tmp_path: Path) -> None:
@@ -83,4 +94,5 @@ def test_reproduce_all_by_layer_and_layer_needs_all(store_path: str) -> None:
     code, out, err = _invoke("reproduce", "pxc-deadlock-not-retried", "--layer", "openstack", "--store", store_path)
     assert code == 2 and "--layer: only with 'all'" in err
     code, out, _ = _invoke("reproduce", "all", "--layer", "monitoring", "--format", "json", "--store", store_path)
-    assert code == 1 and [d["id"] for d in json.loads(out)] == ["monitoring-retention-loss"]
+    assert code == 0 and [d["id"] for d in json.loads(out)] == ["monitoring-retention-loss"]
+    assert json.loads(out)[0]["status"] == "reproduced"

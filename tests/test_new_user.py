@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from scalelab.catalogue import registry
 from scalelab.cli import main
 from scalelab.scenarios import load_scenario
 
@@ -150,13 +153,17 @@ def test_output_for_pipes_and_for_scripts(store_path: str) -> None:
     assert " %" in table and "/s" in table
 
 
-def test_reproduce_and_catalogue_read_as_settings_and_reasons(store_path: str) -> None:
+def test_reproduce_and_catalogue_read_as_settings_and_reasons(store_path: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _err = _invoke("catalogue", "apiserver-reconnect-storm")
     assert code == 0
     assert "  node_proxy.proxy_timeout: 10m" in out and "  node_proxy.proxy_timeout: 3s" in out
     assert "{'" not in out
+    entry = registry.ENTRIES["monitoring-retention-loss"]  # as an entry without its model reads
+    monkeypatch.setitem(registry.ENTRIES, entry.id, dataclasses.replace(
+        entry, reproduction=None, detect=None, not_modelled_reason="no model of it yet"))
     code, out, _err = _invoke("reproduce", "monitoring-retention-loss", "--store", store_path)
-    assert code == 1 and "not_modelled" in out and "why: " in out
+    assert code == 1 and "not_modelled" in out and "why: no model of it yet" in out
     code, out, _err = _invoke("catalogue")
     assert "why not modelled" in out
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from scalelab import cluster
 from scalelab.cluster.assembly import Assembly
 from scalelab.cluster.kubernetes import KubernetesLayer, cohort_tick
+from scalelab.cluster.monitoring import MonitoringLayer
 from scalelab.cluster.openstack import OpenStackLayer
 from scalelab.components.node_proxy import Fidelity
 from scalelab.results import Results, Window
@@ -25,6 +26,7 @@ class Simulation:
         self.recorder = asm.recorder
         self.kubernetes = KubernetesLayer(asm, fidelity)
         self.openstack = OpenStackLayer(asm, self.kubernetes.dns, self.kubernetes.openstack_dns_name)
+        self.monitoring = MonitoringLayer(asm, self.kubernetes.workload_pods)
         asm.check_declared(cluster.FAULT_KINDS, cluster.RECONFIGURABLE)
         asm.inject_faults()
 

@@ -15,13 +15,13 @@ from scalelab.catalogue import (
     calico_mesh,
     docker_hang,
     kubedns,
+    monitoring_retention,
     openstack_capacity,
     openstack_config,
     openstack_heat,
     scheduler_antiaffinity,
     scheduler_colocated,
 )
-from scalelab.catalogue.data import DATA_ENTRIES
 from scalelab.catalogue.entry import Entry
 
 ORDER = (
@@ -40,7 +40,8 @@ def _build() -> dict[str, Entry]:
     for entry in (apiserver_reconnect.ENTRY, apiserver_inflight.INFLIGHT, scheduler_antiaffinity.ENTRY,
                   scheduler_colocated.ENTRY, apiserver_inflight.EXPIRY, kubedns.ENTRY,
                   docker_hang.ENTRY, calico_mesh.ENTRY, *openstack_capacity.ENTRIES,
-                  *openstack_config.ENTRIES, *openstack_heat.ENTRIES, *DATA_ENTRIES):
+                  *openstack_config.ENTRIES, *openstack_heat.ENTRIES,
+                  monitoring_retention.ENTRY):
         if entry.id in entries:
             raise ValueError(f"catalogue entry {entry.id!r} registered twice")
         entries[entry.id] = entry

@@ -10,6 +10,8 @@ Values under unknown tags are unknown.
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from scalelab.check.files import get, is_template, keys, line, scalar
@@ -107,6 +109,11 @@ def is_prometheus(doc: yaml.Node) -> bool:
 def read_prometheus(doc: yaml.Node, display: str) -> Imported:
     """A Prometheus config: remote storage (``remote_write``) or local storage only."""
     out = Imported()
+    scrape = get(doc, "scrape_configs")
+    out.put("monitoring.prometheus", True, display, [line(scrape)] if scrape is not None else [])
+    interval = _node_scrape_interval(doc, scrape)
+    if interval is not None:
+        out.put_parsed("monitoring.node_scrape_interval", scalar(interval), str, display, line(interval))
     remote = get(doc, "remote_write")
     if remote is not None:
         out.put("monitoring.remote_storage", True, display, [line(remote)])
@@ -117,16 +124,43 @@ def read_prometheus(doc: yaml.Node, display: str) -> Imported:
     return out
 
 
+def _node_scrape_interval(doc: yaml.Node, scrape: yaml.Node | None) -> yaml.Node | None:
+    """The interval of the first job scraping Kubernetes nodes (``kubernetes_sd_configs``
+    with ``role: node``), else the global one."""
+    jobs = scrape.value if isinstance(scrape, yaml.SequenceNode) else []
+    for job in jobs:
+        discovery = get(job, "kubernetes_sd_configs")
+        roles = discovery.value if isinstance(discovery, yaml.SequenceNode) else []
+        if any(scalar(get(sd, "role")) == "node" for sd in roles):
+            return get(job, "scrape_interval") or get(doc, "global", "scrape_interval")
+    return None
+
+
 def mentions_prometheus(text: str) -> bool:
     return "prom/prometheus" in text or "-storage.local.retention" in text
 
 
+#: Prometheus 1.x storage flags and the ``monitoring`` paths they set (v1.4.0 flag names)
+PROMETHEUS_FLAGS = {"storage.local.retention": ("monitoring.retention", str),
+                    "storage.local.memory-chunks": ("monitoring.memory_chunks", int),
+                    "storage.local.max-chunks-to-persist": ("monitoring.max_chunks_to_persist", int),
+                    "storage.local.chunk-encoding-version": ("monitoring.chunk_encoding", int)}
+_FLAG = re.compile(r"-{1,2}(storage\.local\.[a-z.-]+)(?:=|\s+)([^\s'\"]+)")
+
+
 def read_prometheus_deployment(text: str, display: str) -> Imported:
     """A task that starts Prometheus 1.x with flags: remote storage only through
-    ``-storage.remote.*`` flags in that version."""
+    ``-storage.remote.*`` flags in that version; the storage flags the model uses (retention,
+    memory-chunks, max-chunks-to-persist, chunk encoding) as the file sets them."""
     out = Imported()
     for number, text_line in enumerate(text.splitlines(), start=1):
+        if "prom/prometheus" in text_line:
+            out.put("monitoring.prometheus", True, display, [number])
         if "-storage.remote." in text_line:
             out.put("monitoring.remote_storage", True, display, [number])
+        for flag, raw in _FLAG.findall(text_line):
+            if flag in PROMETHEUS_FLAGS:
+                path, convert = PROMETHEUS_FLAGS[flag]
+                out.put_parsed(path, raw, convert, display, number)
     out.files.append(FileRead(display, "prometheus-deployment", len(out.values)))
     return out

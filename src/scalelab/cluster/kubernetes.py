@@ -286,5 +286,9 @@ class KubernetesLayer:
         assert isinstance(phase, DnsLoadPhase)
         return DnsLoad(self.asm.engine, phase, self.dns, self.asm.recorder, self.asm.rng.stream("dns_load")).start()
 
+    def workload_pods(self) -> float:
+        """Pods of the workload phases running now."""
+        return float(sum(d.running for d in self.deploys))
+
     def _finish_workload(self, recorder: Recorder) -> None:
         recorder.final("pods_running_workload", float(sum(d.running for d in self.deploys)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scalelab.metrics.monitoring_summary import summarise_monitoring
 from scalelab.metrics.openstack_summary import summarise_openstack
 from scalelab.results import Distribution, Measurements, Window
 from scalelab.spec.model import Scenario
@@ -170,6 +171,7 @@ def summarise(m: Measurements, window: Window, scenario: Scenario) -> dict[str, 
     out.update(_labelled_quantiles(m, "api_request_seconds", (0.5, 0.9, 0.99)))
     out.update(_labelled_quantiles(m, "pod_startup_seconds", (0.5, 0.9, 0.99)))
     out.update(summarise_openstack(m, scenario.openstack.enabled))
+    out.update(summarise_monitoring(m, scenario.monitoring.prometheus))
     return out
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from scalelab.spec.base import NonNegativeDuration, PositiveDuration, Section
+from scalelab.spec.monitoring import Monitoring
 from scalelab.spec.openstack import POD_SERVICES, OpenStack
 from scalelab.spec.rally_task import parse as parse_rally_task
 from scalelab.spec.slices import SlicesPhase, TrafficPhase
@@ -262,10 +263,6 @@ class Remediation(Section):
     # The report's workaround, automated: restart docker after this many runtime timeouts.
     detect_after_timeouts: PositiveInt = 1
     docker_restart_seconds: PositiveDuration = 30.0  # assumption: stop + start of dockerd
-
-
-class Monitoring(Section):
-    remote_storage: bool = False
 
 
 class ClusterSpec(Section):
