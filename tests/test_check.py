@@ -349,3 +349,19 @@ def test_an_oslo_db_range_is_unknown_not_guessed(tmp_path: Path) -> None:
     write(tmp_path, "requirements.txt", "oslo.db>=4.10.0\nsix>=1.9\n")
     (u,) = audit([tmp_path]).json()["unknown"]
     assert u["path"] == "openstack.galera.wsrep_deadlock_mapped" and "range" in u["why"]
+
+
+def test_the_labs_prometheus_files_give_the_monitoring_model_its_settings(tmp_path: Path) -> None:
+    from scalelab.check.ccp import read_prometheus_deployment
+
+    lab = CORPUS / "broken" / "performance-docs"
+    deployment = read_prometheus_deployment(
+        (lab / "prometheus-grafana-telegraf" / "docker_prometheus.yaml").read_text(), "docker_prometheus.yaml")
+    assert deployment.values == {"monitoring.prometheus": True, "monitoring.retention": "168h0m0s",
+                                 "monitoring.memory_chunks": 50502740, "monitoring.max_chunks_to_persist": 3024288}
+    out = tmp_path / "lab.yaml"
+    code = CliRunner().invoke(main, ["import", str(lab), "-o", str(out)])
+    assert code.exit_code == 0, code.output
+    assert "monitoring.node_scrape_interval = '30s'  (rendered/var/lib/prometheus/prometheus.yml:25)" in out.read_text()
+    bad = read_prometheus_deployment("command: '-storage.local.memory-chunks=lots'", "p.yaml")
+    assert "monitoring.memory_chunks" not in bad.values and "monitoring.memory_chunks" in bad.unknown
