@@ -75,6 +75,19 @@ class Assembly:
         self._add(self.hosts, "host", name, cores)  # type: ignore[arg-type]
         return cores
 
+    def cpu_gauge(self, cores: Cores, owner: str) -> Callable[[], float]:
+        """A gauge of one process's CPU % (100 = one thread) on its host over the last sample
+        interval, for any layer's processes."""
+        every = self.recorder.sample_every
+        last = [0.0]
+
+        def read() -> float:
+            busy = cores.owner_busy_seconds(owner)
+            previous, last[0] = last[0], busy
+            return 100.0 * (busy - previous) / every
+
+        return read
+
     def every_tick(self, name: str, step: Tick) -> None:
         self._add(self._ticks, "tick", name, step)  # type: ignore[arg-type]
 

@@ -9,8 +9,6 @@ lifecycle, reconfiguration, faults, finish) is registered, never hard-wired else
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from scalelab.cluster.assembly import Assembly
@@ -37,7 +35,6 @@ from scalelab.components.watch_fanout import WatchFanout
 from scalelab.facts import RESOURCE_INDEX
 from scalelab.metrics.recorder import Recorder
 from scalelab.metrics.summary import STATIC_PODS_PER_NODE
-from scalelab.sim import Cores
 from scalelab.spec.model import DensityPhase, DeployPhase, DnsLoadPhase, LoadPhase, Scenario
 from scalelab.workload.density import DENSITY_LABEL, density_nodes, density_pods
 from scalelab.workload.density import record as record_density
@@ -182,34 +179,21 @@ class KubernetesLayer:
         asm.on_finish("calico", self.bgp.finish)
 
     def _gauges(self, recorder: Recorder) -> None:
-        last_cpu: dict[str, float] = {}
         for api in self.apiservers:
             recorder.gauge(f'apiserver_cpu_percent{{apiserver="{api.index}"}}',
-                           self._cpu_gauge(api.cores, api.owner, last_cpu))
-        recorder.gauge("etcd_cpu_percent", self._cpu_gauge(self.etcd.cores, ETCD_OWNER, {}))
+                           self.asm.cpu_gauge(api.cores, api.owner))
+        recorder.gauge("etcd_cpu_percent", self.asm.cpu_gauge(self.etcd.cores, ETCD_OWNER))
         sc, engine = self.asm.scenario, self.asm.engine
         memory = ControlPlaneMemory(self.objects, recorder, sc.etcd, sc.apiserver)
         recorder.gauge("etcd_memory_bytes",
                        lambda: memory.etcd_bytes(engine.now, recorder.counters.get("etcd_operations_total", 0.0)))
         recorder.gauge("apiserver_memory_bytes", memory.apiserver_bytes)
-        recorder.gauge("scheduler_cpu_percent", self._cpu_gauge(self.scheduler.cores, SCHEDULER_OWNER, {}))
+        recorder.gauge("scheduler_cpu_percent", self.asm.cpu_gauge(self.scheduler.cores, SCHEDULER_OWNER))
         recorder.gauge("apiserver_inflight_max", lambda: float(max(a.inflight.in_use for a in self.apiservers)))
         recorder.gauge("node_proxy_reconnects_total", lambda: float(self.proxies.reconnects))
         handshakes = [f'apiserver_tls_handshakes_total{{apiserver="{a.index}"}}' for a in self.apiservers]
         recorder.gauge("apiserver_tls_handshakes_total",
                        lambda: sum(recorder.counters.get(name, 0.0) for name in handshakes))
-
-    def _cpu_gauge(self, cores: Cores, owner: str, last: dict[str, float]) -> Callable[[], float]:
-        """CPU % (100 = one thread) of one process on its host over the last sample interval."""
-        every = self.asm.recorder.sample_every
-
-        def read() -> float:
-            busy = cores.owner_busy_seconds(owner)
-            prev = last.get(owner, 0.0)
-            last[owner] = busy
-            return 100.0 * (busy - prev) / every
-
-        return read
 
     def _reconfigure_apiservers(self, sc: Scenario) -> None:
         for api in self.apiservers:

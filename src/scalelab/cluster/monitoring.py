@@ -39,15 +39,7 @@ class MonitoringLayer:
         prom.settle()
         asm.engine.schedule(STEP_SECONDS, self._step)
         asm.engine.schedule(sc.monitoring.dashboard_refresh, self._refresh)
-        last: dict[str, float] = {}
-        every = asm.recorder.sample_every
-
-        def cpu_percent() -> float:
-            busy = cores.owner_busy_seconds(OWNER)
-            previous, last[OWNER] = last.get(OWNER, 0.0), busy
-            return 100.0 * (busy - previous) / every
-
-        asm.recorder.gauge("prometheus_cpu_percent", cpu_percent)
+        asm.recorder.gauge("prometheus_cpu_percent", asm.cpu_gauge(cores, OWNER))
         asm.recorder.gauge("prometheus_memory_chunks", prom.memory_chunks)
         asm.recorder.gauge("prometheus_chunks_to_persist", lambda: prom.waiting)
         asm.recorder.gauge("prometheus_persistence_urgency_score", lambda: prom.urgency)
