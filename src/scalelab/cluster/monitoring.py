@@ -14,6 +14,7 @@ from scalelab.cluster.assembly import Assembly
 from scalelab.components.prometheus import OWNER, STEP_SECONDS, Prometheus
 from scalelab.metrics.summary import STATIC_PODS_PER_NODE
 
+#: Prometheus runs on a bare-metal host of the lab's kind (hosts.hardware), its own
 HOST = "monitoring-host"
 
 

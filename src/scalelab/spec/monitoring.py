@@ -63,8 +63,6 @@ class Monitoring(Section):
     #: one write of a batch to the remote store; None: the store's disk ``fsync`` plus a
     #: LAN round trip (InfluxDB 1.x syncs its WAL on every write by default)
     remote_send_seconds: PositiveDuration | None = None
-    #: the host Prometheus runs on: ``hardware`` (a bare-metal host of the lab's kind)
-    host: Literal["hardware"] = "hardware"
     #: CPU cost per ingested sample (scrape, parse, append): a prior, see the model card
     ingest_cpu_seconds_per_sample: PositiveDuration = Field(default=5e-6)
     #: CPU cost per sample a query decodes and evaluates: a prior, see the model card
