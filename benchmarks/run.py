@@ -64,24 +64,77 @@ print(open("/proc/self/status").read().split("VmHWM:")[1].split()[0], file=sys.s
 """
 
 
-def campaign_benchmarks() -> list[Result]:
-    """The default ``scalelab run`` (campaign-900), in a child process for its peak RSS."""
+def _peak_run(*args: str) -> tuple[float, float, dict[str, Any]]:
+    """``scalelab ARGS --format json`` in a child process: its wall time, its peak resident
+    memory (MiB) and its JSON document."""
     with tempfile.TemporaryDirectory() as tmp:
         # The child prints its own peak (VmHWM) last on stderr: RUSAGE_CHILDREN would report the
         # largest of every child this script ever waited for (reproduce's pool workers included).
-        cmd = [sys.executable, "-c", PEAK_OF_RUN, "run", "--format", "json", "--store", f"{tmp}/b.duckdb"]
+        cmd = [sys.executable, "-c", PEAK_OF_RUN, *args, "--format", "json", "--store", f"{tmp}/b.duckdb"]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         wall = time.perf_counter() - t0
     rss_kib = int(proc.stderr.strip().splitlines()[-1])
-    doc = json.loads(proc.stdout)
-    detail = {"command": "scalelab run (campaign-900)", "nodes": doc["summary"]["nodes"],
-              "pods_running": doc["summary"]["pods_running"], "sim_seconds": doc["sim_seconds"],
-              "events": doc["events"], "run_wall_seconds": doc["wall_seconds"]}
+    return wall, rss_kib / 1024.0, json.loads(proc.stdout)
+
+
+def _run_detail(command: str, doc: dict[str, Any]) -> dict[str, Any]:
+    summary = doc["summary"]
+    return {"command": command, "nodes": summary["nodes"], "pods_running": summary["pods_running"],
+            "sim_seconds": doc["sim_seconds"], "events": doc["events"], "run_wall_seconds": doc["wall_seconds"]}
+
+
+def campaign_benchmarks() -> list[Result]:
+    """The default ``scalelab run`` (campaign-900), in a child process for its peak RSS."""
+    wall, rss_mib, doc = _peak_run("run")
+    detail = _run_detail("scalelab run (campaign-900)", doc)
     return [
         _result("campaign_900_wall_seconds", wall, "s", 30.0, "<=", detail),
-        _result("campaign_900_peak_rss_mib", rss_kib / 1024.0, "MiB", 1024.0, "<=", detail),
+        _result("campaign_900_peak_rss_mib", rss_mib, "MiB", 1024.0, "<=", detail),
     ]
+
+
+def scale_5000() -> list[Result]:
+    """``scalelab run scale-5000``: 5000 nodes, 150,000 pods."""
+    wall, rss_mib, doc = _peak_run("run", "scale-5000")
+    detail = _run_detail("scalelab run scale-5000", doc)
+    return [_result("scale_5000_wall_seconds", wall, "s", 300.0, "<=", detail),
+            _result("scale_5000_peak_rss_mib", rss_mib, "MiB", 2048.0, "<=", detail)]
+
+
+def scale_100k() -> list[Result]:
+    """``scalelab run scale-100k``: 100,000 nodes, 1,000,000 pods."""
+    wall, rss_mib, doc = _peak_run("run", "scale-100k")
+    detail = _run_detail("scalelab run scale-100k", doc)
+    return [_result("scale_100k_wall_seconds", wall, "s", 600.0, "<=", detail),
+            _result("scale_100k_peak_rss_mib", rss_mib, "MiB", 8192.0, "<=", detail)]
+
+
+#: The scale_exponent sizes: worker hosts (x 5 VMs) for 900, 4500 and 22,500 nodes.
+EXPONENT_HOSTS = (180, 900, 4500)
+
+
+def scale_exponent() -> list[Result]:
+    """The slope of log wall time against log nodes for scale-5000 resized to 900, 4500 and
+    22,500 nodes. The density test's creation rate and the scheduler's client are held per
+    node (scale-5000's 100 per second per 5000 nodes), so every size runs the same test for
+    the same simulated time: a model whose cost per node and per pod is constant scores 1."""
+    import numpy as np
+
+    walls, details = [], []
+    for hosts in EXPONENT_HOSTS:
+        nodes = hosts * 5
+        qps, burst = 100.0 * nodes / 5000, max(1, round(100.0 * nodes / 5000))
+        sets = [f"topology.worker_hosts={hosts}", f"controller_manager.qps={qps}", f"controller_manager.burst={burst}",
+                f"scheduler.qps={qps}", f"scheduler.burst={burst}"]
+        args = [a for s in sets for a in ("--set", s)]
+        wall, rss_mib, doc = _peak_run("run", "scale-5000", *args)
+        walls.append(wall)
+        details.append({**_run_detail(f"scalelab run scale-5000 {' '.join(args)}", doc), "wall_seconds": round(wall, 2),
+                        "peak_rss_mib": round(rss_mib, 1)})
+    nodes = np.array([h * 5 for h in EXPONENT_HOSTS], dtype=float)
+    slope = float(np.polyfit(np.log(nodes), np.log(np.array(walls)), 1)[0])
+    return [_result("scale_exponent", slope, "", 1.1, "<=", {"runs": details})]
 
 
 def _place_all(nodes: int, pods: list[Any], cpu: float, memory: float) -> tuple[int, float]:
@@ -268,6 +321,11 @@ def check_hostile_50mb() -> list[Result]:
 
 
 GROUPS: dict[str, Callable[[], list[Result]]] = {
+    "scale_5000_wall_seconds": scale_5000,
+    "scale_5000_peak_rss_mib": scale_5000,
+    "scale_100k_wall_seconds": scale_100k,
+    "scale_100k_peak_rss_mib": scale_100k,
+    "scale_exponent": scale_exponent,
     "check_hostile_50mb_seconds": check_hostile_50mb,
     "sweep_parallel_speedup": sweep_parallel_speedup,
     "check_1000_files_seconds": check_1000_files,

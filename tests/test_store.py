@@ -81,6 +81,27 @@ def test_a_stored_run_is_summarised_again_to_the_same_figures(store_path: str) -
     assert findings == rec.findings
 
 
+def test_distributions_of_a_store_written_as_lists_still_read(store_path: str) -> None:
+    """Stores written before observations were kept as raw bytes hold them as DOUBLE[] lists."""
+    import duckdb
+    import numpy as np
+
+    store = Store(store_path)
+    rec = execute(small(deploy=True, steady="30s"))
+    store.save(rec, __version__)
+    name, dist = next(iter(rec.measurements.distributions.items()))
+    con = duckdb.connect(store_path)
+    con.execute("DELETE FROM distribution_data WHERE run_id = ? AND name = ?", [rec.run_id, name])
+    con.execute("INSERT INTO distributions VALUES (?, ?, ?, ?)",
+                [rec.run_id, name, dist.values.tolist(), dist.weights.tolist()])
+    con.close()
+    measurements, _window = store.measurements(rec.run_id)
+    assert set(measurements.distributions) == set(rec.measurements.distributions)
+    for key, stored in measurements.distributions.items():
+        assert np.array_equal(stored.values, rec.measurements.distributions[key].values)
+        assert np.array_equal(stored.weights, rec.measurements.distributions[key].weights)
+
+
 def test_importing_the_store_loads_no_simulator_component() -> None:
     code = ("import sys, scalelab.store; "
             "print(sorted(m for m in sys.modules if m.startswith(('scalelab.components', 'scalelab.simulation', "

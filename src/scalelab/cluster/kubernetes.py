@@ -106,7 +106,8 @@ class KubernetesLayer:
         proxy_rng = rng.stream("node_proxy")
         self.table = ConnectionTable(nodes, clients, len(self.apiservers), proxy_rng,
                                      min(sc.node_proxy.proxy_timeout, 1.0))
-        self.reflectors = Reflectors(engine, self.table, self.apiservers, objects, recorder, proxy_rng)
+        self.reflectors = Reflectors(engine, self.table, self.apiservers, objects, recorder, proxy_rng,
+                                     bookmarks=sc.apiserver.watch_bookmarks)
         self.proxies = NodeProxies(engine, self.table, self.reflectors, self.apiservers, recorder,
                                    sc.node_proxy.proxy_timeout, sc.node_proxy.balance, fidelity)
         self.fanout = WatchFanout(engine, self.table, self.reflectors, self.apiservers, objects, recorder)

@@ -32,9 +32,6 @@ READ_PASSES = (1, 1)
 WRITE_PASSES = (1, 2)
 
 
-def _noop() -> None:
-    """Completion of background CPU work nobody waits for."""
-
 
 MUTATING_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -132,7 +129,7 @@ class ApiServer:
         rejected = weight - got
         if rejected > 0:
             self.recorder.inc('apiserver_request_total{code="429"}', rejected)
-            self._charge(self.spec.request_cpu_seconds, _noop, weight=rejected)
+            self.cores.burn(self.spec.request_cpu_seconds, weight=rejected, owner=self.owner)
             if done is not None:
                 self.engine.schedule(0.0, done, 429, rejected)
         if got <= 0:
@@ -175,7 +172,7 @@ class ApiServer:
             self.recorder.inc(f'apiserver_tls_handshakes_total{{apiserver="{self.index}"}}', count)
             self.recorder.inc("apiserver_tls_handshakes_wasted_total", count)
             work = self.spec.tcp_accept_cpu_seconds + self.spec.tls_handshake_cpu_seconds
-            self._charge(work, _noop, weight=count)
+            self.cores.burn(work, weight=count, owner=self.owner)
 
     def register_watches(self, count: float, replayed_events: float = 0.0) -> None:
         """Background cost of ``count`` watch requests on open connections; a watch from a
@@ -184,7 +181,7 @@ class ApiServer:
         if count > 0:
             self.recorder.inc("apiserver_watch_requests_total", count)
             work = self.spec.request_cpu_seconds + replayed_events / count * self.spec.filter_cpu_seconds
-            self._charge(work, _noop, weight=count)
+            self.cores.burn(work, weight=count, owner=self.owner)
 
     def list_cost(self, scanned: float, returned: float, object_bytes: float) -> float:
         """CPU of one LIST served from the watch cache (resourceVersion 0): every cached
@@ -199,4 +196,4 @@ class ApiServer:
         work = (events * object_bytes / self._json + events * watchers * self.spec.filter_cpu_seconds
                 + delivered * object_bytes / self._client)
         if work > 0:
-            self._charge(work, _noop)
+            self.cores.burn(work, owner=self.owner)

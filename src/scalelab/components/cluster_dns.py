@@ -42,9 +42,6 @@ def query_names(form: str, host_search_domains: int) -> tuple[list[bool], list[b
     negative = [True] * (CLUSTER_SEARCH_DOMAINS + host_search_domains) + [False]
     return external, negative
 
-def _noop() -> None:
-    pass
-
 class ClusterDns:
     """kube-dns replicas behind the kube-dns Service (kube-proxy spreads queries evenly).
 
@@ -96,7 +93,7 @@ class ClusterDns:
         work = events * object_bytes / self.spec.kubedns_decode_bytes_per_cpu_second
         for pod in self.pods:
             if self.engine.now >= pod.kubedns_down_until:
-                pod.kubedns.submit(work, _noop, owner="kubedns-watch")
+                pod.kubedns.burn(work, owner="kubedns-watch")
 
     def watch_memory(self, stored_objects: Callable[[], float], every: float = 10.0) -> None:
         """Every ``every`` seconds, kubedns's memory from what it stores (Services and

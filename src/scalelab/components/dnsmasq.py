@@ -16,6 +16,7 @@ Model card: docs/models/dns.md.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from functools import partial
 
@@ -116,8 +117,37 @@ class Dnsmasq:
         self.hits += int(counts[hit_names].sum())
         self.last_used[hit_names] = now
         for name in asked[~valid].tolist():
-            for t in np.sort(rng.uniform(0.0, window, int(counts[name]))).tolist():
-                self.engine.schedule(t, self.query, name, 0, on_failure)
+            times = (now + np.sort(rng.uniform(0.0, window, int(counts[name])))).tolist()
+            self.engine.at(times[0], self._arrival, name, times, 0, on_failure)
+
+    def _arrival(self, name: int, times: list[float], index: int, on_failure: Callable[[int], None]) -> None:
+        """The ``index``-th query this tick for a name that missed the cache when the tick
+        began. While the name is not cached every query is an event of its own (it forwards,
+        joins the forward in flight or is refused: the forward table is where the symptom
+        lives); once one finds the answer cached, the tick's later queries for the name are
+        hits too, counted together: an answer lives 30 s and a tick is at most 1 s. (Only a
+        restart or an LRU eviction later in the same tick would have turned one of them into a
+        miss.) This keeps a tick's events per name bounded by the queries made before its
+        answer, not by every pod's lookups; the queries sent to a restarting dnsmasq fail
+        together."""
+        if self.engine.now < self.down_until:
+            # restarting: every query until the port opens again fails the same way, at once
+            end = bisect.bisect_left(times, self.down_until, lo=index)
+            self.recorder.inc("dns_queries_to_restarting_dnsmasq_total", end - index)
+            on_failure(end - index)
+            if end < len(times):
+                self.engine.at(times[end], self._arrival, name, times, end, on_failure)
+            return
+        hits_before = self.hits
+        self.query(name, 0, on_failure)
+        later = len(times) - index - 1
+        if later == 0:
+            return
+        if self.hits > hits_before:  # this one was answered from the cache: so are the rest
+            self.hits += later
+            self.last_used[name] = times[-1]
+            return
+        self.engine.at(times[index + 1], self._arrival, name, times, index + 1, on_failure)
 
     def query(self, name: int, attempt: int, on_failure: Callable[[int], None]) -> None:
         """One workload query that missed the cache (or found it expired meanwhile)."""

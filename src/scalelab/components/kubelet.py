@@ -1,5 +1,8 @@
 """kubelet (1.5): node status every 10 s, pods started on its node, its watches.
 
+With node leases (1.14+, ``kubelet.node_leases``) the 10 s heartbeat is a PUT of a small Lease
+and the Node's status is written every ``node_status_report_frequency`` (5 min).
+
 Each kubelet holds one HTTP/2 connection through its node's proxy (``node_proxy``) carrying
 its reflectors (its pods by ``spec.nodeName``, its own Node, all Services) and its requests.
 Node status (1.5 ``tryUpdateNodeStatus``): GET the Node, then PUT its status; the PUT is a
@@ -35,6 +38,8 @@ CLIENT = "kubelet"
 GET_NODE = ApiCall("GET", "nodes", "cluster")
 PUT_NODE_STATUS = ApiCall("PUT", "nodes", "cluster")
 PUT_POD_STATUS = ApiCall("PUT", "pods", "namespace")
+#: The node lease renewal (kubelet 1.14+ ``nodelease`` controller: an update of its Lease).
+PUT_LEASE = ApiCall("PUT", "leases", "namespace")
 #: The final delete of a pod whose containers are gone (1.5 status manager: grace period 0).
 DELETE_POD = ApiCall("DELETE", "pods", "namespace")
 
@@ -53,25 +58,62 @@ class Kubelets:
         self.fanout = fanout
         self.apiservers = list(apiservers)
         self.recorder = recorder
-        period = spec.node_status_update_frequency
-        self.next_status = rng.uniform(0.0, period, nodes)
+        self.next_status = rng.uniform(0.0, self._status_period(spec), nodes)
+        #: when each node renews its lease next (None: no leases, the status is the heartbeat)
+        self.next_lease = rng.uniform(0.0, spec.node_status_update_frequency, nodes) if spec.node_leases else None
         self._limiters: dict[int, TokenBucket] = {}
         self.pod_start_seconds = 2.0
         #: events stored in an etcd of their own (``etcd.separate_events``)
         self.separate_events = False
 
     def reconfigure(self, spec: KubeletSpec) -> None:
+        """New kubelet flags on every node: leases start (each node's first renewal now) or stop."""
+        if spec.node_leases and self.next_lease is None:
+            self.next_lease = np.full(self.nodes, self.engine.now)
+        elif not spec.node_leases:
+            self.next_lease = None
         self.spec = spec
+
+    @staticmethod
+    def _status_period(spec: KubeletSpec) -> float:
+        """How often a node writes its status: every heartbeat, or with leases every report."""
+        return spec.node_status_report_frequency if spec.node_leases else spec.node_status_update_frequency
 
     # -- node status ------------------------------------------------------------------
     def tick(self) -> None:
         now = self.engine.now
+        if self.next_lease is not None:
+            renew = np.flatnonzero(self.next_lease <= now)
+            if len(renew):
+                self.next_lease[renew] = np.maximum(self.next_lease[renew] + self.spec.node_status_update_frequency,
+                                                    now)
+                self._renew_leases(renew)
         due = np.flatnonzero(self.next_status <= now)
         if len(due) == 0:
             return
-        period = self.spec.node_status_update_frequency
-        self.next_status[due] = np.maximum(self.next_status[due] + period, now)
+        self.next_status[due] = np.maximum(self.next_status[due] + self._status_period(self.spec), now)
         self._send_status(due)
+
+    def _renew_leases(self, nodes: np.ndarray) -> None:
+        conns = self.table.conn_of(nodes, CLIENT)
+        self.table.touch(conns, self.engine.now)
+        upstream = self.table.upstream[conns]
+        for a, api in enumerate(self.apiservers):
+            group = nodes[upstream == a]
+            if len(group):
+                reply = CohortReply(group, self._lease_renewed, self._retry_lease)
+                api.request(PUT_LEASE, float(self.spec.lease_object_bytes), reply, weight=len(group))
+
+    def _retry_lease(self, nodes: np.ndarray) -> None:
+        self.engine.schedule(facts.RETRY_AFTER_SECONDS, self._renew_leases, nodes)
+
+    def _lease_renewed(self, nodes: np.ndarray) -> None:
+        """A Lease change reaches every apiserver's watch cache from etcd (each decodes it); the
+        node lifecycle controller's informer, on the first apiserver, is its one watcher."""
+        self.recorder.inc("kubelet_lease_renewals_total", len(nodes))
+        size = float(self.spec.lease_object_bytes)
+        for a, api in enumerate(self.apiservers):
+            api.fanout(len(nodes), 1.0 if a == 0 else 0.0, float(len(nodes)) if a == 0 else 0.0, size)
 
     def _send_status(self, nodes: np.ndarray) -> None:
         conns = self.table.conn_of(nodes, CLIENT)
@@ -100,9 +142,13 @@ class Kubelets:
 
     def node_down(self, node: int) -> None:
         self.next_status[node] = np.inf
+        if self.next_lease is not None:
+            self.next_lease[node] = np.inf
 
     def node_up(self, node: int) -> None:
         self.next_status[node] = self.engine.now
+        if self.next_lease is not None:
+            self.next_lease[node] = self.engine.now
 
     # -- pods -------------------------------------------------------------------------
     def pod_bound(self, node: int, on_running: Callable[[], None],

@@ -169,8 +169,7 @@ class Prometheus:
             samples = rate * dt
             self.ingested += samples
             jobs = max(1.0, min(self.cores.threads, float(self.nodes)))
-            self.cores.submit(samples * self.spec.ingest_cpu_seconds_per_sample / jobs, _noop,
-                              weight=jobs, owner=OWNER)
+            self.cores.burn(samples * self.spec.ingest_cpu_seconds_per_sample / jobs, weight=jobs, owner=OWNER)
             self._remote(samples, dt)
         was_rushed = self.rushed
         score = self._storage(dt)
@@ -296,6 +295,3 @@ class Prometheus:
         recorder.final("prometheus_remote_samples_sent_total", self.durable)
         recorder.final("prometheus_remote_samples_dropped_total", self.dropped)
 
-
-def _noop() -> None:
-    """Ingestion's CPU has no continuation: it only loads the host."""

@@ -5,7 +5,8 @@ place.
 Per connection and watch slot (arrays): when the watch opened, the events it delivered, its
 server-side deadline and the last resourceVersion the client saw, and whether it must re-list.
 The rules (``scalelab.facts``): a watch times out after [5, 10) min and re-watches from its
-resourceVersion; a watch under 1 s without an event, a 410 Gone (the version fell out of the
+resourceVersion (brought up to date by a bookmark where the apiservers send them, 1.16+); a
+watch under 1 s without an event, a 410 Gone (the version fell out of the
 watch cache) or a failed dial re-lists after 1 s; a LIST answered 429 retries after
 Retry-After. Model card: docs/models/node_proxy.md.
 """
@@ -34,8 +35,11 @@ class Reflectors:
     """Every watch of every node's clients."""
 
     def __init__(self, engine: Engine, table: ConnectionTable, apiservers: Sequence[ApiServer],
-                 objects: ClusterObjects, recorder: Recorder, rng: np.random.Generator) -> None:
+                 objects: ClusterObjects, recorder: Recorder, rng: np.random.Generator,
+                 bookmarks: bool = False) -> None:
+        """``bookmarks``: the apiservers send a bookmark before a watch's deadline."""
         self.engine = engine
+        self.bookmarks = bookmarks
         self.table = table
         self.apiservers = list(apiservers)
         self.objects = objects
@@ -69,6 +73,18 @@ class Reflectors:
         """Which of these watches are open (not waiting for a relist)."""
         open_: np.ndarray = np.isfinite(self.watch_deadline[rows, cols])
         return open_
+
+    def delivered_one(self, row: int, cols: list[int], position: int) -> int:
+        """``delivered`` for the open watches among ``cols`` of one connection (the common
+        case of an event only one node watches, in scalars); returns how many got it."""
+        got = 0
+        deadline, events, seen = self.watch_deadline, self.watch_events, self.watch_seen
+        for col in cols:
+            if deadline[row, col] != np.inf:
+                events[row, col] += 1
+                seen[row, col] = position
+                got += 1
+        return got
 
     def delivered(self, rows: np.ndarray, cols: np.ndarray, position: int) -> None:
         """These watches received an event; the client's resourceVersion moves to it."""
@@ -106,6 +122,10 @@ class Reflectors:
         due_watch = (t.state == UP)[:, None] & (self.watch_deadline <= self.engine.now)
         if due_watch.any():
             rows, cols = np.nonzero(due_watch)
+            if self.bookmarks:
+                # the bookmark 2 s before the deadline moved the client's version to the cache's
+                # head (the events of those 2 s are neglected)
+                self.watch_seen[rows, cols] = self.objects.events[t.res[rows, cols]]
             self._rewatch(rows, cols)
             t.touch(np.unique(rows), self.engine.now)
 

@@ -57,6 +57,14 @@ class WatchFanout:
         watchers = self.reflectors.watchers_per_apiserver(resource)
         if receivers is None:
             receivers = watching_rows
+        if len(receivers) == 0:  # a change no node client watches (a pod not yet bound)
+            self.recorder.inc(self._bytes_counter[resource], 0.0)
+            for a, api in enumerate(self.apiservers):
+                api.fanout(events, watchers[a], 0.0, size)
+            return
+        if len(receivers) == 1:  # one node's client (its pod bound, its pod's status)
+            self._deliver_one(resource, events, int(receivers[0]), col, watchers, position, size)
+            return
         receivers = receivers[t.state[receivers] == UP]
         rows, cols = np.nonzero(col[receivers])
         got = receivers[rows]
@@ -69,3 +77,17 @@ class WatchFanout:
         for a, api in enumerate(self.apiservers):
             api.fanout(events, watchers[a], float(delivered[a]), size)
         t.touch(got, self.engine.now)
+
+    def _deliver_one(self, resource: str, events: int, row: int, col: np.ndarray, watchers: np.ndarray,
+                     position: int, size: float) -> None:
+        """``deliver`` to one connection, the same bookkeeping in scalars."""
+        t = self.table
+        got = 0
+        if t.state[row] == UP:
+            got = self.reflectors.delivered_one(row, np.flatnonzero(col[row]).tolist(), position)
+        self.recorder.inc(self._bytes_counter[resource], float(got) * events * size)
+        upstream = int(t.upstream[row])
+        for a, api in enumerate(self.apiservers):
+            api.fanout(events, watchers[a], float(got) if a == upstream else 0.0, size)
+        if got:
+            t.last_activity[row] = self.engine.now

@@ -219,7 +219,11 @@ class Engine:
         error, like a negative delay."""
         if time < self.now:
             raise ValueError(f"time {time} is in the past (now {self.now})")
-        return self.schedule(time - self.now, callback, *args, priority=priority)
+        # pushed as given: ``now + (time - now)`` can differ from ``time`` in the last bit
+        self._seq += 1
+        entry = Timer((time, priority, self._seq, callback, args))
+        heapq.heappush(self._heap, entry)
+        return entry
 
     def event(self) -> Event:
         return Event(self)

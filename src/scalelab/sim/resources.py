@@ -49,7 +49,7 @@ class Cores:
         self.name = name
         self._v = 0.0
         self._weight = 0.0
-        self._tags: list[tuple[float, int, float, str, Callable[..., None], tuple[Any, ...]]] = []
+        self._tags: list[tuple[float, int, float, str, Callable[..., None] | None, tuple[Any, ...]]] = []
         self._seq = 0
         self._last = 0.0
         self._next: Timer | None = None  # the next completion, rescheduled on every change
@@ -106,11 +106,18 @@ class Cores:
         self._advance()
         return self.owner_busy.get(owner, 0.0)
 
-    def submit(self, work: float, callback: Callable[..., None], *args: Any,
+    def burn(self, work: float, weight: float = 1.0, owner: str = "") -> None:
+        """Run ``work`` CPU-seconds (per unit job) that nobody waits for (watch dispatch, a
+        rejected request, a background apply): it loads the cores, and its end is no event."""
+        self.submit(work, None, weight=weight, owner=owner)
+
+    def submit(self, work: float, callback: Callable[..., None] | None, *args: Any,
                weight: float = 1.0, owner: str = "") -> None:
-        """Run ``work`` CPU-seconds (per unit job) and then call ``callback(*args)``."""
+        """Run ``work`` CPU-seconds (per unit job) and then call ``callback(*args)`` (None:
+        nobody is called, see ``burn``)."""
         if work <= 0:
-            self.engine.schedule(0.0, callback, *args, priority=URGENT)
+            if callback is not None:
+                self.engine.schedule(0.0, callback, *args, priority=URGENT)
             return
         self._advance()
         self._seq += 1
@@ -137,7 +144,7 @@ class Cores:
         count = 0
         for i, (tag, seq, weight, job_owner, _callback, _args) in enumerate(self._tags):
             if job_owner == owner:
-                self._tags[i] = (tag, seq, weight, job_owner, _noop, ())
+                self._tags[i] = (tag, seq, weight, job_owner, None, ())
                 count += 1
         return count
 
@@ -146,20 +153,22 @@ class Cores:
         self._advance()
         tags = self._tags
         eps = 1e-12 * max(1.0, abs(self._v))
+        finished = []
         while tags and tags[0][0] <= self._v + eps:
             _tag, _seq, weight, owner, callback, args = heapq.heappop(tags)
             self._weight -= weight
             self._owner_weight[owner] -= weight
-            self.engine.schedule(0.0, callback, *args, priority=URGENT)
+            if callback is not None:
+                finished.append((callback, args))
         if not tags:
             self._weight = 0.0  # drop float residue
             for owner in self._owner_weight:
                 self._owner_weight[owner] = 0.0
         self._reschedule()
-
-
-def _noop() -> None:
-    """The callback of abandoned work."""
+        # The jobs' continuations run now, in finishing order, once the cores are consistent
+        # again (a continuation may submit more work here).
+        for callback, args in finished:
+            callback(*args)
 
 
 class Slots:

@@ -89,6 +89,10 @@ class ApiServer(Section):
     # kube-apiserver 1.5: watch cache size of nodes, pods, endpoints, services
     # (pkg/registry/cachesize: max(k * clusterSize, 1000) with --target-ram-mb unset -> 1000).
     watch_cache_size: PositiveInt = 1000
+    # Watch bookmarks (KEP 956; beta 1.16, GA 1.17): the watch cache sends a watch a bookmark 2 s
+    # before its deadline (apiserver cacher ``nextBookmarkTime``), so a client re-watching after
+    # the server's timeout holds a current resourceVersion and is never 410 Gone for it. 1.5: none.
+    watch_bookmarks: bool = False
 
 
 class Etcd(Section):
@@ -120,6 +124,15 @@ class NodeProxy(Section):
 
 class Kubelet(Section):
     node_status_update_frequency: PositiveDuration = 10.0  # kubelet 1.5 default
+    # Node leases (NodeLease, GA in 1.17): the heartbeat every node_status_update_frequency is
+    # a PUT of the node's small Lease (coordination.k8s.io; renew interval 25 % of its 40 s
+    # duration = 10 s) and the Node's status is written only every
+    # node_status_report_frequency (KubeletConfiguration default 5m). 1.5: no leases, the
+    # full status every 10 s.
+    node_leases: bool = False
+    node_status_report_frequency: PositiveDuration = 300.0
+    # A Lease as JSON with its metadata and managedFields: ~500 bytes (assumption).
+    lease_object_bytes: PositiveInt = 500
     qps: PositiveFloat = 5.0  # kubelet 1.5 --kube-api-qps
     burst: PositiveInt = 10  # kubelet 1.5 --kube-api-burst
     # Kubelet 1.5 reflectors: its pods (spec.nodeName), its own Node, all Services.
@@ -154,6 +167,10 @@ class Scheduler(Section):
     # tests' ~100 pods/s at 1000 nodes without affinity); 16 goroutines for predicates.
     per_node_cpu_seconds: PositiveFloat = 10e-6
     parallelism: PositiveInt = 16
+    # Filter until this share of the nodes is found feasible and score only those
+    # (--percentage-of-nodes-to-score, kube-scheduler 1.12+; 0 = upstream's adaptive default:
+    # 50 % less a point per 125 nodes, at least 5 % and 100 nodes). None: every node, as 1.5.
+    percentage_of_nodes_to_score: Annotated[int, Field(ge=0, le=100)] | None = None
     # 1.5's inter-pod affinity predicate (components/scheduler/cost.py): a label selector built
     # with validation, 3.3 us (openkruise PR 1068's benchmark of LabelSelectorAsSelector), and
     # one selector match plus the pod lister's copy per placed pod, 0.2 + 0.1 us (assumptions,

@@ -46,11 +46,16 @@ PROFILES: dict[str, dict[str, Any]] = {
     "modern": {
         # kubespray's nginx-proxy template today: proxy_timeout 10m.
         "node_proxy": {"proxy_timeout": "10m"},
-        # kube-scheduler today: PreFilter-computed affinity counts.
-        "scheduler": {"generation": "modern", "assume_ttl_after_bind": True},
+        # kube-scheduler today: PreFilter-computed affinity counts; nodes scored on a sample
+        # (percentageOfNodesToScore left at 0: the adaptive default since 1.14).
+        "scheduler": {"generation": "modern", "assume_ttl_after_bind": True, "percentage_of_nodes_to_score": 0},
         # kube-dns/CoreDNS era defaults: several replicas via the autoscaler.
         # kube-dns 1.6+ (and CoreDNS) probe each container on its own health check.
         "dns": {"replicas": 2, "liveness": "split"},
+        # Watch bookmarks since 1.16 (KEP 956): re-watches after the server timeout resume.
+        "apiserver": {"watch_bookmarks": True},
+        # Node leases since 1.14 (GA 1.17): a small Lease every 10 s, the Node every 5 min.
+        "kubelet": {"node_leases": True},
         # Calico today advises route reflectors past ~100 nodes; kept as the 1.5 default
         # mesh so a scenario states its choice.
     },

@@ -34,12 +34,16 @@ CREATE TABLE IF NOT EXISTS events (run_id VARCHAR, time DOUBLE, kind VARCHAR, de
 CREATE TABLE IF NOT EXISTS counters (run_id VARCHAR, name VARCHAR, value DOUBLE);
 CREATE TABLE IF NOT EXISTS finals (run_id VARCHAR, name VARCHAR, value DOUBLE);
 CREATE TABLE IF NOT EXISTS distributions (run_id VARCHAR, name VARCHAR, "values" DOUBLE[], weights DOUBLE[]);
+CREATE TABLE IF NOT EXISTS distribution_data (run_id VARCHAR, name VARCHAR, "values" BLOB, weights BLOB);
 CREATE TABLE IF NOT EXISTS windows (run_id VARCHAR, sample_every DOUBLE, start DOUBLE, "end" DOUBLE,
                                     run_end DOUBLE);
 CREATE TABLE IF NOT EXISTS sweep_runs (sweep_id VARCHAR, run_id VARCHAR, params VARCHAR);
 CREATE TABLE IF NOT EXISTS reproductions (entry_id VARCHAR, doc VARCHAR);
 """
-TABLES = ("runs", "summaries", "series", "events", "counters", "finals", "distributions", "windows")
+TABLES = ("runs", "summaries", "series", "events", "counters", "finals", "distributions", "distribution_data",
+          "windows")
+#: Byte order of the stored observation arrays (float64).
+FLOATS = np.dtype("<f8")
 
 
 class StoreError(Exception):
@@ -153,9 +157,13 @@ class Store:
                             [[rec.run_id, k, v] for k, v in m.counters.items()])
         if m.finals:
             con.executemany("INSERT INTO finals VALUES (?, ?, ?)", [[rec.run_id, k, v] for k, v in m.finals.items()])
+        # Observations as raw float64 bytes: a million-pod run holds tens of millions of them,
+        # which as DOUBLE[] lists passed through Python objects cost ~150 bytes each at the
+        # write. (``distributions``, DOUBLE[] lists, holds the runs of stores written before.)
         for name, d in m.distributions.items():
-            con.execute("INSERT INTO distributions VALUES (?, ?, ?, ?)",
-                        [rec.run_id, name, d.values.tolist(), d.weights.tolist()])
+            con.execute("INSERT INTO distribution_data VALUES (?, ?, ?, ?)",
+                        [rec.run_id, name, np.ascontiguousarray(d.values, dtype=FLOATS).tobytes(),
+                         np.ascontiguousarray(d.weights, dtype=FLOATS).tobytes()])
         con.execute("INSERT INTO windows VALUES (?, ?, ?, ?, ?)",
                     [rec.run_id, m.sample_every, w.start, w.end, w.run_end])
 
@@ -176,6 +184,11 @@ class Store:
                     [run_id]).fetchall():
                 m.distributions[str(name)] = Distribution(np.asarray(values, dtype=np.float64),
                                                           np.asarray(weights, dtype=np.float64))
+            for name, values, weights in con.execute(
+                    'SELECT name, "values", weights FROM distribution_data WHERE run_id = ? ORDER BY name',
+                    [run_id]).fetchall():
+                m.distributions[str(name)] = Distribution(np.frombuffer(values, dtype=FLOATS).astype(np.float64),
+                                                          np.frombuffer(weights, dtype=FLOATS).astype(np.float64))
             m.samples = [(float(t), str(k), float(v)) for t, k, v in con.execute(
                 "SELECT time, metric, value FROM series WHERE run_id = ? ORDER BY rowid", [run_id]).fetchall()]
             m.events = [RunEvent(float(t), str(k), str(d)) for t, k, d in con.execute(

@@ -91,15 +91,20 @@ class InterPodAffinity:
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
         index = nodes.affinity
-        forbidden = np.zeros(len(nodes), dtype=bool)
+        forbidden: np.ndarray | None = None  # None: no placed pod's anti-affinity selects this pod
         for term, counts in index.anti.values():
             if term.matches(pod):
-                forbidden |= index.per_node(term, counts) > 0
+                hit = index.per_node(term, counts) > 0
+                forbidden = hit if forbidden is None else forbidden | hit
         state["existing_anti"] = forbidden
         return Status()
 
-    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray, str]]:
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray | None, str]]:
         index = nodes.affinity
+        existing = state.get("existing_anti")
+        existing_ok = ~existing if isinstance(existing, np.ndarray) else None
+        if not pod.required_affinity and not pod.required_anti_affinity:
+            return [(existing_ok, EXISTING_ANTI_AFFINITY), (None, ANTI_AFFINITY_MISMATCH), (None, AFFINITY_MISMATCH)]
         affinity_ok = np.ones(len(nodes), dtype=bool)
         for term in pod.required_affinity:
             counts = index.matching_counts(term)
@@ -109,8 +114,6 @@ class InterPodAffinity:
         anti_ok = np.ones(len(nodes), dtype=bool)
         for term in pod.required_anti_affinity:
             anti_ok &= index.per_node(term, index.matching_counts(term)) == 0
-        existing = state.get("existing_anti")
-        existing_ok = ~existing if isinstance(existing, np.ndarray) else np.ones(len(nodes), dtype=bool)
         # upstream's order: existing pods' anti-affinity, the pod's anti-affinity, its affinity
         return [(existing_ok, EXISTING_ANTI_AFFINITY), (anti_ok, ANTI_AFFINITY_MISMATCH),
                 (affinity_ok, AFFINITY_MISMATCH)]

@@ -14,7 +14,8 @@ scheduler of each era spent on it, from the structure of its code (kube-schedule
   first match in the node's topology domain.
 1.5.2 (PR 37691): the same loops, but the selector is built once per term, outside the scan.
 modern: PreFilter walks the placed pods once per cycle (16 goroutines) and Filter is a
-lookup per node: no per-node scan.
+lookup per node: no per-node scan. With ``percentage_of_nodes_to_score`` the per-node work is
+for the nodes the filters walked (``sampling.py``), not the cluster.
 
 Unit costs are spec fields (``scheduler.selector_build_cpu_seconds``,
 ``selector_match_cpu_seconds``, ``pod_list_cpu_seconds``, ``per_node_cpu_seconds``), so that
@@ -57,13 +58,15 @@ def _scan_pairs(pod: PodInfo, nodes: NodeTable) -> float:
     return pairs
 
 
-def cycle_cost(spec: SchedulerSpec, pod: PodInfo, nodes: NodeTable) -> CycleCost:
-    """CPU of scheduling ``pod`` onto ``nodes`` by the algorithm of ``spec.generation``."""
+def cycle_cost(spec: SchedulerSpec, pod: PodInfo, nodes: NodeTable, visited: int | None = None) -> CycleCost:
+    """CPU of scheduling ``pod`` onto ``nodes`` by the algorithm of ``spec.generation``;
+    ``visited``: the nodes a sampling scheduler's filters walk (default all of them)."""
     generation = spec.generation
     build, match, listing = spec.selector_build_cpu_seconds, spec.selector_match_cpu_seconds, spec.pod_list_cpu_seconds
     n = len(nodes)
-    lanes = max(1, min(spec.parallelism, n))
-    base = spec.per_node_cpu_seconds * n
+    walked = n if visited is None else min(n, visited)
+    lanes = max(1, min(spec.parallelism, walked))
+    base = spec.per_node_cpu_seconds * walked
     index = nodes.affinity
     placed = len(index.placed)
     with_affinity = index.with_affinity

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from scalelab.components.scheduler.sampling import NodeView, window
 from scalelab.kube.objects import LabelSelector, NodeAffinity, Taint, Toleration
 
 
@@ -78,7 +79,9 @@ class NodeTable:
 
     def __init__(self, names: list[str], labels: list[dict[str, str]], cpu: np.ndarray,
                  memory: np.ndarray, taints: list[tuple[Taint, ...]] | None = None,
-                 unschedulable: np.ndarray | None = None) -> None:
+                 unschedulable: np.ndarray | None = None, allowed_pods: np.ndarray | None = None) -> None:
+        """``allowed_pods``: each node's ``status.allocatable.pods`` (default the kubelet's
+        ``--max-pods`` 110)."""
         self.names = names
         self.labels = labels
         self.allocatable_cpu = np.asarray(cpu, dtype=np.float64)
@@ -86,6 +89,8 @@ class NodeTable:
         self.requested_cpu = np.zeros(len(names))
         self.requested_memory = np.zeros(len(names))
         self.pod_count = np.zeros(len(names), dtype=np.int64)
+        self.allowed_pods = (np.asarray(allowed_pods, dtype=np.int64) if allowed_pods is not None
+                             else np.full(len(names), DEFAULT_MAX_PODS, dtype=np.int64))
         self.taints = taints or [() for _ in names]
         self.unschedulable = unschedulable if unschedulable is not None else np.zeros(len(names), dtype=bool)
         #: indices of nodes with any taint (most nodes have none: filters skip them)
@@ -131,6 +136,9 @@ class NodeTable:
         self.affinity.remove(node, pod)
 
 
+#: kubelet ``--max-pods`` default (every release since 1.0): a node's allocatable pods.
+DEFAULT_MAX_PODS = 110
+
 CycleState = dict[str, object]
 """Per-cycle scratch space: written once in PreFilter, read many times in Filter/Score."""
 
@@ -144,8 +152,9 @@ class PreFilterPlugin(Protocol):
 class FilterPlugin(Protocol):
     name: str
 
-    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray, str]]:
-        """Checks in order: (mask of nodes that pass, reason shown for those that fail)."""
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray | None, str]]:
+        """Checks in order: (mask of nodes that pass, reason shown for those that fail); a
+        mask of None: every node passes (a pod without the feature the check is about)."""
         ...
 
 
@@ -199,30 +208,69 @@ class Framework:
         self.filters: list[FilterPlugin] = [registry.build(n) for n in filters]  # type: ignore[misc]
         self.scores: list[ScorePlugin] = [registry.build(n) for n in scores]  # type: ignore[misc]
         self._rr = 0
+        #: where the next sampled cycle starts filtering (upstream ``nextStartNodeIndex``)
+        self.next_start = 0
 
-    def schedule(self, pod: PodInfo, nodes: NodeTable, only: int | None = None) -> Decision:
-        """One cycle; ``only`` restricts it to one node (a DaemonSet pod bound to its node)."""
+    def schedule(self, pod: PodInfo, nodes: NodeTable, only: int | None = None,
+                 to_find: int | None = None) -> Decision:
+        """One cycle; ``only`` restricts it to one node (a DaemonSet pod bound to its node);
+        ``to_find``: stop filtering once that many feasible nodes are found, from where the
+        last cycle stopped, and score only those (``sampling.num_feasible_nodes_to_find``)."""
+        n = len(nodes)
+        if to_find is None or to_find >= n or only is not None:
+            return self._cycle(pod, nodes, only)
+        # Windows from next_start, doubled until they hold enough feasible nodes (or are all
+        # nodes): the cycle reads as if it walked the nodes one by one from there.
+        width = min(n, to_find + to_find // 4)
+        while True:
+            view = NodeView(nodes, window(self.next_start, width, n))
+            decision = self._cycle(pod, view, None, to_find, view.indices)
+            if decision.evaluated_nodes < width or width == n:
+                self.next_start = (self.next_start + decision.evaluated_nodes) % n
+                return decision
+            width = min(n, 2 * width)
+
+    def _cycle(self, pod: PodInfo, nodes: NodeTable | NodeView, only: int | None, to_find: int | None = None,
+               rows: np.ndarray | None = None) -> Decision:
+        """PreFilter, Filter, Score over ``nodes`` (a window ``rows`` of the table, or all of
+        it); with ``to_find``, only the nodes up to the ``to_find``-th feasible one count."""
         state: CycleState = {}
         for pf in self.pre_filters:
-            status = pf.pre_filter(state, pod, nodes)
+            status = pf.pre_filter(state, pod, nodes)  # type: ignore[arg-type]
             if status.code != Code.SUCCESS:
                 return Decision(None, Counter({status.reason: len(nodes)}), 0)
         feasible = np.ones(len(nodes), dtype=bool)
         if only is not None:
             feasible[:] = False
             feasible[only] = True
-        reasons: Counter[str] = Counter()
-        for f in self.filters:
-            checks = f.filter(state, pod, nodes)
+        checks_of = [f.filter(state, pod, nodes) for f in self.filters]  # type: ignore[arg-type]
+        evaluated = len(nodes)
+        if to_find is not None:
             passed = feasible.copy()
-            for mask, _reason in checks:
+            for checks in checks_of:
+                for mask, _reason in checks:
+                    if mask is not None:
+                        passed &= mask
+            found = np.flatnonzero(passed)
+            if len(found) >= to_find:
+                evaluated = int(found[to_find - 1]) + 1  # the walk stops at the to_find-th feasible node
+                checks_of = [[(None if mask is None else mask[:evaluated], reason) for mask, reason in checks]
+                             for checks in checks_of]
+                feasible = feasible[:evaluated]
+        reasons: Counter[str] = Counter()
+        for f, checks in zip(self.filters, checks_of, strict=True):
+            live = [(mask, reason) for mask, reason in checks if mask is not None]
+            if not live:
+                continue
+            passed = feasible.copy()
+            for mask, _reason in live:
                 passed &= mask
             # A node rejected here shows no later plugin's reasons. Within the plugin it shows
             # its first failing check, or every failing one for plugins that report them all
             # (NodeResourcesFit: "Insufficient cpu, Insufficient memory").
             report_all = getattr(f, "reports_all_checks", False)
             pending = feasible.copy()
-            for mask, reason in checks:
+            for mask, reason in live:
                 failing = pending & ~mask
                 count = int(failing.sum())
                 if count:
@@ -232,15 +280,15 @@ class Framework:
             feasible = passed
         idx = np.flatnonzero(feasible)
         if len(idx) == 0:
-            return Decision(None, reasons, len(nodes))
+            return Decision(None, reasons, evaluated)
         total = np.zeros(len(idx))
         for s in self.scores:
-            total += s.score(state, pod, nodes, idx)
+            total += s.score(state, pod, nodes, idx)  # type: ignore[arg-type]
         best = np.flatnonzero(total == total.max())
         # 1.5 selectHost: round-robin among the nodes sharing the top score.
         choice = int(idx[best[self._rr % len(best)]])
         self._rr += 1
-        return Decision(choice, reasons, len(nodes))
+        return Decision(choice if rows is None else int(rows[choice]), reasons, evaluated)
 
 
 def describe_unschedulable(reasons: Counter[str], total_nodes: int) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 from scalelab.components.scheduler.framework import CycleState, NodeTable, PodInfo, Registry
 from scalelab.kube.objects import Taint
 
+TOO_MANY_PODS = "Too many pods"
 INSUFFICIENT_CPU = "Insufficient cpu"
 INSUFFICIENT_MEMORY = "Insufficient memory"
 NODE_SELECTOR_MISMATCH = "node(s) didn't match Pod's node affinity/selector"
@@ -18,15 +19,18 @@ NODE_UNSCHEDULABLE = "node(s) were unschedulable"
 
 
 class NodeResourcesFit:
-    """Filter: the pod's requests fit in allocatable minus what is already requested."""
+    """Filter: one more pod fits under the node's allocatable pods, and the pod's requests in
+    allocatable minus what is already requested."""
 
     name = "NodeResourcesFit"
     reports_all_checks = True
 
-    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray, str]]:
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray | None, str]]:
+        # upstream's order: the pod count against allocatable pods, then each resource
+        pods_ok = nodes.pod_count < nodes.allowed_pods
         cpu_ok = nodes.requested_cpu + pod.cpu <= nodes.allocatable_cpu + 1e-9
         mem_ok = nodes.requested_memory + pod.memory <= nodes.allocatable_memory + 1e-9
-        return [(cpu_ok, INSUFFICIENT_CPU), (mem_ok, INSUFFICIENT_MEMORY)]
+        return [(pods_ok, TOO_MANY_PODS), (cpu_ok, INSUFFICIENT_CPU), (mem_ok, INSUFFICIENT_MEMORY)]
 
 
 class NodeUnschedulable:
@@ -34,8 +38,8 @@ class NodeUnschedulable:
 
     name = "NodeUnschedulable"
 
-    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray, str]]:
-        return [(~nodes.unschedulable, NODE_UNSCHEDULABLE)]
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray | None, str]]:
+        return [(~nodes.unschedulable if nodes.unschedulable.any() else None, NODE_UNSCHEDULABLE)]
 
 
 class NodeAffinity:
@@ -44,11 +48,13 @@ class NodeAffinity:
 
     name = "NodeAffinity"
 
-    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray, str]]:
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray | None, str]]:
+        required = pod.node_affinity.required_during_scheduling_ignored_during_execution if pod.node_affinity else None
+        if not pod.node_selector and required is None:
+            return [(None, NODE_SELECTOR_MISMATCH)]
         mask = np.ones(len(nodes), dtype=bool)
         for key, value in pod.node_selector.items():
             mask &= nodes.label_mask(key, value)
-        required = pod.node_affinity.required_during_scheduling_ignored_during_execution if pod.node_affinity else None
         if required is not None:
             mask &= np.fromiter((required.matches(lab) for lab in nodes.labels), dtype=bool, count=len(nodes))
         return [(mask, NODE_SELECTOR_MISMATCH)]
@@ -74,7 +80,9 @@ class TaintToleration:
     def _untolerated(self, pod: PodInfo, taints: tuple[Taint, ...], effects: tuple[str, ...]) -> int:
         return sum(1 for t in taints if t.effect in effects and not any(tol.tolerates(t) for tol in pod.tolerations))
 
-    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray, str]]:
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray | None, str]]:
+        if len(nodes.tainted) == 0:
+            return [(None, UNTOLERATED_TAINT)]
         mask = np.ones(len(nodes), dtype=bool)
         for i in nodes.tainted.tolist():  # only tainted nodes need a look
             mask[i] = self._untolerated(pod, nodes.taints[i], ("NoSchedule", "NoExecute")) == 0
@@ -82,6 +90,8 @@ class TaintToleration:
 
     def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray:
         bad = np.zeros(len(feasible))
+        if len(nodes.tainted) == 0:
+            return bad
         tainted = np.flatnonzero(np.isin(feasible, nodes.tainted))
         for j in tainted.tolist():
             bad[j] = self._untolerated(pod, nodes.taints[int(feasible[j])], ("PreferNoSchedule",))
@@ -99,12 +109,20 @@ class LeastAllocated:
     def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray:
         cap_cpu = nodes.allocatable_cpu[feasible]
         cap_mem = nodes.allocatable_memory[feasible]
-        left_cpu = cap_cpu - nodes.requested_cpu[feasible] - pod.cpu
-        left_mem = cap_mem - nodes.requested_memory[feasible] - pod.memory
-        free_cpu = np.where(cap_cpu > 0, left_cpu / np.maximum(cap_cpu, 1e-12), 0.0)
-        free_mem = np.where(cap_mem > 0, left_mem / np.maximum(cap_mem, 1e-12), 0.0)
+        if cap_cpu.min(initial=1.0) > 0 and cap_mem.min(initial=1.0) > 0:  # the usual node: no zero capacity
+            free_cpu = 1.0 - (nodes.requested_cpu[feasible] + pod.cpu) / cap_cpu
+            free_mem = 1.0 - (nodes.requested_memory[feasible] + pod.memory) / cap_mem
+        else:
+            left_cpu = cap_cpu - nodes.requested_cpu[feasible] - pod.cpu
+            left_mem = cap_mem - nodes.requested_memory[feasible] - pod.memory
+            free_cpu = np.where(cap_cpu > 0, left_cpu / np.maximum(cap_cpu, 1e-12), 0.0)
+            free_mem = np.where(cap_mem > 0, left_mem / np.maximum(cap_mem, 1e-12), 0.0)
         # integer scores as upstream: ties are real ties, broken round-robin by the framework
-        scores: np.ndarray = np.floor(50.0 * (np.clip(free_cpu, 0, 1) + np.clip(free_mem, 0, 1)))
+        np.clip(free_cpu, 0.0, 1.0, out=free_cpu)
+        np.clip(free_mem, 0.0, 1.0, out=free_mem)
+        free_cpu += free_mem
+        free_cpu *= 50.0
+        scores: np.ndarray = np.floor(free_cpu, out=free_cpu)
         return scores
 
 

@@ -20,6 +20,7 @@ from scalelab.components.events import post_events
 from scalelab.components.ratelimit import TokenBucket
 from scalelab.components.scheduler.cost import CycleCost, cycle_cost
 from scalelab.components.scheduler.framework import Framework, NodeTable, PodInfo
+from scalelab.components.scheduler.sampling import num_feasible_nodes_to_find
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Cores, Engine
 from scalelab.spec.model import Scheduler as SchedulerSpec
@@ -59,6 +60,7 @@ class SchedulerProcess:
         self.queue: deque[PendingPod] = deque()
         self._busy = False
         self._limiter = TokenBucket(spec.qps, spec.burst)
+        self._event_limiter = self._events_client(spec, self._limiter, 0.0)
         #: events stored in an etcd of their own (``etcd.separate_events``)
         self.separate_events = False
         self.first_enqueued: float | None = None
@@ -70,16 +72,30 @@ class SchedulerProcess:
         #: placements as the informer confirmed them (deleted pods leave), by pod name
         self.placements: dict[str, tuple[PodInfo, int]] = {}
         self.last_bound: float | None = None
+        #: feasible nodes after which a cycle stops filtering (all nodes: no sampling)
+        self.to_find = num_feasible_nodes_to_find(len(nodes), spec.percentage_of_nodes_to_score)
+        #: nodes the last cycle's filters walked: the estimate the next cycle's CPU is charged
+        #: for (its decision is taken when that CPU is done)
+        self.visited = self.to_find
 
     def reconfigure(self, spec: SchedulerSpec) -> None:
         """A scheduler restarted with new flags: its rate limiter starts full again."""
-        if (spec.qps, spec.burst) != (self.spec.qps, self.spec.burst):
+        if (spec.qps, spec.burst, spec.generation) != (self.spec.qps, self.spec.burst, self.spec.generation):
             self._limiter = TokenBucket(spec.qps, spec.burst, self.engine.now)
+            self._event_limiter = self._events_client(spec, self._limiter, self.engine.now)
         self.spec = spec
+        self.to_find = self.visited = num_feasible_nodes_to_find(len(self.nodes), spec.percentage_of_nodes_to_score)
+
+    @staticmethod
+    def _events_client(spec: SchedulerSpec, client: TokenBucket, now: float) -> TokenBucket:
+        """The rate limiter the Scheduled events wait on: 1.5 posts them through its one client;
+        a modern kube-scheduler builds a client of its own for events (``createClients``: same
+        QPS and burst, another token bucket)."""
+        return TokenBucket(spec.qps, spec.burst, now) if spec.generation == "modern" else client
 
     def cycle_cost(self, pod: PodInfo) -> CycleCost:
         """CPU of the next cycle for ``pod`` by the generation's algorithm (``cost``)."""
-        return cycle_cost(self.spec, pod, self.nodes)
+        return cycle_cost(self.spec, pod, self.nodes, self.visited)
 
     def enqueue(self, pending: PendingPod) -> None:
         if self.first_enqueued is None:
@@ -104,7 +120,9 @@ class SchedulerProcess:
         self.recorder.observe("scheduler_cycle_seconds", took)
         if self._ideal > 0:
             self.recorder.observe("scheduler_cycle_slowdown", took / self._ideal)
-        decision = self.framework.schedule(pending.pod, self.nodes)
+        decision = self.framework.schedule(pending.pod, self.nodes, to_find=self.to_find)
+        if self.to_find < len(self.nodes):
+            self.visited = max(decision.evaluated_nodes, 1)
         if decision.node is None:
             self.recorder.inc("scheduler_unschedulable_total")
             self.engine.schedule(UNSCHEDULABLE_RETRY_SECONDS, self.enqueue, pending)
@@ -163,8 +181,8 @@ class SchedulerProcess:
             started = self._bind_started.pop(pending.pod.name, self.engine.now)
             self.recorder.observe("scheduler_bind_seconds", self.engine.now - started)
             self._confirm(pending, node)
-            # the Scheduled event, through the same client: it takes a token from the binds
-            post_events(self.engine, self.apiserver, self._limiter, 1, self.separate_events, self.recorder)
+            # the Scheduled event (1.5: through the same client, a token taken from the binds)
+            post_events(self.engine, self.apiserver, self._event_limiter, 1, self.separate_events, self.recorder)
             pending.on_bound(node)
 
         self.apiserver.request(POST_BINDING, BINDING_BYTES, done)

@@ -1,0 +1,51 @@
+"""What the large built-ins rest on: watch bookmarks, work nobody waits for, the scale scenarios."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import small
+from scalelab.runner import execute
+from scalelab.scenarios import apply_patch, load_scenario
+from scalelab.sim import Cores, Engine
+from scalelab.sizing import estimate
+
+
+def _watch_timeouts_after_a_deploy(bookmarks: bool) -> dict[str, object]:
+    """20 nodes; 200 pods on 2 of them (density by node selector) through a 50-event watch
+    cache, then 11 minutes: every watch reaches its server timeout (5-10 min) and re-watches,
+    and the other 18 kubelets saw none of those pod events."""
+    sc = small(worker_hosts=4, steady="10s", extra={
+        "apiserver.watch_cache_size": 50, "apiserver.watch_bookmarks": bookmarks, "node_proxy.proxy_timeout": "10m"})
+    workload = [*[p.model_dump() for p in sc.workload], {"kind": "density", "pods_per_node": 100, "nodes": 2},
+                {"kind": "steady", "duration": "11m"}]
+    return execute(apply_patch(sc, {"workload": workload})).summary
+
+
+def test_without_bookmarks_a_rewatch_behind_the_watch_cache_relists_and_with_them_it_does_not() -> None:
+    before = _watch_timeouts_after_a_deploy(bookmarks=False)
+    after = _watch_timeouts_after_a_deploy(bookmarks=True)
+    assert before["watch_relists_total"] > 0  # type: ignore[operator]
+    assert after["watch_relists_total"] == 0
+
+
+def test_burned_cpu_loads_the_cores_and_calls_nobody() -> None:
+    engine = Engine()
+    cores = Cores(engine, 2)
+    done: list[float] = []
+    cores.burn(3.0, weight=2.0, owner="watch")
+    cores.submit(1.0, lambda: done.append(engine.now), owner="request")
+    engine.run(100.0)
+    # three unit jobs on two threads: the request runs at 2/3 speed until it is done
+    assert done == [pytest.approx(1.5)]
+    assert cores.owner_busy_seconds("watch") == pytest.approx(6.0)
+    # two completions; the request's continuation runs inside its own, the burn calls nobody
+    assert engine.events_processed == 2
+
+
+@pytest.mark.parametrize(("name", "nodes", "pods"), [("scale-5000", 5000, 150_000), ("scale-100k", 100_000, 1_000_000)])
+def test_the_scale_builtins_are_the_sizes_they_promise(name: str, nodes: int, pods: int) -> None:
+    sc = load_scenario(name)
+    assert sc.nodes == nodes and sc.profile == "modern"
+    assert estimate(sc).pods == pods
+    assert sc.scheduler.percentage_of_nodes_to_score == 0 and sc.apiserver.watch_bookmarks
