@@ -49,3 +49,48 @@ def test_the_scale_builtins_are_the_sizes_they_promise(name: str, nodes: int, po
     assert sc.nodes == nodes and sc.profile == "modern"
     assert estimate(sc).pods == pods
     assert sc.scheduler.percentage_of_nodes_to_score == 0 and sc.apiserver.watch_bookmarks
+
+
+def test_with_node_leases_the_heartbeat_is_a_lease_and_the_node_status_is_rare() -> None:
+    counters = execute(small(worker_hosts=4, steady="10m", extra={"kubelet.node_leases": True})).measurements.counters
+    nodes, minutes = 20, 10
+    # a lease every 10 s, the Node's status every 5 min (each node's first at a random phase)
+    assert counters["kubelet_lease_renewals_total"] == pytest.approx(nodes * minutes * 6, rel=0.05)
+    assert counters["kubelet_node_status_updates_total"] == pytest.approx(nodes * minutes / 5, rel=0.25)
+    without = execute(small(worker_hosts=4, steady="10m")).measurements.counters
+    assert "kubelet_lease_renewals_total" not in without
+    assert without["kubelet_node_status_updates_total"] == pytest.approx(nodes * minutes * 6, rel=0.05)
+
+
+def _binding_rate(generation: str) -> float:
+    sc = small(worker_hosts=4, steady="10s", extra={
+        "scheduler.generation": generation, "scheduler.qps": 5, "scheduler.burst": 1,
+        "workload": [{"kind": "steady", "duration": "10s"},
+                     {"kind": "density", "pods_per_node": 5, "creation_qps": 5}]})
+    rate = execute(sc).summary["scheduling_pods_per_second"]
+    assert isinstance(rate, float)
+    return rate
+
+
+def test_a_modern_scheduler_posts_its_events_through_a_client_of_its_own() -> None:
+    # 100 pods created at 5/s, a scheduler client of QPS 5: the 1.5 scheduler spends a token on
+    # each Scheduled event as well as on each bind, the modern one has a second client for them
+    shared, own = _binding_rate("1.5"), _binding_rate("modern")
+    assert own == pytest.approx(5.0, rel=0.1)  # the binds alone: the client's QPS
+    assert shared < 0.75 * own  # tending to 2.5/s as the events' backlog builds
+
+
+def _apiserver_cpu_during_density(triggers: bool) -> float:
+    sc = small(worker_hosts=40, steady="10s", extra={
+        "apiserver.watch_triggers": triggers,
+        "workload": [{"kind": "steady", "duration": "10s"}, {"kind": "density", "pods_per_node": 10}]})
+    cpu = execute(sc).summary["apiserver_cpu_percent_deploy_mean"]
+    assert isinstance(cpu, float)
+    return cpu
+
+
+def test_with_watch_triggers_a_pod_event_is_filtered_for_its_nodes_watchers_only() -> None:
+    # 200 nodes, 2000 pods: each pod's events filtered for 100 kubelet watches per apiserver,
+    # or for the one of its node
+    every, triggered = _apiserver_cpu_during_density(False), _apiserver_cpu_during_density(True)
+    assert triggered < 0.95 * every

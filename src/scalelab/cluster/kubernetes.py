@@ -110,7 +110,8 @@ class KubernetesLayer:
                                      bookmarks=sc.apiserver.watch_bookmarks)
         self.proxies = NodeProxies(engine, self.table, self.reflectors, self.apiservers, recorder,
                                    sc.node_proxy.proxy_timeout, sc.node_proxy.balance, fidelity)
-        self.fanout = WatchFanout(engine, self.table, self.reflectors, self.apiservers, objects, recorder)
+        self.fanout = WatchFanout(engine, self.table, self.reflectors, self.apiservers, objects, recorder,
+                                  triggers=sc.apiserver.watch_triggers)
         self.runtime = DockerDaemons(engine, sc.runtime, sc.remediation, recorder)
         self.kubelets = Kubelets(engine, sc.kubelet, nodes, self.table, self.fanout, self.apiservers, recorder,
                                  rng.stream("kubelet"), self.runtime)
@@ -199,6 +200,7 @@ class KubernetesLayer:
     def _reconfigure_apiservers(self, sc: Scenario) -> None:
         for api in self.apiservers:
             api.reconfigure(sc.apiserver)
+        self.fanout.triggers = sc.apiserver.watch_triggers
 
     def _reconfigure_node_proxy(self, sc: Scenario) -> None:
         """nginx reloaded: a new idle timeout, and the cohort step that follows it."""

@@ -21,14 +21,20 @@ from scalelab.facts import RESOURCE_INDEX
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
 
+#: Resources the cacher dispatches by trigger (pods by spec.nodeName, nodes by name): their
+#: node clients watch them with a field selector naming their own node.
+TRIGGERED = frozenset({"pods", "nodes"})
 #: A subscriber is told (resource, events, bytes of each event).
 Subscriber = Callable[[str, int, float], None]
 
 
 class WatchFanout:
     def __init__(self, engine: Engine, table: ConnectionTable, reflectors: Reflectors,
-                 apiservers: Sequence[ApiServer], objects: ClusterObjects, recorder: Recorder) -> None:
+                 apiservers: Sequence[ApiServer], objects: ClusterObjects, recorder: Recorder,
+                 triggers: bool = False) -> None:
+        """``triggers``: pod and node events are filtered only for the watchers they name."""
         self.engine = engine
+        self.triggers = triggers
         self.recorder = recorder
         self.table = table
         self.reflectors = reflectors
@@ -55,15 +61,16 @@ class WatchFanout:
         position = self.objects.changed(resource, events)
         col, _has, watching_rows = t.watching(r)
         watchers = self.reflectors.watchers_per_apiserver(resource)
+        triggered = self.triggers and resource in TRIGGERED
         if receivers is None:
             receivers = watching_rows
         if len(receivers) == 0:  # a change no node client watches (a pod not yet bound)
             self.recorder.inc(self._bytes_counter[resource], 0.0)
             for a, api in enumerate(self.apiservers):
-                api.fanout(events, watchers[a], 0.0, size)
+                api.fanout(events, 0.0 if triggered else watchers[a], 0.0, size)
             return
         if len(receivers) == 1:  # one node's client (its pod bound, its pod's status)
-            self._deliver_one(resource, events, int(receivers[0]), col, watchers, position, size)
+            self._deliver_one(resource, events, int(receivers[0]), col, watchers, position, size, triggered)
             return
         receivers = receivers[t.state[receivers] == UP]
         rows, cols = np.nonzero(col[receivers])
@@ -75,11 +82,11 @@ class WatchFanout:
         # what the apiservers encoded for watchers, per resource (1.5: once per delivery)
         self.recorder.inc(self._bytes_counter[resource], float(len(got)) * events * size)
         for a, api in enumerate(self.apiservers):
-            api.fanout(events, watchers[a], float(delivered[a]), size)
+            api.fanout(events, float(delivered[a]) if triggered else watchers[a], float(delivered[a]), size)
         t.touch(got, self.engine.now)
 
     def _deliver_one(self, resource: str, events: int, row: int, col: np.ndarray, watchers: np.ndarray,
-                     position: int, size: float) -> None:
+                     position: int, size: float, triggered: bool) -> None:
         """``deliver`` to one connection, the same bookkeeping in scalars."""
         t = self.table
         got = 0
@@ -88,6 +95,7 @@ class WatchFanout:
         self.recorder.inc(self._bytes_counter[resource], float(got) * events * size)
         upstream = int(t.upstream[row])
         for a, api in enumerate(self.apiservers):
-            api.fanout(events, watchers[a], float(got) if a == upstream else 0.0, size)
+            mine = float(got) if a == upstream else 0.0
+            api.fanout(events, mine if triggered else watchers[a], mine, size)
         if got:
             t.last_activity[row] = self.engine.now

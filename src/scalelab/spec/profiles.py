@@ -53,7 +53,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         # kube-dns 1.6+ (and CoreDNS) probe each container on its own health check.
         "dns": {"replicas": 2, "liveness": "split"},
         # Watch bookmarks since 1.16 (KEP 956): re-watches after the server timeout resume.
-        "apiserver": {"watch_bookmarks": True},
+        # Watch dispatch by trigger: a pod's event filtered for its node's watchers only.
+        "apiserver": {"watch_bookmarks": True, "watch_triggers": True},
         # Node leases since 1.14 (GA 1.17): a small Lease every 10 s, the Node every 5 min.
         "kubelet": {"node_leases": True},
         # Calico today advises route reflectors past ~100 nodes; kept as the 1.5 default

@@ -33,7 +33,7 @@ from scalelab.spec.model import DeployPhase
 CONTROL_PLANE_LABEL = ("openstack-control-plane", "enabled")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pod:
     info: PodInfo
     created: float = math.nan

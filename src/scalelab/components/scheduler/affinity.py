@@ -118,7 +118,9 @@ class InterPodAffinity:
         return [(existing_ok, EXISTING_ANTI_AFFINITY), (anti_ok, ANTI_AFFINITY_MISMATCH),
                 (affinity_ok, AFFINITY_MISMATCH)]
 
-    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray:
+    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray | None:
+        if not pod.preferred_affinity and not pod.preferred_anti_affinity:
+            return None  # no preferred terms: every node scores the same
         index = nodes.affinity
         raw = np.zeros(len(feasible))
         for term in pod.preferred_affinity:

@@ -55,7 +55,7 @@ class AffinityTerm:
         return (self.selector.signature(), ns, self.topology_key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PodInfo:
     """What the scheduler reads of a pod (affinity already read the generation's way)."""
 
@@ -161,8 +161,8 @@ class FilterPlugin(Protocol):
 class ScorePlugin(Protocol):
     name: str
 
-    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray:
-        """Scores 0-100 for the ``feasible`` node indices."""
+    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray | None:
+        """Scores 0-100 for the ``feasible`` node indices (None: no preference, all equal)."""
         ...
 
 
@@ -245,19 +245,41 @@ class Framework:
             feasible[only] = True
         checks_of = [f.filter(state, pod, nodes) for f in self.filters]  # type: ignore[arg-type]
         evaluated = len(nodes)
+        passed = feasible.copy()
+        for checks in checks_of:
+            for mask, _reason in checks:
+                if mask is not None:
+                    passed &= mask
         if to_find is not None:
-            passed = feasible.copy()
-            for checks in checks_of:
-                for mask, _reason in checks:
-                    if mask is not None:
-                        passed &= mask
             found = np.flatnonzero(passed)
             if len(found) >= to_find:
                 evaluated = int(found[to_find - 1]) + 1  # the walk stops at the to_find-th feasible node
                 checks_of = [[(None if mask is None else mask[:evaluated], reason) for mask, reason in checks]
                              for checks in checks_of]
-                feasible = feasible[:evaluated]
+                feasible, passed = feasible[:evaluated], passed[:evaluated]
         reasons: Counter[str] = Counter()
+        if int(np.count_nonzero(passed)) < evaluated:  # some node failed a check: say which
+            self._reasons(feasible, checks_of, reasons)
+        feasible = passed
+        idx = np.flatnonzero(feasible)
+        if len(idx) == 0:
+            return Decision(None, reasons, evaluated)
+        total = np.zeros(len(idx))
+        for s in self.scores:
+            score = s.score(state, pod, nodes, idx)  # type: ignore[arg-type]
+            if score is not None:
+                total += score
+        best = np.flatnonzero(total == total.max())
+        # 1.5 selectHost: round-robin among the nodes sharing the top score.
+        choice = int(idx[best[self._rr % len(best)]])
+        self._rr += 1
+        return Decision(choice if rows is None else int(rows[choice]), reasons, evaluated)
+
+    def _reasons(self, feasible: np.ndarray, checks_of: list[list[tuple[np.ndarray | None, str]]],
+                 reasons: Counter[str]) -> None:
+        """Count why nodes were rejected. A node rejected by a plugin shows no later plugin's
+        reasons. Within the plugin it shows its first failing check, or every failing one for
+        plugins that report them all (NodeResourcesFit: "Insufficient cpu, Insufficient memory")."""
         for f, checks in zip(self.filters, checks_of, strict=True):
             live = [(mask, reason) for mask, reason in checks if mask is not None]
             if not live:
@@ -265,9 +287,6 @@ class Framework:
             passed = feasible.copy()
             for mask, _reason in live:
                 passed &= mask
-            # A node rejected here shows no later plugin's reasons. Within the plugin it shows
-            # its first failing check, or every failing one for plugins that report them all
-            # (NodeResourcesFit: "Insufficient cpu, Insufficient memory").
             report_all = getattr(f, "reports_all_checks", False)
             pending = feasible.copy()
             for mask, reason in live:
@@ -278,17 +297,6 @@ class Framework:
                 if not report_all:
                     pending &= mask
             feasible = passed
-        idx = np.flatnonzero(feasible)
-        if len(idx) == 0:
-            return Decision(None, reasons, evaluated)
-        total = np.zeros(len(idx))
-        for s in self.scores:
-            total += s.score(state, pod, nodes, idx)  # type: ignore[arg-type]
-        best = np.flatnonzero(total == total.max())
-        # 1.5 selectHost: round-robin among the nodes sharing the top score.
-        choice = int(idx[best[self._rr % len(best)]])
-        self._rr += 1
-        return Decision(choice if rows is None else int(rows[choice]), reasons, evaluated)
 
 
 def describe_unschedulable(reasons: Counter[str], total_nodes: int) -> str:

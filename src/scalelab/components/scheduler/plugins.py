@@ -59,10 +59,10 @@ class NodeAffinity:
             mask &= np.fromiter((required.matches(lab) for lab in nodes.labels), dtype=bool, count=len(nodes))
         return [(mask, NODE_SELECTOR_MISMATCH)]
 
-    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(feasible))
+    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray | None:
         if pod.node_affinity is None:
-            return out
+            return None  # no preferred terms: every node scores the same
+        out = np.zeros(len(feasible))
         for pref in pod.node_affinity.preferred_during_scheduling_ignored_during_execution:
             out += pref.weight * np.fromiter((pref.preference.matches(nodes.labels[i]) for i in feasible.tolist()),
                                              dtype=bool, count=len(feasible))
@@ -88,10 +88,10 @@ class TaintToleration:
             mask[i] = self._untolerated(pod, nodes.taints[i], ("NoSchedule", "NoExecute")) == 0
         return [(mask, UNTOLERATED_TAINT)]
 
-    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray:
-        bad = np.zeros(len(feasible))
+    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray | None:
         if len(nodes.tainted) == 0:
-            return bad
+            return None  # no taints: every node scores the same
+        bad = np.zeros(len(feasible))
         tainted = np.flatnonzero(np.isin(feasible, nodes.tainted))
         for j in tainted.tolist():
             bad[j] = self._untolerated(pod, nodes.taints[int(feasible[j])], ("PreferNoSchedule",))
@@ -107,14 +107,18 @@ class LeastAllocated:
     name = "LeastAllocated"
 
     def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray:
-        cap_cpu = nodes.allocatable_cpu[feasible]
-        cap_mem = nodes.allocatable_memory[feasible]
+        # every node of the table (or the window) feasible: its columns as they are, no gather
+        rows: np.ndarray | slice = slice(None) if len(feasible) == len(nodes) else feasible
+        cap_cpu = nodes.allocatable_cpu[rows]
+        cap_mem = nodes.allocatable_memory[rows]
+        req_cpu = nodes.requested_cpu[rows]
+        req_mem = nodes.requested_memory[rows]
         if cap_cpu.min(initial=1.0) > 0 and cap_mem.min(initial=1.0) > 0:  # the usual node: no zero capacity
-            free_cpu = 1.0 - (nodes.requested_cpu[feasible] + pod.cpu) / cap_cpu
-            free_mem = 1.0 - (nodes.requested_memory[feasible] + pod.memory) / cap_mem
+            free_cpu = 1.0 - (req_cpu + pod.cpu) / cap_cpu
+            free_mem = 1.0 - (req_mem + pod.memory) / cap_mem
         else:
-            left_cpu = cap_cpu - nodes.requested_cpu[feasible] - pod.cpu
-            left_mem = cap_mem - nodes.requested_memory[feasible] - pod.memory
+            left_cpu = cap_cpu - req_cpu - pod.cpu
+            left_mem = cap_mem - req_mem - pod.memory
             free_cpu = np.where(cap_cpu > 0, left_cpu / np.maximum(cap_cpu, 1e-12), 0.0)
             free_mem = np.where(cap_mem > 0, left_mem / np.maximum(cap_mem, 1e-12), 0.0)
         # integer scores as upstream: ties are real ties, broken round-robin by the framework

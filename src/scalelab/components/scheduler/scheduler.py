@@ -38,7 +38,7 @@ UNSCHEDULABLE_RETRY_SECONDS = 1.0
 OWNER = "scheduler"
 
 
-@dataclass
+@dataclass(slots=True)
 class PendingPod:
     pod: PodInfo
     created_at: float
