@@ -75,7 +75,12 @@ def _peak_run(*args: str) -> tuple[float, float, dict[str, Any]]:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         wall = time.perf_counter() - t0
     rss_kib = int(proc.stderr.strip().splitlines()[-1])
-    return wall, rss_kib / 1024.0, json.loads(proc.stdout)
+    try:
+        doc: dict[str, Any] = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"scalelab {' '.join(args)}: no JSON document on stdout ({exc}); it began "
+                         f"{proc.stdout[:200]!r}") from None
+    return wall, rss_kib / 1024.0, doc
 
 
 def _run_detail(command: str, doc: dict[str, Any]) -> dict[str, Any]:

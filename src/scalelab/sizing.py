@@ -2,13 +2,15 @@
 
 A run's peak memory is the interpreter with its libraries and the store's writer plus what
 grows with the cluster: per node its connection table rows, reflector state, scheduler row and
-status timers; per workload pod its objects on the way through controller, scheduler, kubelet
-and the recorder. Measured on this code (peak resident memory, VmHWM, in a fresh process):
-``scalelab run`` storing its run: 10 nodes 106 MB, 180 nodes / 1 340 pods 109 MB, 900 nodes /
-6 380 pods 120 MB, campaign-900 122 MB; the simulation alone (``execute``) above its ~55 MB of
-imports: 900 nodes steady +0.2 MB, 4 500 nodes steady +3 MB, 4 500 nodes / 31 580 pods +50 MB,
-900 nodes / 28 880 pods +50 MB. The coefficients are rounded up: the guard is for sizes that
-cannot fit, not a bill.
+status timers; per workload pod its objects on the way through controller, scheduler, kubelet,
+its observations in the recorder and, at the end, in the store's writer. Measured on this code
+(peak resident memory, VmHWM, of ``scalelab run`` storing its run, 2 cores): 10 nodes 106 MB,
+campaign-900 122 MB, scale-5000 (5000 nodes, 150,000 pods) 726 MiB, scale-100k (100,000 nodes,
+1,000,000 pods) 2,783 MiB; the simulation alone at 1000 nodes / 30,000 density pods ~66 MB above
+its ~51 MB of imports (~2.2 KB a pod), the store's write of that run's ~1 M observations
+another ~50 MB transient (DuckDB's buffers). The coefficients are rounded up (4 KiB a pod covers
+scale-5000's 4.1 KB; scale-100k's 2.7 KB is below it): the guard is for sizes that cannot fit,
+not a bill.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from scalelab.spec.model import DensityPhase, DeployPhase, LoadPhase, Scenario
 #: The interpreter, numpy, pydantic, click, rich, the simulator and DuckDB writing the run:
 #: ~106 MB measured for a 10-node ``scalelab run``.
 BASE_BYTES = 112 * 2**20
-#: Per Kubernetes node (measured ~0.8 KB at 4 500 nodes).
+#: Per Kubernetes node (measured ~0.8 KB at 4 500 nodes, ~1 KB at 100,000).
 NODE_BYTES = 1024
-#: Per workload pod a deploy creates (measured ~1.6-1.9 KB).
-POD_BYTES = 2048
+#: Per workload pod a deploy or density phase creates (measured 2.2-4.1 KB, see above).
+POD_BYTES = 4096
 
 
 @dataclass(frozen=True)
