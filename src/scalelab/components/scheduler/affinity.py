@@ -19,7 +19,7 @@ import numpy as np
 from scalelab.components.scheduler.framework import AffinityTerm, CycleState, PodInfo, Status
 
 if TYPE_CHECKING:
-    from scalelab.components.scheduler.framework import NodeTable
+    from scalelab.components.scheduler.framework import Nodes, NodeTable
 
 Signature = tuple[str, tuple[str, ...] | None, str]
 
@@ -89,7 +89,7 @@ class InterPodAffinity:
 
     name = "InterPodAffinity"
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Nodes) -> Status:
         index = nodes.affinity
         forbidden: np.ndarray | None = None  # None: no placed pod's anti-affinity selects this pod
         for term, counts in index.anti.values():
@@ -99,7 +99,7 @@ class InterPodAffinity:
         state["existing_anti"] = forbidden
         return Status()
 
-    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray | None, str]]:
+    def filter(self, state: CycleState, pod: PodInfo, nodes: Nodes) -> list[tuple[np.ndarray | None, str]]:
         index = nodes.affinity
         existing = state.get("existing_anti")
         existing_ok = ~existing if isinstance(existing, np.ndarray) else None
@@ -118,7 +118,7 @@ class InterPodAffinity:
         return [(existing_ok, EXISTING_ANTI_AFFINITY), (anti_ok, ANTI_AFFINITY_MISMATCH),
                 (affinity_ok, AFFINITY_MISMATCH)]
 
-    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray | None:
+    def score(self, state: CycleState, pod: PodInfo, nodes: Nodes, feasible: np.ndarray) -> np.ndarray | None:
         if not pod.preferred_affinity and not pod.preferred_anti_affinity:
             return None  # no preferred terms: every node scores the same
         index = nodes.affinity

@@ -139,6 +139,49 @@ class NodeTable:
 #: kubelet ``--max-pods`` default (every release since 1.0): a node's allocatable pods.
 DEFAULT_MAX_PODS = 110
 
+
+class AffinityReader(Protocol):
+    """What plugins read of the placed pods' affinity index (``AffinityIndex``, or its view
+    through a window of nodes)."""
+
+    anti: dict[tuple[str, tuple[str, ...] | None, str], tuple[AffinityTerm, np.ndarray]]
+    with_affinity: int
+
+    def matching_counts(self, term: AffinityTerm) -> np.ndarray: ...
+
+    def per_node(self, term: AffinityTerm, counts: np.ndarray) -> np.ndarray: ...
+
+
+class Nodes(Protocol):
+    """What plugins read of the nodes: the whole ``NodeTable`` or a ``sampling.NodeView``."""
+
+    @property
+    def allocatable_cpu(self) -> np.ndarray: ...
+    @property
+    def allocatable_memory(self) -> np.ndarray: ...
+    @property
+    def requested_cpu(self) -> np.ndarray: ...
+    @property
+    def requested_memory(self) -> np.ndarray: ...
+    @property
+    def pod_count(self) -> np.ndarray: ...
+    @property
+    def allowed_pods(self) -> np.ndarray: ...
+    @property
+    def unschedulable(self) -> np.ndarray: ...
+    @property
+    def labels(self) -> list[dict[str, str]]: ...
+    @property
+    def taints(self) -> list[tuple[Taint, ...]]: ...
+    @property
+    def tainted(self) -> np.ndarray: ...
+    @property
+    def affinity(self) -> AffinityReader: ...
+
+    def __len__(self) -> int: ...
+
+    def label_mask(self, key: str, value: str) -> np.ndarray: ...
+
 CycleState = dict[str, object]
 """Per-cycle scratch space: written once in PreFilter, read many times in Filter/Score."""
 
@@ -146,13 +189,13 @@ CycleState = dict[str, object]
 class PreFilterPlugin(Protocol):
     name: str
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status: ...
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Nodes) -> Status: ...
 
 
 class FilterPlugin(Protocol):
     name: str
 
-    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray | None, str]]:
+    def filter(self, state: CycleState, pod: PodInfo, nodes: Nodes) -> list[tuple[np.ndarray | None, str]]:
         """Checks in order: (mask of nodes that pass, reason shown for those that fail); a
         mask of None: every node passes (a pod without the feature the check is about)."""
         ...
@@ -161,7 +204,7 @@ class FilterPlugin(Protocol):
 class ScorePlugin(Protocol):
     name: str
 
-    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray | None:
+    def score(self, state: CycleState, pod: PodInfo, nodes: Nodes, feasible: np.ndarray) -> np.ndarray | None:
         """Scores 0-100 for the ``feasible`` node indices (None: no preference, all equal)."""
         ...
 
@@ -230,20 +273,20 @@ class Framework:
                 return decision
             width = min(n, 2 * width)
 
-    def _cycle(self, pod: PodInfo, nodes: NodeTable | NodeView, only: int | None, to_find: int | None = None,
+    def _cycle(self, pod: PodInfo, nodes: Nodes, only: int | None, to_find: int | None = None,
                rows: np.ndarray | None = None) -> Decision:
         """PreFilter, Filter, Score over ``nodes`` (a window ``rows`` of the table, or all of
         it); with ``to_find``, only the nodes up to the ``to_find``-th feasible one count."""
         state: CycleState = {}
         for pf in self.pre_filters:
-            status = pf.pre_filter(state, pod, nodes)  # type: ignore[arg-type]
+            status = pf.pre_filter(state, pod, nodes)
             if status.code != Code.SUCCESS:
                 return Decision(None, Counter({status.reason: len(nodes)}), 0)
         feasible = np.ones(len(nodes), dtype=bool)
         if only is not None:
             feasible[:] = False
             feasible[only] = True
-        checks_of = [f.filter(state, pod, nodes) for f in self.filters]  # type: ignore[arg-type]
+        checks_of = [f.filter(state, pod, nodes) for f in self.filters]
         evaluated = len(nodes)
         passed = feasible.copy()
         for checks in checks_of:
@@ -266,7 +309,7 @@ class Framework:
             return Decision(None, reasons, evaluated)
         total = np.zeros(len(idx))
         for s in self.scores:
-            score = s.score(state, pod, nodes, idx)  # type: ignore[arg-type]
+            score = s.score(state, pod, nodes, idx)
             if score is not None:
                 total += score
         best = np.flatnonzero(total == total.max())

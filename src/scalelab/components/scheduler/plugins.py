@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scalelab.components.scheduler.framework import CycleState, NodeTable, PodInfo, Registry
+from scalelab.components.scheduler.framework import CycleState, Nodes, PodInfo, Registry
 from scalelab.kube.objects import Taint
 
 TOO_MANY_PODS = "Too many pods"
@@ -25,7 +25,7 @@ class NodeResourcesFit:
     name = "NodeResourcesFit"
     reports_all_checks = True
 
-    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray | None, str]]:
+    def filter(self, state: CycleState, pod: PodInfo, nodes: Nodes) -> list[tuple[np.ndarray | None, str]]:
         # upstream's order: the pod count against allocatable pods, then each resource
         pods_ok = nodes.pod_count < nodes.allowed_pods
         cpu_ok = nodes.requested_cpu + pod.cpu <= nodes.allocatable_cpu + 1e-9
@@ -38,7 +38,7 @@ class NodeUnschedulable:
 
     name = "NodeUnschedulable"
 
-    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray | None, str]]:
+    def filter(self, state: CycleState, pod: PodInfo, nodes: Nodes) -> list[tuple[np.ndarray | None, str]]:
         return [(~nodes.unschedulable if nodes.unschedulable.any() else None, NODE_UNSCHEDULABLE)]
 
 
@@ -48,7 +48,7 @@ class NodeAffinity:
 
     name = "NodeAffinity"
 
-    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray | None, str]]:
+    def filter(self, state: CycleState, pod: PodInfo, nodes: Nodes) -> list[tuple[np.ndarray | None, str]]:
         required = pod.node_affinity.required_during_scheduling_ignored_during_execution if pod.node_affinity else None
         if not pod.node_selector and required is None:
             return [(None, NODE_SELECTOR_MISMATCH)]
@@ -59,7 +59,7 @@ class NodeAffinity:
             mask &= np.fromiter((required.matches(lab) for lab in nodes.labels), dtype=bool, count=len(nodes))
         return [(mask, NODE_SELECTOR_MISMATCH)]
 
-    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray | None:
+    def score(self, state: CycleState, pod: PodInfo, nodes: Nodes, feasible: np.ndarray) -> np.ndarray | None:
         if pod.node_affinity is None:
             return None  # no preferred terms: every node scores the same
         out = np.zeros(len(feasible))
@@ -80,7 +80,7 @@ class TaintToleration:
     def _untolerated(self, pod: PodInfo, taints: tuple[Taint, ...], effects: tuple[str, ...]) -> int:
         return sum(1 for t in taints if t.effect in effects and not any(tol.tolerates(t) for tol in pod.tolerations))
 
-    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> list[tuple[np.ndarray | None, str]]:
+    def filter(self, state: CycleState, pod: PodInfo, nodes: Nodes) -> list[tuple[np.ndarray | None, str]]:
         if len(nodes.tainted) == 0:
             return [(None, UNTOLERATED_TAINT)]
         mask = np.ones(len(nodes), dtype=bool)
@@ -88,7 +88,7 @@ class TaintToleration:
             mask[i] = self._untolerated(pod, nodes.taints[i], ("NoSchedule", "NoExecute")) == 0
         return [(mask, UNTOLERATED_TAINT)]
 
-    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray | None:
+    def score(self, state: CycleState, pod: PodInfo, nodes: Nodes, feasible: np.ndarray) -> np.ndarray | None:
         if len(nodes.tainted) == 0:
             return None  # no taints: every node scores the same
         bad = np.zeros(len(feasible))
@@ -106,7 +106,7 @@ class LeastAllocated:
 
     name = "LeastAllocated"
 
-    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, feasible: np.ndarray) -> np.ndarray:
+    def score(self, state: CycleState, pod: PodInfo, nodes: Nodes, feasible: np.ndarray) -> np.ndarray:
         # every node of the table (or the window) feasible: its columns as they are, no gather
         rows: np.ndarray | slice = slice(None) if len(feasible) == len(nodes) else feasible
         cap_cpu = nodes.allocatable_cpu[rows]
