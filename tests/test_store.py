@@ -102,6 +102,14 @@ def test_distributions_of_a_store_written_as_lists_still_read(store_path: str) -
         assert np.array_equal(stored.weights, rec.measurements.distributions[key].weights)
 
 
+def test_the_store_never_draws_duckdbs_progress_bar_on_stdout(store_path: str) -> None:
+    """A statement over 2 s (a million-pod run's save) drew it into ``--format json``'s output."""
+    store = Store(store_path)
+    for read_only in (False, True):
+        with store._connect(read_only=read_only) as con:
+            assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+
+
 def test_importing_the_store_loads_no_simulator_component() -> None:
     code = ("import sys, scalelab.store; "
             "print(sorted(m for m in sys.modules if m.startswith(('scalelab.components', 'scalelab.simulation', "

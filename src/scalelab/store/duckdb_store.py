@@ -72,6 +72,9 @@ class Store:
             except (duckdb.Error, OSError) as exc:
                 raise StoreError(f"{self.path}: cannot open results store ({str(exc).splitlines()[0]})") from None
         try:
+            # DuckDB draws a progress bar on stdout for a statement over 2 s (a million-pod run's
+            # observations): it would corrupt ``--format json``, which owns stdout.
+            con.execute("SET enable_progress_bar = false")
             if not read_only or not self.path.exists():
                 con.execute(SCHEMA)
             yield con
