@@ -6,7 +6,7 @@ status timers; per workload pod its objects on the way through controller, sched
 its observations in the recorder and, at the end, in the store's writer. Measured on this code
 (peak resident memory, VmHWM, of ``scalelab run`` storing its run, 2 cores): 10 nodes 106 MB,
 campaign-900 122 MB, scale-5000 (5000 nodes, 150,000 pods) 726 MiB, scale-100k (100,000 nodes,
-1,000,000 pods) 2,783 MiB; the simulation alone at 1000 nodes / 30,000 density pods ~66 MB above
+1,000,000 pods) 2,755 MiB; the simulation alone at 1000 nodes / 30,000 density pods ~66 MB above
 its ~51 MB of imports (~2.2 KB a pod), the store's write of that run's ~1 M observations
 another ~50 MB transient (DuckDB's buffers). The coefficients are rounded up (4 KiB a pod covers
 scale-5000's 4.1 KB; scale-100k's 2.7 KB is below it): the guard is for sizes that cannot fit,
