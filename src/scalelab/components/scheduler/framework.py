@@ -155,20 +155,15 @@ class AffinityReader(Protocol):
 class Nodes(Protocol):
     """What plugins read of the nodes: the whole ``NodeTable`` or a ``sampling.NodeView``."""
 
-    @property
-    def allocatable_cpu(self) -> np.ndarray: ...
-    @property
-    def allocatable_memory(self) -> np.ndarray: ...
-    @property
-    def requested_cpu(self) -> np.ndarray: ...
-    @property
-    def requested_memory(self) -> np.ndarray: ...
-    @property
-    def pod_count(self) -> np.ndarray: ...
-    @property
-    def allowed_pods(self) -> np.ndarray: ...
-    @property
-    def unschedulable(self) -> np.ndarray: ...
+    allocatable_cpu: np.ndarray
+    allocatable_memory: np.ndarray
+    requested_cpu: np.ndarray
+    requested_memory: np.ndarray
+    pod_count: np.ndarray
+    allowed_pods: np.ndarray
+    unschedulable: np.ndarray
+
+    # read-only: a window computes them on first use
     @property
     def labels(self) -> list[dict[str, str]]: ...
     @property
