@@ -231,3 +231,17 @@ def test_every_slice_ends_complete_or_failed_and_the_counts_agree(share: float, 
         assert out["heat_metadata_lost_total"] == 0
     if not api_cfn:  # no configured VM gets its metadata (one whose boot failed first is not counted)
         assert out["stacks_complete"] == 0 and out["vms_without_metadata"] >= 1
+
+
+@pytest.mark.parametrize(("memory", "evicts"), [("128Ki", True), ("64Mi", False)])
+def test_every_signed_poll_leaves_a_token_entry_until_the_lru_evicts_it(tmp_path: Path, memory: str,
+                                                                        evicts: bool) -> None:
+    """keystone caches the token it issues for each EC2-signed poll and sets no memcached expiry:
+    the entries grow with the polls (an 8 KiB entry takes an 8,880-byte chunk, so 128 KiB hold
+    14), and only a cache too small for them evicts."""
+    out = _slices(tmp_path, {"memcached": {"memory": memory}}, count=2)
+    polls = out["heat_metadata_polls_total"]
+    assert polls > 2 ** 17 / 8880  # more signed polls than a 128 KiB cache holds entries
+    # every poll's entry beyond the cache's 14 chunks is evicted (besides other tokens)
+    assert (out["memcached_evictions_total"] >= polls - 14) == evicts
+    assert out["stacks_complete"] == 2  # single-use entries evicted: nothing the slices need

@@ -14,9 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmc import erlang_c_wait
+from scalelab.components.openstack.memcached import ITEM_SIZE_MAX, chunk_bytes
+from scalelab.components.openstack.memcached import Memcached as MemcachedCache
+from scalelab.metrics.recorder import Recorder
 from scalelab.scenarios import load_scenario
 from scalelab.simulation import Simulation
 from scalelab.spec.model import Scenario
+from scalelab.spec.openstack import Memcached
 
 
 def scenario(tmp_path: Path, task: dict[str, Any] | None, openstack: dict[str, Any] | None = None,
@@ -514,3 +518,27 @@ def test_pool_invariants(pool_size: int, overflow: int, clients: int, hold: floa
     assert recorder.counters['db_pool_timeouts_total{service="nova"}'] == outcomes["timeout"]
     if clients <= pool_size + overflow:  # never at the limit: nobody waits
         assert outcomes["timeout"] == 0
+
+
+@given(st.integers(min_value=1, max_value=2**20), st.sampled_from([1.05, 1.25, 2.0]))
+def test_an_item_takes_the_smallest_aligned_slab_chunk_that_holds_it(item: int, factor: float) -> None:
+    """memcached 1.4's slab classes: a chunk holds the item, is 8-byte aligned, never shrinks
+    as the item grows, and wastes at most the growth factor (besides the 96-byte floor and the
+    1 MiB page)."""
+    chunk = chunk_bytes(item, factor)
+    assert item <= chunk <= ITEM_SIZE_MAX
+    assert chunk % 8 == 0
+    assert chunk_bytes(max(1, item - 1), factor) <= chunk
+    if 96 < chunk < ITEM_SIZE_MAX:
+        assert chunk <= item * factor + 8
+
+
+def test_memcached_charges_chunks_and_evicts_least_recently_used_first() -> None:
+    spec = Memcached.model_validate({"memory": 3 * 8880, "item_overhead_bytes": 128})
+    cache = MemcachedCache(spec, Recorder())
+    for key in ("a", "b", "c"):
+        cache.set(key, 8192)
+    assert cache.used == 3 * 8880 and cache.evictions == 0
+    assert cache.get("a")  # a is now the most recently used
+    cache.set("d", 8192)
+    assert cache.evictions == 1 and not cache.get("b") and cache.get("a") and cache.get("d")

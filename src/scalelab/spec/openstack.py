@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 
 from scalelab.spec.base import NonNegativeDuration, PositiveDuration, Section
 from scalelab.spec.endpoints import HEAT_SERVICES, Endpoints, EndpointType, unreachable_from_vm
@@ -94,6 +94,14 @@ class Memcached(Section):
     # keystonemiddleware [keystone_authtoken] token_cache_time: a validation it cached is
     # trusted this long, then the next service that sees the token validates it again (300 s)
     token_cache_time: PositiveDuration = 300.0
+    # memcached 1.4's slab allocator (slabs.c ``slabs_init``): chunk sizes grow from 96 bytes
+    # (the 48-byte item header + ``-n`` 48) by ``-f`` 1.25, 8-byte aligned; an item takes the
+    # smallest chunk that holds it, so an 8 KiB token entry costs an 8,880-byte chunk
+    slab_growth_factor: float = Field(default=1.25, gt=1.0)
+    # what an item adds to its value: the 48-byte header, the 8-byte CAS, the key (keystone's
+    # dogpile keys are SHA-1 hex, keystonemiddleware's a token hash: ~64 bytes, an assumption)
+    # and the " <flags> <bytes>\r\n" suffix with the data's CRLF (~8 bytes)
+    item_overhead_bytes: NonNegativeInt = 128
 
 
 class Nova(Service):

@@ -3,7 +3,8 @@ token check in every other service.
 
 A token is issued once per user and client session (Rally's clients keep theirs); with fernet
 tokens nothing is written, with uuid tokens the token row is. Keystone caches what it issues
-(``[token] cache_on_issue``, on in Newton) and every validation in memcached; a validation it
+(``[token] cache_on_issue``, on in Newton; EC2 credentials too) and every validation in
+memcached, with no memcached expiry (``memcached.py``); a validation it
 finds there costs little CPU and no query, one it does not is rebuilt from the database. Each
 API service's keystonemiddleware looks the token up in memcached first and calls keystone only
 on a miss (its cache key is the token's, the same in every service sharing memcached: a token
@@ -55,13 +56,17 @@ class Identity:
 
     def ec2_authenticate(self, user: str) -> Generator[Event, Any, None]:
         """POST /v3/ec2tokens, as heat-api-cfn's ec2token middleware sends a request signed with
-        a stack user's EC2 keypair: the credential's row, the signature check and a token issued
-        for the user (no password hash)."""
+        a stack user's EC2 keypair: the credential's row, the signature check and a new token
+        issued for the user (no password hash), cached on issue like any other: one entry in
+        memcached per signed request, used once (os-collect-config signs every poll)."""
         spec = self.spec
+        self._issued += 1
+        token = f"{user}#ec2#{self._issued}"
 
         def path(req: Request) -> Generator[Event, Any, None]:
             yield req.cpu(spec.issue_cpu_seconds)
             yield from req.db(spec.issue_db_queries + 1)
+            yield from req.cache_set(f"ks:{token}", self.entry_bytes)
 
         yield from self.api.request(path)
 
