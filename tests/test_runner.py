@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import small
 from scalelab.runner import execute, run_id_for
 
@@ -50,6 +52,19 @@ def test_storm_found_in_broken_not_in_fixed() -> None:
     assert [f.id for f in broken.findings] == ["apiserver-reconnect-storm"]
     assert fixed.findings == []
     assert broken.summary["apiserver_cpu_percent_mean"] > fixed.summary["apiserver_cpu_percent_mean"]  # type: ignore[operator]
+
+
+def test_go_gc_is_a_share_of_the_apiservers_cpu_only() -> None:
+    """``gc_cpu_share`` s: every apiserver CPU-second of work costs 1 / (1 - s); etcd's and the
+    scheduler's costs carry their own and do not move."""
+    def run(share: float) -> dict[str, float]:
+        extra = {"apiserver.gc_cpu_share": share, "node_proxy.proxy_timeout": "10m"}
+        return execute(small(steady="60s", extra=extra)).summary  # type: ignore[return-value]
+
+    none, half = run(0.0), run(0.5)
+    ratio = half["apiserver_cpu_percent_mean"] / none["apiserver_cpu_percent_mean"]
+    assert ratio == pytest.approx(2.0, rel=0.02)
+    assert half["etcd_cpu_percent_mean"] == pytest.approx(none["etcd_cpu_percent_mean"], rel=0.02)
 
 
 def test_inflight_limit_rejects_with_429_and_clients_retry() -> None:

@@ -97,6 +97,8 @@ class ApiServer:
         self.inflight = Slots(engine, spec.max_requests_inflight)
         self._json = spec.json_bytes_per_cpu_second
         self._client = self._client_rate(spec)
+        #: CPU per CPU-second of mutator work, Go's collector included (``gc_cpu_share``)
+        self._gc = 1.0 / (1.0 - spec.gc_cpu_share)
         #: this process's name on its host's cores (which it may share)
         self.owner = f"apiserver{index}"
 
@@ -105,6 +107,7 @@ class ApiServer:
         self.spec = spec
         self._json = spec.json_bytes_per_cpu_second
         self._client = self._client_rate(spec)
+        self._gc = 1.0 / (1.0 - spec.gc_cpu_share)
         self.inflight.capacity = spec.max_requests_inflight
 
     @staticmethod
@@ -118,7 +121,12 @@ class ApiServer:
         recorder.final(f'apiserver_inflight_peak{{apiserver="{self.index}"}}', float(self.inflight.peak))
 
     def _charge(self, work: float, callback: Callable[..., None], *args: object, weight: float = 1.0) -> None:
-        self.cores.submit(work, callback, *args, weight=weight, owner=self.owner)
+        """Mutator ``work`` and its garbage collection, then ``callback``."""
+        self.cores.submit(work * self._gc, callback, *args, weight=weight, owner=self.owner)
+
+    def _burn(self, work: float, weight: float = 1.0) -> None:
+        """Mutator ``work`` and its garbage collection, nobody waiting on it."""
+        self.cores.burn(work * self._gc, weight=weight, owner=self.owner)
 
     # -- non-watch requests -------------------------------------------------------------
     def request(self, call: ApiCall, object_bytes: float, done: Done | None, weight: int = 1,
@@ -129,7 +137,7 @@ class ApiServer:
         rejected = weight - got
         if rejected > 0:
             self.recorder.inc('apiserver_request_total{code="429"}', rejected)
-            self.cores.burn(self.spec.request_cpu_seconds, weight=rejected, owner=self.owner)
+            self._burn(self.spec.request_cpu_seconds, weight=rejected)
             if done is not None:
                 self.engine.schedule(0.0, done, 429, rejected)
         if got <= 0:
@@ -172,7 +180,7 @@ class ApiServer:
             self.recorder.inc(f'apiserver_tls_handshakes_total{{apiserver="{self.index}"}}', count)
             self.recorder.inc("apiserver_tls_handshakes_wasted_total", count)
             work = self.spec.tcp_accept_cpu_seconds + self.spec.tls_handshake_cpu_seconds
-            self.cores.burn(work, weight=count, owner=self.owner)
+            self._burn(work, weight=count)
 
     def register_watches(self, count: float, replayed_events: float = 0.0) -> None:
         """Background cost of ``count`` watch requests on open connections; a watch from a
@@ -181,7 +189,7 @@ class ApiServer:
         if count > 0:
             self.recorder.inc("apiserver_watch_requests_total", count)
             work = self.spec.request_cpu_seconds + replayed_events / count * self.spec.filter_cpu_seconds
-            self.cores.burn(work, weight=count, owner=self.owner)
+            self._burn(work, weight=count)
 
     def list_cost(self, scanned: float, returned: float, object_bytes: float) -> float:
         """CPU of one LIST served from the watch cache (resourceVersion 0): every cached
@@ -196,4 +204,4 @@ class ApiServer:
         work = (events * object_bytes / self._json + events * watchers * self.spec.filter_cpu_seconds
                 + delivered * object_bytes / self._client)
         if work > 0:
-            self.cores.burn(work, owner=self.owner)
+            self._burn(work)

@@ -77,6 +77,16 @@ class ApiServer(Section):
     protobuf_bytes_per_cpu_second: PositiveFloat = 250e6
     # Per object and per watcher: label/field set built and matched (1.5 GetAttrs): ~2 us.
     filter_cpu_seconds: NonNegativeFloat = 2e-6
+    # Go's garbage collector, as a share of the process's CPU: every CPU cost above is the
+    # mutator's, and the collector adds ``share / (1 - share)`` of it (its work per allocated
+    # byte is the same at any heap well above Go's 4 MB minimum, so it grows with the work;
+    # microbenchmarks of a small heap barely pay it). 0.3: the apiserver's perf profile under
+    # load in kubernetes issue 5263 (2015-03, Go 1.3): MSpan_Sweep 20.4 %, mallocgc 3.1 %,
+    # scanblock 2.3 %, sweepone 1.8 %, flushptrbuf 1.5 %, memclr 1.2 % = 30.3 %; Go 1.5's
+    # concurrent collector kept the heap nearer twice the live data and collected more often
+    # (rsc in golang/go issue 14396, on a 1000-node kubemark), its pacer targets 25 % of the
+    # CPU while marking.
+    gc_cpu_share: float = Field(default=0.3, ge=0.0, lt=0.9)
     # How the cluster's own clients (kubelet, kube-proxy, scheduler, controller-manager) talk to
     # it: protobuf since Kubernetes 1.3 (docs/proposals/protobuf.md); "json" for 1.2 and older,
     # whose every request was JSON both ways (calibration rows of that era set it).
@@ -96,7 +106,7 @@ class ApiServer(Section):
     # Watch dispatch by trigger (the cacher's ``triggerFunc``: pods by spec.nodeName, nodes by
     # name): a pod or node event is filtered only for the watchers whose field selector names
     # that node, not for every watcher of the resource. Upstream had it in the 1.x cacher too;
-    # the k8s-1.5 profile keeps it off because its filter_cpu_seconds (20 us) was fitted with
+    # the k8s-1.5 profile keeps it off because its filter_cpu_seconds (13.5 us) was fitted with
     # every watcher filtering every event, so that fit stands for the whole dispatch path.
     watch_triggers: bool = False
 
