@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import sys
 import time
 import traceback
@@ -439,6 +440,8 @@ def calibrate(data: tuple[Path, ...], fit_paths: str, loo: bool, write_path: Pat
         for r in d["rows"]:
             ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3g}"
             out.print(f"  {r['role']:5} {r['id']}: observed {r['observed']:.4g}, model {r['model']}, ratio {ratio}")
+        for row_id, error in (d.get("loo") or {}).items():
+            out.print(f"  left out {row_id}: x{math.exp(error):.3g}")
         out.print(f"within 2x: {d['within_2x']}; leave-one-out mean |log error|: {d['loo_log_error']}")
 
     _emit(doc, fmt, view)
