@@ -245,3 +245,34 @@ def test_every_signed_poll_leaves_a_token_entry_until_the_lru_evicts_it(tmp_path
     # every poll's entry beyond the cache's 14 chunks is evicted (besides other tokens)
     assert (out["memcached_evictions_total"] >= polls - 14) == evicts
     assert out["stacks_complete"] == 2  # single-use entries evicted: nothing the slices need
+
+
+def _deployments_run(tmp_path: Path, convergence: bool, retry: str) -> Any:
+    """Four stacks of two servers with three deployments each, on one Galera node (no
+    certification conflicts: only the compare-and-swap on the server's row is at play)."""
+    servers = [{"role": "app", "deployment": True, "deployments": 3, "setup_seconds": 30.0}] * 2
+    doc: dict[str, Any] = {
+        "name": "deployments", "seed": 3,
+        "openstack": {"enabled": True, "computes": 4, "control_plane_nodes": 3, "galera": {"nodes": 1},
+                      "heat": {"convergence_engine": convergence, "metadata_push_retry": retry}},
+        "hosts": {"vm": {"threads": 48, "memory": "264Gi"}},
+        "workload": [{"kind": "steady", "duration": "5s"},
+                     {"kind": "slices", "count": 4, "parallelism": 4, "template": {"servers": servers}}]}
+    path = tmp_path / "deployments.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return execute(load_scenario(str(path))).summary
+
+
+@pytest.mark.parametrize(("convergence", "retry", "conflicts", "fails"), [
+    (True, "newton", True, True),    # pushed at once; Newton retries against the key it first read
+    (True, "fixed", True, False),    # 7.0.5: the row refreshed before each attempt
+    (False, "newton", False, False),  # legacy: a server's deployments one after another
+])
+def test_sibling_deployments_race_on_the_servers_row_only_under_convergence(
+        tmp_path: Path, convergence: bool, retry: str, conflicts: bool, fails: bool) -> None:
+    out = _deployments_run(tmp_path, convergence, retry)
+    assert (out["heat_metadata_push_conflicts_total"] > 0) == conflicts
+    assert (out["heat_metadata_push_failures_total"] > 0) == fails
+    assert (out["stacks_failed"] > 0) == fails
+    assert (out["vms_without_metadata"] > 0) == fails
+    assert out["stacks_complete"] + out["stacks_failed"] == 4

@@ -281,9 +281,10 @@ class OpenStackLayer:
                                                              if s == "ACTIVE")))
 
     def _metadata_race(self, _target: int, fault: Fault) -> None:
-        """Empirical (``heat-convergence-race``: the report suspects a race on Heat's database
-        under convergence, mechanism unknown): from now on a share of the deployments' metadata
-        pushes is lost; it acts only with ``convergence_engine`` on, the report's workaround."""
+        """Empirical (the report's metadata race as an injected loss; ``heat-convergence-race``
+        is reproduced by its mechanism, the racing pushes of a server's deployments): from now
+        on a share of the deployments' metadata pushes is lost; it acts only with
+        ``convergence_engine`` on, the report's workaround."""
         if self.enabled:
             self.orchestration.metadata_loss_share = float(fault.share or 0.0)
 

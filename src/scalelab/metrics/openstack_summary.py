@@ -105,6 +105,8 @@ def slices_metrics(m: Measurements) -> dict[str, float | None]:
     out["vms_without_metadata"] = counters.get("heat_vms_without_metadata_total", 0.0)
     out["live_migrations_failed"] = _family(counters, "live_migrations_failed_total")
     out["heat_metadata_lost_total"] = counters.get("heat_metadata_lost_total", 0.0)
+    out["heat_metadata_push_conflicts_total"] = counters.get("heat_metadata_push_conflicts_total", 0.0)
+    out["heat_metadata_push_failures_total"] = counters.get("heat_metadata_push_failures_total", 0.0)
     out["heat_metadata_polls_total"] = counters.get("heat_metadata_polls_total", 0.0)
     out["heat_callback_failures_total"] = _family(counters, "heat_callback_failures_total")
     out["heat_callback_errors_total"] = _family(counters, "heat_callback_errors_total")

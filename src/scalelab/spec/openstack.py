@@ -209,6 +209,13 @@ class Heat(Service):
     # heat-engine num_engine_workers: max(CPU count, 4) (Newton)
     engine_workers: PositiveInt = 48
     convergence_engine: bool = True  # Newton's default
+    # How heat-engine retries its push of a server's deployments into the server's resource row
+    # (a compare-and-swap on the row's atomic_key, ``_push_metadata_software_deployments``):
+    # "newton" (7.0.0-7.0.4): 11 attempts, ``retrying``'s wait_random_max=2.0 (milliseconds),
+    # the row not refreshed, so a retry compares against the key it first read and fails again;
+    # "fixed" (7.0.5, Ocata 8.0.2, Pike: "Corrected max secs for concurrent trans retries",
+    # Partial-Bug 1651768): the row refreshed before each attempt, waits of up to 2 s
+    metadata_push_retry: Literal["newton", "fixed"] = "newton"
     # CPU in heat-engine per resource handled (load template, plugin, DB writes): ~30 ms (assumption)
     resource_cpu_seconds: PositiveFloat = 0.030
     # Rally's HeatStacks polls stack status through heat-api every 1 s (rally's

@@ -25,6 +25,9 @@ class StackServer(Section):
     role: str
     # a SoftwareConfig + SoftwareDeployment (POLL_SERVER_CFN transport, CFN_SIGNAL)
     deployment: bool = False
+    # with ``deployment``: how many SoftwareConfig + SoftwareDeployment pairs configure the
+    # server (1: assumption; the report's templates are held out)
+    deployments: PositiveInt = 1
     # an OS::Heat::WaitCondition whose handle the guest signals through heat-api
     wait_condition: bool = False
     # the application's install and start once its configuration arrived (assumption per role)

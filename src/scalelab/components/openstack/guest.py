@@ -69,7 +69,8 @@ class Guests:
                 return
             stack.received.add(server)
             yield self.engine.timeout(spec.setup_seconds)
-            yield from self._attempt("cfn_signal", self.heat.cfn_signal(stack, server))
+            for _ in range(spec.deployments):  # heat-config-notify signals each deployment
+                yield from self._attempt("cfn_signal", self.heat.cfn_signal(stack, server))
             self.engine.process(self._keep_polling(stack, server))
         else:
             yield self.engine.timeout(spec.setup_seconds)

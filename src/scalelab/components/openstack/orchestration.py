@@ -17,10 +17,20 @@ deployment within the stack's, is a failure.
 ``convergence_engine``: off, the engine worker that took the stack runs every resource step
 itself; on (Newton's default), each step is a check_resource message through the broker to any
 engine worker, and each writes its sync point: more messages and writes for the same stack.
-The report's metadata race under convergence has no known mechanism: it is the empirical
-fault ``heat_metadata_race`` (a share of the metadata pushes lost), which acts only with
-convergence on. Not modelled: the engine's own polling of in-progress resources (a signal
-completes its resource at once), stack updates, nested stacks.
+A server with several deployments (``StackServer.deployments``) has each pushed into its
+resource row's metadata by a compare-and-swap on the row's atomic_key (heat 7.0.0
+``_push_metadata_software_deployments``): the push reads the row and the server's committed
+deployments, and writes them with the key it read. Under the legacy engine the stack's task
+runner creates the deployments one after another (each create is a blocking call to the
+engine); under convergence each is its own check_resource message, so a server's deployments
+are pushed at once and a push can find the key moved by a sibling's. Newton then retries
+against the key it first read (``metadata_push_retry`` "newton": 11 attempts, 0-2 ms apart)
+and fails for good (ConcurrentTransaction: the deployment and its stack fail, and the server's
+metadata holds only what the winning push read); "fixed" refreshes the row and succeeds.
+The report's metadata race is also kept as the empirical fault ``heat_metadata_race`` (a
+share of the metadata pushes lost, convergence on only), the catalogue entry's context. Not
+modelled: the engine's own polling of in-progress resources (a signal completes its resource
+at once), stack updates, nested stacks.
 """
 
 from __future__ import annotations
@@ -42,6 +52,22 @@ from scalelab.spec.openstack import OpenStack
 from scalelab.spec.slices import StackServer, StackTemplate
 
 IN_PROGRESS = "CREATE_IN_PROGRESS"
+#: heat 7.0.0 ``retry_on_conflict``: attempts, and the most a retry waits (``retrying``'s
+#: wait_random_max is in milliseconds: 2.0 is 2 ms; 7.0.5 made it 2000, 2 s)
+PUSH_ATTEMPTS = 11
+PUSH_WAIT_MAX = {"newton": 0.002, "fixed": 2.0}
+
+
+@dataclass
+class ServerRow:
+    """A server's resource row as its deployments' metadata pushes see it."""
+
+    #: the row's atomic_key (every successful push moves it)
+    key: int = 0
+    #: the deployments its rsrc_metadata lists
+    listed: frozenset[str] = frozenset()
+    #: the server's software_deployment rows committed so far
+    committed: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -65,6 +91,8 @@ class Stack:
     deployed_to: set[str] = field(default_factory=set)
     #: (server, "deployment" | "wait_condition") -> fired by the guest's signal
     signals: dict[tuple[str, str], Event] = field(default_factory=dict)
+    #: server -> its resource row, for the deployments' pushes
+    rows: dict[str, ServerRow] = field(default_factory=dict)
 
     @property
     def user(self) -> str:
@@ -192,23 +220,79 @@ class Orchestration:
                 raise ServiceError(f"{server} went to {status}")
             yield from self._step(stack, f"server{index}", 2)
             if server_spec.deployment:
-                yield from self._step(stack, f"config{index}", 2)
-                yield from self._step(stack, f"deployment{index}", 3)
-                yield from self._push_metadata(stack, index, server)
+                yield from self._deploy(stack, index, server, server_spec.deployments)
             yield from self._await_signals(stack, index, server, server_spec, deadline)
         except ServiceError as error:
             self._fail(stack, str(error))
 
-    def _push_metadata(self, stack: Stack, index: int, server: str) -> Generator[Event, Any, None]:
-        """The deployment written into the server resource's metadata (read, modify, write);
-        under convergence a share of them is lost (the empirical fault)."""
-        yield from self._step(stack, f"server{index}", 3)
+    def _deploy(self, stack: Stack, index: int, server: str, count: int) -> Generator[Event, Any, None]:
+        """The server's SoftwareConfigs and SoftwareDeployments, each pushed into the server's
+        metadata: one after another (legacy), all at once (convergence); then whether the
+        metadata lists them all (and the empirical fault's loss, convergence on)."""
+        row = stack.rows.setdefault(server, ServerRow())
+        names = [f"deployment{index}"] if count == 1 else [f"deployment{index}.{k}" for k in range(count)]
+        errors: list[ServiceError] = []
+        if self.spec.convergence_engine and count > 1:
+            yield self.engine.all_of([self.engine.process(self._create_deployment(stack, index, server, row, name,
+                                                                                 errors))
+                                      for name in names])
+        else:
+            for name in names:
+                yield from self._create_deployment(stack, index, server, row, name, errors)
+                if errors:
+                    break
         lost = (self.spec.convergence_engine and self.metadata_loss_share > 0
                 and float(self.rng.random()) < self.metadata_loss_share)
         if lost:
             self.recorder.inc("heat_metadata_lost_total")
-        stack.metadata[server] = not lost
-        stack.deployed_to.add(server)
+        stack.metadata[server] = row.listed >= set(names) and not lost
+        if errors:
+            raise errors[0]
+
+    def _create_deployment(self, stack: Stack, index: int, server: str, row: ServerRow, name: str,
+                           errors: list[ServiceError]) -> Generator[Event, Any, None]:
+        config = f"config{index}" if name == f"deployment{index}" else f"config-{name}"
+        try:
+            yield from self._step(stack, config, 2)
+            yield from self._step(stack, name, 3)
+            row.committed.add(name)
+            yield from self._push_metadata(stack, index, server, row)
+        except ServiceError as error:
+            errors.append(error)
+
+    def _push_metadata(self, stack: Stack, index: int, server: str, row: ServerRow) -> Generator[Event, Any, None]:
+        """The engine's push of the server's committed deployments into its resource row: read
+        the row and the deployments, write them if the row's atomic_key is still the one read
+        (heat 7.0.0 ``_push_metadata_software_deployments``), retried on a conflict as
+        ``metadata_push_retry`` says; the sync point written after it under convergence."""
+        convergence = self.spec.convergence_engine
+        stale = self.spec.metadata_push_retry == "newton"
+        wait_max = PUSH_WAIT_MAX[self.spec.metadata_push_retry]
+        resource = f"resource:{stack.name}/server{index}"
+
+        def handler(req: Request) -> Generator[Event, Any, None]:
+            yield req.cpu(self.spec.resource_cpu_seconds)
+            key: int | None = None
+            for attempt in range(1, PUSH_ATTEMPTS + 1):
+                if key is None or not stale:  # Newton's session keeps the row it first read
+                    key = row.key
+                listed = frozenset(row.committed)
+                yield from req.db(3, (resource,))
+                if row.key == key:
+                    row.key += 1
+                    row.listed = listed
+                    stack.deployed_to.add(server)
+                    break
+                self.recorder.inc("heat_metadata_push_conflicts_total")
+                if attempt == PUSH_ATTEMPTS:
+                    self.recorder.inc("heat_metadata_push_failures_total")
+                    stack.deployed_to.add(server)
+                    raise ServiceError(f"ConcurrentTransaction: deployments of server {server}")
+                yield self.engine.timeout(float(self.rng.uniform(0.0, wait_max)))
+            if convergence:
+                yield from req.db(2, (f"sync_point:{stack.name}/server{index}",))
+
+        yield from self.engine_api.handle(handler, routed=convergence)
 
     def _await_signals(self, stack: Stack, index: int, server: str, server_spec: StackServer,
                        deadline: float) -> Generator[Event, Any, None]:
