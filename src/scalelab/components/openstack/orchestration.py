@@ -28,7 +28,8 @@ against the key it first read (``metadata_push_retry`` "newton": 11 attempts, 0-
 and fails for good (ConcurrentTransaction: the deployment and its stack fail, and the server's
 metadata holds only what the winning push read); "fixed" refreshes the row and succeeds.
 The report's metadata race is also kept as the empirical fault ``heat_metadata_race`` (a
-share of the metadata pushes lost, convergence on only), the catalogue entry's context. Not
+share of the metadata pushes lost, convergence on only) for scenarios that inject it
+(``openstack-200``); the catalogue entry runs the mechanism alone. Not
 modelled: the engine's own polling of in-progress resources (a signal completes its resource
 at once), stack updates, nested stacks.
 """
