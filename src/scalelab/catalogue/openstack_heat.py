@@ -16,6 +16,7 @@ from typing import Any
 
 from scalelab.catalogue.entry import Band, Entry, Evidence, Finding, Reproduction, RunView, metric_detector
 from scalelab.spec.model import ClusterSpec
+from scalelab.spec.slices import StackTemplate
 
 BASELINE = "openstack-200-fixed"
 #: hops at which a callback fails because nothing serves it, and because a VM cannot get there
@@ -31,8 +32,6 @@ def _two_deployments() -> list[dict[str, Any]]:
     """The slice template with two SoftwareConfig + SoftwareDeployment pairs on each configured
     server (an assumption: the report's templates are held out; an application configured in
     more than one step is how Heat's software-config templates of the era were written)."""
-    from scalelab.spec.slices import StackTemplate
-
     servers = [s.model_dump() for s in StackTemplate().servers]
     for server in servers:
         if server["deployment"]:

@@ -95,20 +95,22 @@ class ApiServer:
         self.recorder = recorder
         self.quorum_reads = quorum_reads
         self.inflight = Slots(engine, spec.max_requests_inflight)
-        self._json = spec.json_bytes_per_cpu_second
-        self._client = self._client_rate(spec)
-        #: CPU per CPU-second of mutator work, Go's collector included (``gc_cpu_share``)
-        self._gc = 1.0 / (1.0 - spec.gc_cpu_share)
+        self._rates(spec)
         #: this process's name on its host's cores (which it may share)
         self.owner = f"apiserver{index}"
 
     def reconfigure(self, spec: ApiServerSpec) -> None:
         """Restarted with new flags; slots in use stay held until their requests end."""
         self.spec = spec
+        self._rates(spec)
+        self.inflight.capacity = spec.max_requests_inflight
+
+    def _rates(self, spec: ApiServerSpec) -> None:
+        """What the flags make per unit of work: encoding rates, and the CPU per CPU-second of
+        mutator work with Go's collector included (``gc_cpu_share``)."""
         self._json = spec.json_bytes_per_cpu_second
         self._client = self._client_rate(spec)
         self._gc = 1.0 / (1.0 - spec.gc_cpu_share)
-        self.inflight.capacity = spec.max_requests_inflight
 
     @staticmethod
     def _client_rate(spec: ApiServerSpec) -> float:

@@ -252,7 +252,7 @@ class Orchestration:
 
     def _create_deployment(self, stack: Stack, index: int, server: str, row: ServerRow, name: str,
                            errors: list[ServiceError]) -> Generator[Event, Any, None]:
-        config = f"config{index}" if name == f"deployment{index}" else f"config-{name}"
+        config = name.replace("deployment", "config", 1)  # its SoftwareConfig: config0, config0.1, ...
         try:
             yield from self._step(stack, config, 2)
             yield from self._step(stack, name, 3)
