@@ -81,8 +81,10 @@ def test_a_stored_run_is_summarised_again_to_the_same_figures(store_path: str) -
     assert findings == rec.findings
 
 
-def test_distributions_of_a_store_written_as_lists_still_read(store_path: str) -> None:
-    """Stores written before observations were kept as raw bytes hold them as DOUBLE[] lists."""
+@pytest.mark.parametrize("layout", ["lists", "raw bytes"])
+def test_distributions_of_a_store_written_before_still_read(store_path: str, layout: str) -> None:
+    """Stores written before observations were compressed hold them as DOUBLE[] lists
+    (``distributions``) or as raw float64 bytes (``distribution_data``)."""
     import duckdb
     import numpy as np
 
@@ -91,15 +93,35 @@ def test_distributions_of_a_store_written_as_lists_still_read(store_path: str) -
     store.save(rec, __version__)
     name, dist = next(iter(rec.measurements.distributions.items()))
     con = duckdb.connect(store_path)
-    con.execute("DELETE FROM distribution_data WHERE run_id = ? AND name = ?", [rec.run_id, name])
-    con.execute("INSERT INTO distributions VALUES (?, ?, ?, ?)",
-                [rec.run_id, name, dist.values.tolist(), dist.weights.tolist()])
+    con.execute("DELETE FROM distribution_zlib WHERE run_id = ? AND name = ?", [rec.run_id, name])
+    if layout == "lists":
+        con.execute("INSERT INTO distributions VALUES (?, ?, ?, ?)",
+                    [rec.run_id, name, dist.values.tolist(), dist.weights.tolist()])
+    else:
+        con.execute("INSERT INTO distribution_data VALUES (?, ?, ?, ?)",
+                    [rec.run_id, name, dist.values.astype("<f8").tobytes(), dist.weights.astype("<f8").tobytes()])
     con.close()
     measurements, _window = store.measurements(rec.run_id)
     assert set(measurements.distributions) == set(rec.measurements.distributions)
     for key, stored in measurements.distributions.items():
         assert np.array_equal(stored.values, rec.measurements.distributions[key].values)
         assert np.array_equal(stored.weights, rec.measurements.distributions[key].weights)
+
+
+def test_observations_are_stored_compressed(store_path: str) -> None:
+    """A run's latencies repeat exact values and its weights are mostly 1: the stored bytes are a
+    fraction of the arrays' (what DuckDB holds in memory at the write follows the bytes)."""
+    import duckdb
+
+    store = Store(store_path)
+    rec = execute(small(deploy=True, steady="30s"))
+    store.save(rec, __version__)
+    raw = sum(d.values.nbytes + d.weights.nbytes for d in rec.measurements.distributions.values())
+    con = duckdb.connect(store_path, read_only=True)
+    stored = con.execute('SELECT sum(octet_length("values") + octet_length(weights)) FROM distribution_zlib '
+                         'WHERE run_id = ?', [rec.run_id]).fetchone()
+    con.close()
+    assert stored is not None and 0 < stored[0] < raw / 4
 
 
 def test_the_store_never_draws_duckdbs_progress_bar_on_stdout(store_path: str) -> None:

@@ -21,15 +21,34 @@ from scalelab.results import Distribution, Measurements, RunEvent
 
 @dataclass
 class Histogram:
+    """Observations as packed doubles (8 bytes each: a 100,000-node run observes ~30 M).
+    ``weights`` stays None while every weight is 1, which is most histograms: the per-request
+    latencies of cohort-free paths and every pod's start-up."""
+
     values: array[float] = field(default_factory=lambda: array("d"))
-    weights: array[float] = field(default_factory=lambda: array("d"))
+    weights: array[float] | None = None
 
     def observe(self, value: float, weight: float = 1.0) -> None:
         self.values.append(value)
-        self.weights.append(weight)
+        if self.weights is not None:
+            self.weights.append(weight)
+        elif weight != 1.0:
+            self.weights = array("d", [1.0]) * (len(self.values) - 1)
+            self.weights.append(weight)
 
     def distribution(self) -> Distribution:
-        return Distribution(np.array(self.values, dtype=np.float64), np.array(self.weights, dtype=np.float64))
+        """A copy of the observations so far (the histogram keeps growing)."""
+        values = np.array(self.values, dtype=np.float64)
+        weights = np.ones(len(values)) if self.weights is None else np.array(self.weights, dtype=np.float64)
+        return Distribution(values, weights)
+
+    def handover(self) -> Distribution:
+        """The observations at the end of a run, without a copy: the arrays share the
+        histogram's buffer (which can then no longer grow: an observation after it raises
+        BufferError instead of being lost)."""
+        values = np.frombuffer(self.values, dtype=np.float64)
+        weights = np.ones(len(values)) if self.weights is None else np.frombuffer(self.weights, dtype=np.float64)
+        return Distribution(values, weights)
 
 
 @dataclass(frozen=True)
@@ -82,11 +101,12 @@ class Recorder:
         self.finals[name] = float(value)
 
     def measurements(self) -> Measurements:
-        """Everything recorded, as plain data for the results."""
+        """Everything recorded, as plain data for the results (the histograms' buffers are
+        handed over, not copied: at 100,000 nodes a copy was ~500 MB at the run's peak)."""
         return Measurements(
             sample_every=self.sample_every,
             counters={k: float(v) for k, v in sorted(self.counters.items())},
             finals=dict(sorted(self.finals.items())),
-            distributions={k: h.distribution() for k, h in sorted(self.histograms.items())},
+            distributions={k: h.handover() for k, h in sorted(self.histograms.items())},
             samples=[(s.time, s.metric, s.value) for s in self.samples],
             events=list(self.events))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,15 +36,29 @@ CREATE TABLE IF NOT EXISTS counters (run_id VARCHAR, name VARCHAR, value DOUBLE)
 CREATE TABLE IF NOT EXISTS finals (run_id VARCHAR, name VARCHAR, value DOUBLE);
 CREATE TABLE IF NOT EXISTS distributions (run_id VARCHAR, name VARCHAR, "values" DOUBLE[], weights DOUBLE[]);
 CREATE TABLE IF NOT EXISTS distribution_data (run_id VARCHAR, name VARCHAR, "values" BLOB, weights BLOB);
+CREATE TABLE IF NOT EXISTS distribution_zlib (run_id VARCHAR, name VARCHAR, "values" BLOB, weights BLOB);
 CREATE TABLE IF NOT EXISTS windows (run_id VARCHAR, sample_every DOUBLE, start DOUBLE, "end" DOUBLE,
                                     run_end DOUBLE);
 CREATE TABLE IF NOT EXISTS sweep_runs (sweep_id VARCHAR, run_id VARCHAR, params VARCHAR);
 CREATE TABLE IF NOT EXISTS reproductions (entry_id VARCHAR, doc VARCHAR);
 """
 TABLES = ("runs", "summaries", "series", "events", "counters", "finals", "distributions", "distribution_data",
-          "windows")
+          "distribution_zlib", "windows")
 #: Byte order of the stored observation arrays (float64).
 FLOATS = np.dtype("<f8")
+#: zlib level of the stored observation arrays: level 1 packs a 10,000-node run's 48 MB of
+#: latencies and weights into 3.3 MB in 0.2 s (a simulation's latencies repeat exact values;
+#: most weights are 1); higher levels gain little and cost seconds at 100,000 nodes.
+ZLIB_LEVEL = 1
+
+
+def pack(values: np.ndarray) -> bytes:
+    """An observation array as the store keeps it: float64, little-endian, zlib-compressed."""
+    return zlib.compress(np.ascontiguousarray(values, dtype=FLOATS).tobytes(), ZLIB_LEVEL)
+
+
+def unpack(blob: bytes) -> np.ndarray:
+    return np.frombuffer(zlib.decompress(blob), dtype=FLOATS).astype(np.float64)
 
 
 class StoreError(Exception):
@@ -160,13 +175,14 @@ class Store:
                             [[rec.run_id, k, v] for k, v in m.counters.items()])
         if m.finals:
             con.executemany("INSERT INTO finals VALUES (?, ?, ?)", [[rec.run_id, k, v] for k, v in m.finals.items()])
-        # Observations as raw float64 bytes: a million-pod run holds tens of millions of them,
-        # which as DOUBLE[] lists passed through Python objects cost ~150 bytes each at the
-        # write. (``distributions``, DOUBLE[] lists, holds the runs of stores written before.)
+        # Observations as compressed float64 bytes: a million-pod run holds tens of millions of
+        # them. As DOUBLE[] lists passed through Python objects they cost ~150 bytes each at the
+        # write; as raw bytes DuckDB still held about 4.5 bytes of memory per byte written (a
+        # 100,000-node run's save was its peak). Stores written before keep theirs readable:
+        # ``distributions`` (DOUBLE[] lists) and ``distribution_data`` (raw bytes).
         for name, d in m.distributions.items():
-            con.execute("INSERT INTO distribution_data VALUES (?, ?, ?, ?)",
-                        [rec.run_id, name, np.ascontiguousarray(d.values, dtype=FLOATS).tobytes(),
-                         np.ascontiguousarray(d.weights, dtype=FLOATS).tobytes()])
+            con.execute("INSERT INTO distribution_zlib VALUES (?, ?, ?, ?)",
+                        [rec.run_id, name, pack(d.values), pack(d.weights)])
         con.execute("INSERT INTO windows VALUES (?, ?, ?, ?, ?)",
                     [rec.run_id, m.sample_every, w.start, w.end, w.run_end])
 
@@ -192,6 +208,10 @@ class Store:
                     [run_id]).fetchall():
                 m.distributions[str(name)] = Distribution(np.frombuffer(values, dtype=FLOATS).astype(np.float64),
                                                           np.frombuffer(weights, dtype=FLOATS).astype(np.float64))
+            for name, values, weights in con.execute(
+                    'SELECT name, "values", weights FROM distribution_zlib WHERE run_id = ? ORDER BY name',
+                    [run_id]).fetchall():
+                m.distributions[str(name)] = Distribution(unpack(values), unpack(weights))
             m.samples = [(float(t), str(k), float(v)) for t, k, v in con.execute(
                 "SELECT time, metric, value FROM series WHERE run_id = ? ORDER BY rowid", [run_id]).fetchall()]
             m.events = [RunEvent(float(t), str(k), str(d)) for t, k, d in con.execute(
