@@ -84,10 +84,13 @@ def test_run_accepts_every_phase_kind(store_path: str, tmp_path: Path) -> None:
     scenario.write_text(
         "name: phases\ntopology: {worker_hosts: 1}\nnode_proxy: {proxy_timeout: 10m}\nworkload:\n"
         "  - {kind: steady, duration: 5s}\n  - {kind: density, pods_per_node: 1}\n"
-        "  - {kind: dns_load, rate: 10, services: 5, duration: 5s}\n")
+        "  - {kind: dns_load, rate: 10, services: 5, duration: 5s}\n"
+        "  - {kind: load, pods_per_node: 2, actions_per_second: 5}\n")  # a load test runs its stages out
     code, out, err = _invoke("run", str(scenario), "--format", "json", "--store", store_path)
     assert code == 0, err
-    assert json.loads(out)["summary"]["density_pods_per_second"] > 0
+    summary = json.loads(out)["summary"]
+    assert summary["density_pods_per_second"] > 0
+    assert summary["load_pods_created_total"] == summary["load_pods_deleted_total"] > 0
 
 
 def test_reproduce_all_by_layer_and_layer_needs_all(store_path: str) -> None:

@@ -141,12 +141,15 @@ def main() -> None:
 def _planned_end(scenario: Any) -> float:
     """The simulated time a scenario runs at most (a deploy ends earlier when every pod runs)."""
     from scalelab.sizing import estimate
+    from scalelab.workload.load import longest_seconds
 
     total = 0.0
     pods = estimate(scenario).pods
     for phase in scenario.workload:
         if phase.kind == "deploy":
             total += pods / scenario.controller_manager.qps + phase.timeout
+        elif phase.kind == "load":  # its duration, or its stages when it has none
+            total += longest_seconds(phase, scenario.nodes)
         elif hasattr(phase, "duration"):
             total += phase.duration
         else:  # a phase that ends when its pods run (density): bounded by its timeout

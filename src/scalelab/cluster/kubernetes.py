@@ -40,7 +40,8 @@ from scalelab.workload.density import DENSITY_LABEL, density_nodes, density_pods
 from scalelab.workload.density import record as record_density
 from scalelab.workload.deploy import CONTROL_PLANE_LABEL, Deploy
 from scalelab.workload.dns_load import DnsLoad
-from scalelab.workload.load import LoadTest
+from scalelab.workload.load import LoadTest, longest_seconds
+from scalelab.workload.pods import PodTable
 
 #: Services and Endpoints a bare cluster has (kubernetes, kube-dns) plus the two
 #: leader-election Endpoints records.
@@ -257,16 +258,13 @@ class KubernetesLayer:
         """Start a load test; it ends when its controllers and Services are deleted."""
         assert isinstance(phase, LoadPhase)
         asm = self.asm
-        deploy = Deploy(asm.engine, [], 0, phase.pod_start_seconds, self.controller_manager, self.scheduler,
+        deploy = Deploy(asm.engine, PodTable(), 0, phase.pod_start_seconds, self.controller_manager, self.scheduler,
                         self.kubelets, self.fanout, self.objects, asm.recorder, None, pull=phase.images == "pull")
         self.deploys.append(deploy)
         test = LoadTest(asm.engine, phase, asm.scenario.nodes, deploy, self.apiservers[0], asm.recorder,
                         asm.rng.stream("load"), asm.engine.stop)
         test.start()
-        if phase.duration is not None:
-            return asm.engine.now + phase.duration
-        stages = test.total / phase.actions_per_second * (2 + phase.scalings / 3)
-        return asm.engine.now + stages + phase.timeout
+        return asm.engine.now + longest_seconds(phase, asm.scenario.nodes)
 
     def _dns_load(self, phase: object) -> float:
         """Start a DNS load test; it ends when its last lookup has ended."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 from scalelab.components.scheduler.framework import PodInfo
 from scalelab.metrics.recorder import Recorder
 from scalelab.spec.model import DensityPhase
-from scalelab.workload.deploy import Deploy, _Pod
+from scalelab.workload.deploy import Deploy
+from scalelab.workload.pods import PodTable
 
 #: Label of the nodes a node-selected density test runs on.
 DENSITY_LABEL = ("scalelab/density", "true")
@@ -23,7 +24,7 @@ def density_nodes(phase: DensityPhase, nodes: int) -> int:
     return nodes if phase.nodes == "all" else min(phase.nodes, nodes)
 
 
-def density_pods(phase: DensityPhase, nodes: int) -> list[_Pod]:
+def density_pods(phase: DensityPhase, nodes: int) -> PodTable:
     """The pods of one density phase, spread over its RCs (one per 3000 pods, as density.go)."""
     selected = density_nodes(phase, nodes)
     total = round(phase.pods_per_node * selected)
@@ -31,9 +32,12 @@ def density_pods(phase: DensityPhase, nodes: int) -> list[_Pod]:
     per_rc = 3000
     # an RC's pods share one (read-only) labels mapping: a million pods, a million dicts less
     labels = [{"name": f"density-{rc}"} for rc in range(total // per_rc + 1)]
-    return [_Pod(PodInfo(name=f"density-{i // per_rc}-{i % per_rc}", namespace="density",
-                         labels=labels[i // per_rc], cpu=phase.cpu_request,
-                         memory=phase.memory_request, node_selector=selector)) for i in range(total)]
+
+    def template(i: int) -> PodInfo:
+        return PodInfo(name=f"density-{i // per_rc}-{i % per_rc}", namespace="density", labels=labels[i // per_rc],
+                       cpu=phase.cpu_request, memory=phase.memory_request, node_selector=selector)
+
+    return PodTable(total, template)
 
 
 def record(deploy: Deploy, recorder: Recorder) -> None:

@@ -36,7 +36,7 @@ from scalelab.facts import RESOURCE_INDEX
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
 from scalelab.spec.model import LoadPhase
-from scalelab.workload.deploy import Deploy, _Pod
+from scalelab.workload.deploy import Deploy
 
 #: load.go's controller sizes, small to big.
 GROUP_SIZES = (5, 30, 250)
@@ -60,13 +60,23 @@ def controller_sizes(total_pods: int) -> list[int]:
     return [small] * (rest // small) + [medium] * mediums + [big] * bigs
 
 
+def longest_seconds(phase: LoadPhase, nodes: int) -> float:
+    """How long a load phase may run: its ``duration`` when set, else its stages' spreads
+    (create, the scalings, delete) and its ``timeout`` for the last controllers to settle."""
+    if phase.duration is not None:
+        return phase.duration
+    total = round(phase.pods_per_node * nodes)
+    return total / phase.actions_per_second * (2 + phase.scalings / 3) + phase.timeout
+
+
 class _Controller:
     """One replication controller: its original size and the pods it has now."""
 
     def __init__(self, name: str, size: int) -> None:
         self.name = name
         self.size = size
-        self.pods: list[_Pod] = []
+        #: its pods, by their number in the phase's pod table
+        self.pods: list[int] = []
         self.outstanding = 0
         self.done: Callable[[], None] | None = None
 
@@ -173,11 +183,10 @@ class LoadTest:
             for _ in range(change):
                 self._serial += 1
                 labels = {"app" if self.phase.services else "name": controller.name}
-                pod = _Pod(PodInfo(name=f"{controller.name}-{self._serial}", namespace="load", labels=labels,
-                                   cpu=0.01, memory=25 * 2**20), on_running=partial(self._settled, controller))
-                controller.pods.append(pod)
+                info = PodInfo(name=f"{controller.name}-{self._serial}", namespace="load", labels=labels,
+                               cpu=0.01, memory=25 * 2**20)
                 self.recorder.inc("load_pods_created_total")
-                self.deploy.launch(pod)
+                controller.pods.append(self.deploy.launch(info, partial(self._settled, controller)))
         else:
             removed, controller.pods = controller.pods[target:], controller.pods[:target]
             for pod in removed:
