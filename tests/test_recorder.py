@@ -47,3 +47,4 @@ def test_the_recorders_measurements_share_the_histograms_buffers() -> None:
     dist = rec.measurements().distributions["latency_seconds"]
     assert np.shares_memory(dist.values, np.frombuffer(rec.histograms["latency_seconds"].values))
     assert dist.count == 1000.0
+    assert dist.weights.strides == (0,)  # unit weights take no memory per observation

@@ -47,8 +47,9 @@ class Histogram:
         histogram's buffer (which can then no longer grow: an observation after it raises
         BufferError instead of being lost)."""
         values = np.frombuffer(self.values, dtype=np.float64)
-        weights = np.ones(len(values)) if self.weights is None else np.frombuffer(self.weights, dtype=np.float64)
-        return Distribution(values, weights)
+        if self.weights is None:  # unit weights as a read-only view of one 1.0: no memory per observation
+            return Distribution(values, np.broadcast_to(np.float64(1.0), values.shape))
+        return Distribution(values, np.frombuffer(self.weights, dtype=np.float64))
 
 
 @dataclass(frozen=True)
