@@ -2,15 +2,15 @@
 
 A run's peak memory is the interpreter with its libraries and the store's writer plus what
 grows with the cluster: per node its connection table rows, reflector state, scheduler row and
-status timers; per workload pod its objects on the way through controller, scheduler, kubelet,
-its observations in the recorder and, at the end, in the store's writer. Measured on this code
-(peak resident memory, VmHWM, of ``scalelab run`` storing its run, 2 cores): 10 nodes 106 MB,
-campaign-900 122 MB, scale-5000 (5000 nodes, 150,000 pods) 726 MiB, scale-100k (100,000 nodes,
-1,000,000 pods) 2,755 MiB; the simulation alone at 1000 nodes / 30,000 density pods ~66 MB above
-its ~51 MB of imports (~2.2 KB a pod), the store's write of that run's ~1 M observations
-another ~50 MB transient (DuckDB's buffers). The coefficients are rounded up (4 KiB a pod covers
-scale-5000's 4.1 KB; scale-100k's 2.7 KB is below it): the guard is for sizes that cannot fit,
-not a bill.
+status timers; per workload pod its row in its phase's pod table, its PodInfo once created (kept
+by the scheduler while placed), its events on the way through controller, scheduler, kubelet,
+and its observations in the recorder (8 bytes each, handed to the results without a copy; the
+store writes them compressed). Measured on this code (peak resident memory, VmHWM, of
+``scalelab run`` storing its run, 2 cores, 2026-12-01): scale-5000 (5000 nodes, 150,000 pods)
+297 MiB, scale-5000 at 22,500 nodes (675,000 pods) 929 MiB, scale-100k (100,000 nodes, 1,000,000
+pods) 1,713 MiB: 1.2-1.6 KB a pod above the base and 1 KiB a node. (Before the pod table, the
+handover and the compressed store: 726 and 2,755 MiB, ~4 KB a pod.) The coefficients are
+rounded up: the guard is for sizes that cannot fit, not a bill.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from scalelab.spec.model import DensityPhase, DeployPhase, LoadPhase, Scenario
 BASE_BYTES = 112 * 2**20
 #: Per Kubernetes node (measured ~0.8 KB at 4 500 nodes, ~1 KB at 100,000).
 NODE_BYTES = 1024
-#: Per workload pod a deploy or density phase creates (measured 2.2-4.1 KB, see above).
-POD_BYTES = 4096
+#: Per workload pod a deploy or density phase creates (measured 1.2-1.6 KB, see above).
+POD_BYTES = 2048
 
 
 @dataclass(frozen=True)
