@@ -44,7 +44,18 @@ def test_the_recorders_measurements_share_the_histograms_buffers() -> None:
     rec = Recorder()
     for i in range(1000):
         rec.observe("latency_seconds", i / 1000.0)
+    hist = rec.histograms["latency_seconds"]
     dist = rec.measurements().distributions["latency_seconds"]
-    assert np.shares_memory(dist.values, np.frombuffer(rec.histograms["latency_seconds"].values))
+    assert np.shares_memory(dist.values, np.frombuffer(hist.values))
     assert dist.count == 1000.0
     assert dist.weights.strides == (0,)  # unit weights take no memory per observation
+
+
+def test_an_observation_after_the_end_neither_raises_nor_changes_the_results() -> None:
+    """A request in flight when the run ends records its latency in a ``finally`` when its
+    generator is closed (the engine freed): that must not raise, nor reach the results."""
+    rec = Recorder()
+    rec.observe("latency_seconds", 1.0)
+    dist = rec.measurements().distributions["latency_seconds"]
+    rec.observe("latency_seconds", 2.0)
+    assert list(dist.values) == [1.0]
