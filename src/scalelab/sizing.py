@@ -8,7 +8,7 @@ and its observations in the recorder (8 bytes each, handed to the results withou
 store writes them compressed). Measured on this code (peak resident memory, VmHWM, of
 ``scalelab run`` storing its run, 2 cores, 2026-12-01): scale-5000 (5000 nodes, 150,000 pods)
 297 MiB, scale-5000 at 22,500 nodes (675,000 pods) 929 MiB, scale-100k (100,000 nodes, 1,000,000
-pods) 1,713 MiB: 1.2-1.6 KB a pod above the base and 1 KiB a node. (Before the pod table, the
+pods) 1,566 MiB: 1.2-1.4 KB a pod above the base and 1 KiB a node. (Before the pod table, the
 handover and the compressed store: 726 and 2,755 MiB, ~4 KB a pod.) The coefficients are
 rounded up: the guard is for sizes that cannot fit, not a bill.
 """
@@ -25,7 +25,7 @@ from scalelab.spec.model import DensityPhase, DeployPhase, LoadPhase, Scenario
 BASE_BYTES = 112 * 2**20
 #: Per Kubernetes node (measured ~0.8 KB at 4 500 nodes, ~1 KB at 100,000).
 NODE_BYTES = 1024
-#: Per workload pod a deploy or density phase creates (measured 1.2-1.6 KB, see above).
+#: Per workload pod a deploy or density phase creates (measured 1.2-1.4 KB, see above).
 POD_BYTES = 2048
 
 
