@@ -58,6 +58,7 @@ def pack(values: np.ndarray) -> bytes:
 
 
 def unpack(blob: bytes) -> np.ndarray:
+    """The observation array ``pack`` stored (a writable float64 array of the host's order)."""
     return np.frombuffer(zlib.decompress(blob), dtype=FLOATS).astype(np.float64)
 
 
