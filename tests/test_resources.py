@@ -77,3 +77,50 @@ def test_slots_reject_when_full_and_wait_in_order() -> None:
     assert order == [1, 2]
     with pytest.raises(RuntimeError):
         Slots(engine, 1).release()
+
+
+Op = tuple[float, str, float, int, str]  # (time, kind, work, weight, owner)
+
+_ops = st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0, 2.5]), st.sampled_from(["burn", "job"]),
+                          st.sampled_from([0.25, 0.5, 1.5]), st.integers(1, 4), st.sampled_from(["a", "b"])),
+                min_size=1, max_size=40)
+
+
+def _replay(threads: int, ops: list[Op], merge: bool) -> tuple[list[float], float, dict[str, float], float]:
+    """Run ``ops`` on fresh cores; burns through ``burn`` (``merge``) or as plain jobs."""
+    engine = Engine()
+    cores = Cores(engine, threads)
+    done: list[float] = []
+
+    def act(kind: str, work: float, weight: int, owner: str) -> None:
+        if kind == "job":
+            cores.submit(work, lambda: done.append(engine.now), weight=weight, owner=owner)
+        elif merge:
+            cores.burn(work, weight=weight, owner=owner)
+        else:
+            cores.submit(work, None, weight=weight, owner=owner)
+
+    for time, kind, work, weight, owner in ops:
+        engine.at(time, act, kind, work, weight, owner)
+    engine.run(1e9)
+    return done, cores.busy_integral, dict(cores.owner_busy), cores.work_done
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 6), _ops)
+def test_same_instant_burns_joined_compute_what_separate_jobs_compute(threads: int, ops: list[Op]) -> None:
+    # identical burns at one instant share one heap entry: every finish time and every busy
+    # integral must be what separate jobs give, to the bit
+    assert _replay(threads, ops, merge=True) == _replay(threads, ops, merge=False)
+
+
+def test_same_instant_burns_share_one_entry() -> None:
+    engine = Engine()
+    cores = Cores(engine, 2)
+    for _ in range(5):
+        cores.burn(1.0, owner="api")
+    cores.burn(2.0, owner="api")  # other work: an entry of its own
+    assert len(cores._tags) == 2
+    assert cores.busy_jobs == 6.0
+    engine.run(1e9)
+    assert cores.busy_integral == pytest.approx(7.0)

@@ -14,6 +14,7 @@ from scalelab.components.scheduler.plugins import (
     DEFAULT_PROFILE,
     INSUFFICIENT_CPU,
     NODE_SELECTOR_MISMATCH,
+    LeastAllocated,
     NodeResourcesFit,
     default_registry,
 )
@@ -176,3 +177,26 @@ def test_adding_a_node_never_makes_a_schedulable_pod_unschedulable(cpus: list[in
     big_d = _framework().schedule(pod, _nodes([float(c) for c in cpus] + [float(extra)]))
     if small_d.node is not None:
         assert big_d.node is not None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8)), min_size=1, max_size=12),
+       st.data())
+def test_least_allocated_scores_each_feasible_node_as_upstream(nodes: list[tuple[int, int]],
+                                                               data: st.DataObject) -> None:
+    # whether the feasible nodes are the table's first k (scored on views) or any others
+    # (gathered), each node scores floor(50 * (free cpu + free memory)), each in [0, 1]
+    table = _nodes([float(cap) for cap, _ in nodes])
+    for i, (_cap, used) in enumerate(nodes):
+        table.requested_cpu[i] = float(used)
+    feasible = np.array(sorted(data.draw(st.sets(st.integers(0, len(nodes) - 1), min_size=1))), dtype=np.int64)
+    pod = PodInfo("p", cpu=1.0, memory=2.0**30)
+    got = LeastAllocated().score({}, pod, table, feasible)
+
+    def expected(i: int) -> float:
+        cap = float(table.allocatable_cpu[i])
+        cpu = min(max(1.0 - (table.requested_cpu[i] + 1.0) / cap, 0.0), 1.0) if cap > 0 else 0.0
+        mem = min(max(1.0 - 2.0**30 / float(table.allocatable_memory[i]), 0.0), 1.0)
+        return float(np.floor(50.0 * (cpu + mem)))
+
+    assert got.tolist() == [expected(int(i)) for i in feasible]

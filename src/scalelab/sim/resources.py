@@ -26,7 +26,10 @@ class Cores:
     """
 
     __slots__ = (
+        "_burn_entry",
+        "_burn_key",
         "_last",
+        "_newest",
         "_next",
         "_owner_weight",
         "_seq",
@@ -49,10 +52,16 @@ class Cores:
         self.name = name
         self._v = 0.0
         self._weight = 0.0
-        self._tags: list[tuple[float, int, float, str, Callable[..., None] | None, tuple[Any, ...]]] = []
+        #: busy jobs as heap entries ``[tag, seq, weight, owner, callback, args]``
+        self._tags: list[list[Any]] = []
+        #: the last burn's entry while it is pending, and (time, work, owner) it was made with:
+        #: an identical burn at the same instant joins it (see ``burn``)
+        self._burn_entry: list[Any] | None = None
+        self._burn_key: tuple[float, float, str] | None = None
         self._seq = 0
         self._last = 0.0
         self._next: Timer | None = None  # the next completion, rescheduled on every change
+        self._newest: list[Any] | None = None  # the entry ``submit`` pushed last
         #: thread-seconds of busy time since the start (integral of busy threads)
         self.busy_integral = 0.0
         #: CPU-seconds of work submitted
@@ -108,8 +117,31 @@ class Cores:
 
     def burn(self, work: float, weight: float = 1.0, owner: str = "") -> None:
         """Run ``work`` CPU-seconds (per unit job) that nobody waits for (watch dispatch, a
-        rejected request, a background apply): it loads the cores, and its end is no event."""
+        rejected request, a background apply): it loads the cores, and its end is no event.
+
+        Burns of the same work for the same owner at the same instant (one watch event per
+        answer of an etcd batch) have the same finish tag and nobody to call, so they are one
+        heap entry of their summed weight: processor sharing computes the same, and a batch
+        costs one push and one pop. Counts (weights) are whole numbers, so the sums are exact."""
+        entry = self._burn_entry
+        if (entry is not None and work > 0 and self._burn_key == (self.engine.now, work, owner)
+                and float(weight).is_integer() and float(entry[2]).is_integer()):
+            self._join(entry, work, weight, owner)
+            return
         self.submit(work, None, weight=weight, owner=owner)
+        if work > 0:
+            self._burn_entry = self._newest
+            self._burn_key = (self.engine.now, work, owner)
+
+    def _join(self, entry: list[Any], work: float, weight: float, owner: str) -> None:
+        """Add ``weight`` unit jobs to a pending burn's entry (its tag stays: same instant, same
+        work); the books move as ``submit`` moves them."""
+        self._seq += 1  # as if submitted: later jobs keep the sequence numbers they had
+        entry[2] += weight
+        self._weight += weight
+        self._owner_weight[owner] += weight
+        self.work_done += work * weight
+        self._reschedule()  # as ``submit`` does (the arrival may slow every job)
 
     def submit(self, work: float, callback: Callable[..., None] | None, *args: Any,
                weight: float = 1.0, owner: str = "") -> None:
@@ -121,7 +153,9 @@ class Cores:
             return
         self._advance()
         self._seq += 1
-        heapq.heappush(self._tags, (self._v + work, self._seq, weight, owner, callback, args))
+        entry = [self._v + work, self._seq, weight, owner, callback, args]
+        heapq.heappush(self._tags, entry)
+        self._newest = entry
         self._weight += weight
         self.owner_busy.setdefault(owner, 0.0)
         self._owner_weight[owner] = self._owner_weight.get(owner, 0.0) + weight
@@ -142,9 +176,10 @@ class Cores:
         stays booked until each would have finished (a simplification: a killed process's
         remaining work is not taken off the cores). Returns the number of jobs abandoned."""
         count = 0
-        for i, (tag, seq, weight, job_owner, _callback, _args) in enumerate(self._tags):
-            if job_owner == owner:
-                self._tags[i] = (tag, seq, weight, job_owner, None, ())
+        for entry in self._tags:
+            if entry[3] == owner:
+                entry[4] = None
+                entry[5] = ()
                 count += 1
         return count
 
@@ -155,7 +190,10 @@ class Cores:
         eps = 1e-12 * max(1.0, abs(self._v))
         finished = []
         while tags and tags[0][0] <= self._v + eps:
-            _tag, _seq, weight, owner, callback, args = heapq.heappop(tags)
+            entry = heapq.heappop(tags)
+            if entry is self._burn_entry:
+                self._burn_entry = None
+            _tag, _seq, weight, owner, callback, args = entry
             self._weight -= weight
             self._owner_weight[owner] -= weight
             if callback is not None:

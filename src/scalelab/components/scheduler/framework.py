@@ -86,6 +86,7 @@ class NodeTable:
         self.labels = labels
         self.allocatable_cpu = np.asarray(cpu, dtype=np.float64)
         self.allocatable_memory = np.asarray(memory, dtype=np.float64)
+        self.capacity_positive = bool((self.allocatable_cpu > 0).all() and (self.allocatable_memory > 0).all())
         self.requested_cpu = np.zeros(len(names))
         self.requested_memory = np.zeros(len(names))
         self.pod_count = np.zeros(len(names), dtype=np.int64)
@@ -162,6 +163,8 @@ class Nodes(Protocol):
     pod_count: np.ndarray
     allowed_pods: np.ndarray
     unschedulable: np.ndarray
+    #: every node has CPU and memory to allocate (the table's, fixed at its making)
+    capacity_positive: bool
 
     # read-only: a window computes them on first use
     @property
@@ -261,15 +264,15 @@ class Framework:
         # nodes): the cycle reads as if it walked the nodes one by one from there.
         width = min(n, to_find + to_find // 4)
         while True:
-            view = NodeView(nodes, window(self.next_start, width, n))
-            decision = self._cycle(pod, view, None, to_find, view.indices)
+            rows = window(self.next_start, width, n)
+            decision = self._cycle(pod, NodeView(nodes, rows), None, to_find, rows)
             if decision.evaluated_nodes < width or width == n:
                 self.next_start = (self.next_start + decision.evaluated_nodes) % n
                 return decision
             width = min(n, 2 * width)
 
     def _cycle(self, pod: PodInfo, nodes: Nodes, only: int | None, to_find: int | None = None,
-               rows: np.ndarray | None = None) -> Decision:
+               rows: np.ndarray | slice | None = None) -> Decision:
         """PreFilter, Filter, Score over ``nodes`` (a window ``rows`` of the table, or all of
         it); with ``to_find``, only the nodes up to the ``to_find``-th feasible one count."""
         state: CycleState = {}
@@ -277,41 +280,48 @@ class Framework:
             status = pf.pre_filter(state, pod, nodes)
             if status.code != Code.SUCCESS:
                 return Decision(None, Counter({status.reason: len(nodes)}), 0)
-        feasible = np.ones(len(nodes), dtype=bool)
-        if only is not None:
-            feasible[:] = False
-            feasible[only] = True
         checks_of = [f.filter(state, pod, nodes) for f in self.filters]
+        masks = [mask for checks in checks_of for mask, _reason in checks if mask is not None]
         evaluated = len(nodes)
-        passed = feasible.copy()
-        for checks in checks_of:
-            for mask, _reason in checks:
-                if mask is not None:
-                    passed &= mask
-        if to_find is not None:
-            found = np.flatnonzero(passed)
-            if len(found) >= to_find:
-                evaluated = int(found[to_find - 1]) + 1  # the walk stops at the to_find-th feasible node
-                checks_of = [[(None if mask is None else mask[:evaluated], reason) for mask, reason in checks]
-                             for checks in checks_of]
-                feasible, passed = feasible[:evaluated], passed[:evaluated]
+        if only is not None:
+            passed = np.zeros(evaluated, dtype=bool)
+            passed[only] = True
+        elif masks:
+            passed = masks.pop(0).copy()
+        else:
+            passed = np.ones(evaluated, dtype=bool)
+        for mask in masks:
+            passed &= mask
+        found = np.flatnonzero(passed)
+        if to_find is not None and len(found) >= to_find:
+            evaluated = int(found[to_find - 1]) + 1  # the walk stops at the to_find-th feasible node
+            checks_of = [[(None if mask is None else mask[:evaluated], reason) for mask, reason in checks]
+                         for checks in checks_of]
+            found = found[:to_find]
         reasons: Counter[str] = Counter()
-        if int(np.count_nonzero(passed)) < evaluated:  # some node failed a check: say which
+        if len(found) < evaluated:  # some node failed a check: say which
+            feasible = np.zeros(evaluated, dtype=bool) if only is not None else np.ones(evaluated, dtype=bool)
+            if only is not None:
+                feasible[only] = True
             self._reasons(feasible, checks_of, reasons)
-        feasible = passed
-        idx = np.flatnonzero(feasible)
+        idx = found
         if len(idx) == 0:
             return Decision(None, reasons, evaluated)
-        total = np.zeros(len(idx))
+        total: np.ndarray | None = None
         for s in self.scores:
             score = s.score(state, pod, nodes, idx)
             if score is not None:
-                total += score
+                total = score.copy() if total is None else total + score  # summed in plugin order
+        if total is None:
+            total = np.zeros(len(idx))
         best = np.flatnonzero(total == total.max())
         # 1.5 selectHost: round-robin among the nodes sharing the top score.
         choice = int(idx[best[self._rr % len(best)]])
         self._rr += 1
-        return Decision(choice if rows is None else int(rows[choice]), reasons, evaluated)
+        if rows is None:
+            return Decision(choice, reasons, evaluated)
+        node = rows.start + choice if isinstance(rows, slice) else int(rows[choice])
+        return Decision(node, reasons, evaluated)
 
     def _reasons(self, feasible: np.ndarray, checks_of: list[list[tuple[np.ndarray | None, str]]],
                  reasons: Counter[str]) -> None:

@@ -107,23 +107,30 @@ class LeastAllocated:
     name = "LeastAllocated"
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Nodes, feasible: np.ndarray) -> np.ndarray:
-        # every node of the table (or the window) feasible: its columns as they are, no gather
-        rows: np.ndarray | slice = slice(None) if len(feasible) == len(nodes) else feasible
+        # the feasible nodes are the first k of the table (or the window): its columns as they
+        # are, no gather (``feasible`` is ascending, so that is when its last is k - 1)
+        k = len(feasible)
+        rows: np.ndarray | slice = slice(0, k) if k and int(feasible[-1]) == k - 1 else feasible
         cap_cpu = nodes.allocatable_cpu[rows]
         cap_mem = nodes.allocatable_memory[rows]
-        req_cpu = nodes.requested_cpu[rows]
-        req_mem = nodes.requested_memory[rows]
-        if cap_cpu.min(initial=1.0) > 0 and cap_mem.min(initial=1.0) > 0:  # the usual node: no zero capacity
-            free_cpu = 1.0 - (req_cpu + pod.cpu) / cap_cpu
-            free_mem = 1.0 - (req_mem + pod.memory) / cap_mem
+        if nodes.capacity_positive or (cap_cpu.min(initial=1.0) > 0 and cap_mem.min(initial=1.0) > 0):
+            # 1 - (requested + pod) / capacity, in place
+            free_cpu = np.add(nodes.requested_cpu[rows], pod.cpu)
+            np.divide(free_cpu, cap_cpu, out=free_cpu)
+            np.subtract(1.0, free_cpu, out=free_cpu)
+            free_mem = np.add(nodes.requested_memory[rows], pod.memory)
+            np.divide(free_mem, cap_mem, out=free_mem)
+            np.subtract(1.0, free_mem, out=free_mem)
         else:
-            left_cpu = cap_cpu - req_cpu - pod.cpu
-            left_mem = cap_mem - req_mem - pod.memory
+            left_cpu = cap_cpu - nodes.requested_cpu[rows] - pod.cpu
+            left_mem = cap_mem - nodes.requested_memory[rows] - pod.memory
             free_cpu = np.where(cap_cpu > 0, left_cpu / np.maximum(cap_cpu, 1e-12), 0.0)
             free_mem = np.where(cap_mem > 0, left_mem / np.maximum(cap_mem, 1e-12), 0.0)
-        # integer scores as upstream: ties are real ties, broken round-robin by the framework
-        np.clip(free_cpu, 0.0, 1.0, out=free_cpu)
-        np.clip(free_mem, 0.0, 1.0, out=free_mem)
+        # each fraction kept in [0, 1]; integer scores as upstream: ties are real ties, broken
+        # round-robin by the framework
+        for free in (free_cpu, free_mem):
+            np.maximum(free, 0.0, out=free)
+            np.minimum(free, 1.0, out=free)
         free_cpu += free_mem
         free_cpu *= 50.0
         scores: np.ndarray = np.floor(free_cpu, out=free_cpu)

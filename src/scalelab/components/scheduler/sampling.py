@@ -75,7 +75,6 @@ class NodeView:
 
     def __init__(self, table: NodeTable, rows: np.ndarray | slice) -> None:
         self.table = table
-        self.indices: np.ndarray = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
         self.allocatable_cpu = table.allocatable_cpu[rows]
         self.allocatable_memory = table.allocatable_memory[rows]
         self.requested_cpu = table.requested_cpu[rows]
@@ -83,11 +82,18 @@ class NodeView:
         self.pod_count = table.pod_count[rows]
         self.allowed_pods = table.allowed_pods[rows]
         self.unschedulable = table.unschedulable[rows]
+        self.capacity_positive = table.capacity_positive
         self.affinity = _AffinityView(table.affinity, rows)
         self._rows = rows
 
     def __len__(self) -> int:
         return len(self.allocatable_cpu)
+
+    @cached_property
+    def indices(self) -> np.ndarray:
+        """The table's row of each position (made only when a plugin reads per-node objects)."""
+        rows = self._rows
+        return np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
 
     @cached_property
     def labels(self) -> list[dict[str, str]]:
