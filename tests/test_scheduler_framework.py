@@ -200,3 +200,18 @@ def test_least_allocated_scores_each_feasible_node_as_upstream(nodes: list[tuple
         return float(np.floor(50.0 * (cpu + mem)))
 
     assert got.tolist() == [expected(int(i)) for i in feasible]
+
+
+def test_placed_pods_are_found_by_identity_on_delete() -> None:
+    # two pods equal field for field are two placements: deleting one leaves the other counted
+    table = _nodes([4.0, 4.0])
+    first, twin = PodInfo("p", cpu=1.0), PodInfo("p", cpu=1.0)
+    table.add_pod(0, first)
+    table.add_pod(1, twin)
+    with pytest.raises(ValueError, match="already placed"):
+        table.add_pod(1, first)
+    with pytest.raises(ValueError, match="not placed on node 0"):
+        table.remove_pod(0, twin)
+    table.remove_pod(0, first)
+    assert list(table.affinity.placed.values()) == [(1, twin)]
+    assert table.pod_count.tolist() == [0, 1]

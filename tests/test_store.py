@@ -67,6 +67,21 @@ def test_sigkill_leaves_only_whole_runs(store_path: str) -> None:
             assert len(store.series(row["run_id"])) > 0
 
 
+def test_a_store_killed_while_being_created_is_not_left_without_its_tables(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the first open of a new store dies writing its schema (as a writer killed at that moment):
+    # no file may be left that a later reader takes for "not a scalelab results store"
+    from scalelab.store import duckdb_store
+
+    path = tmp_path / "results.duckdb"
+    with monkeypatch.context() as patched:
+        patched.setattr(duckdb_store, "SCHEMA", "CREATE TABLE runs (")  # dies half-way
+        with pytest.raises(StoreError):
+            Store(path).save(execute(small(steady="5s")), __version__)
+    assert list(tmp_path.iterdir()) == []
+    assert Store(path).runs() == []  # and the next open creates it whole
+
+
 def test_a_stored_run_is_summarised_again_to_the_same_figures(store_path: str) -> None:
     from scalelab.assess import reassess
 

@@ -141,7 +141,8 @@ class Cores:
         self._weight += weight
         self._owner_weight[owner] += weight
         self.work_done += work * weight
-        self._reschedule()  # as ``submit`` does (the arrival may slow every job)
+        if self._weight > self.threads:
+            self._reschedule()  # the arrival slows every job: the next completion moves
 
     def submit(self, work: float, callback: Callable[..., None] | None, *args: Any,
                weight: float = 1.0, owner: str = "") -> None:
@@ -153,14 +154,20 @@ class Cores:
             return
         self._advance()
         self._seq += 1
+        tags = self._tags
         entry = [self._v + work, self._seq, weight, owner, callback, args]
-        heapq.heappush(self._tags, entry)
+        # Unsaturated before and after (every job at a full thread) and not finishing first:
+        # the next completion stays where it is, and so does its timer.
+        unmoved = (self._next is not None and self._weight + weight <= self.threads
+                   and entry[0] >= tags[0][0])
+        heapq.heappush(tags, entry)
         self._newest = entry
         self._weight += weight
         self.owner_busy.setdefault(owner, 0.0)
         self._owner_weight[owner] = self._owner_weight.get(owner, 0.0) + weight
         self.work_done += work * weight
-        self._reschedule()
+        if not unmoved:
+            self._reschedule()
 
     def _reschedule(self) -> None:
         if self._next is not None:

@@ -77,6 +77,29 @@ class Store:
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
 
+    def _create(self) -> None:
+        """A new store appears whole: its schema is written to a file of this process and
+        linked into place, so a writer killed while creating it leaves no store without
+        tables (a reader would take that for a file that is not a store). Linking, not
+        renaming: a store another process created meanwhile is kept."""
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.new")
+        try:
+            con = duckdb.connect(str(tmp))
+            try:
+                con.execute(SCHEMA)
+            finally:
+                con.close()
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass
+            except OSError:  # a filesystem without hard links
+                if not self.path.exists():
+                    os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+            tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+
     @contextmanager
     def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         if read_only and not self.path.exists():
@@ -84,7 +107,9 @@ class Store:
         else:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                con = duckdb.connect(str(self.path), read_only=read_only and self.path.exists())
+                if not self.path.exists():
+                    self._create()
+                con = duckdb.connect(str(self.path), read_only=read_only)
             except (duckdb.Error, OSError) as exc:
                 raise StoreError(f"{self.path}: cannot open results store ({str(exc).splitlines()[0]})") from None
         try:

@@ -31,7 +31,9 @@ EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rul
 class AffinityIndex:
     def __init__(self, nodes: NodeTable) -> None:
         self.nodes = nodes
-        self.placed: list[tuple[int, PodInfo]] = []
+        #: placed pods by identity, in placing order (a delete finds its pod at once: a list's
+        #: remove compared every placed pod's fields, O(pods) per delete)
+        self.placed: dict[int, tuple[int, PodInfo]] = {}
         #: placed pods that carry required (anti-)affinity terms
         self.with_affinity = 0
         self.anti: dict[Signature, tuple[AffinityTerm, np.ndarray]] = {}
@@ -47,11 +49,16 @@ class AffinityIndex:
             counts[idx[node]] += delta
 
     def add(self, node: int, pod: PodInfo) -> None:
+        if id(pod) in self.placed:
+            raise ValueError(f"pod {pod.name} is already placed")
         self._update(node, pod, +1)
-        self.placed.append((node, pod))
+        self.placed[id(pod)] = (node, pod)
 
     def remove(self, node: int, pod: PodInfo) -> None:
-        self.placed.remove((node, pod))
+        placed = self.placed.get(id(pod))
+        if placed is None or placed[0] != node:
+            raise ValueError(f"pod {pod.name} is not placed on node {node}")
+        del self.placed[id(pod)]
         self._update(node, pod, -1)
 
     def _update(self, node: int, pod: PodInfo, delta: int) -> None:
@@ -71,7 +78,7 @@ class AffinityIndex:
         entry = self.matching.get(term.signature)
         if entry is None:
             counts = self._counts(term)
-            for node, pod in self.placed:
+            for node, pod in self.placed.values():
                 if term.matches(pod):
                     self._bump(term, counts, node, +1)
             entry = self.matching[term.signature] = (term, counts)

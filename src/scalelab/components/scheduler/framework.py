@@ -87,6 +87,9 @@ class NodeTable:
         self.allocatable_cpu = np.asarray(cpu, dtype=np.float64)
         self.allocatable_memory = np.asarray(memory, dtype=np.float64)
         self.capacity_positive = bool((self.allocatable_cpu > 0).all() and (self.allocatable_memory > 0).all())
+        #: what a node's requests may reach: allocatable with a rounding allowance
+        self.cpu_limit = self.allocatable_cpu + 1e-9
+        self.memory_limit = self.allocatable_memory + 1e-9
         self.requested_cpu = np.zeros(len(names))
         self.requested_memory = np.zeros(len(names))
         self.pod_count = np.zeros(len(names), dtype=np.int64)
@@ -125,16 +128,16 @@ class NodeTable:
         return cached
 
     def add_pod(self, node: int, pod: PodInfo) -> None:
+        self.affinity.add(node, pod)  # first: it refuses a pod placed already
         self.requested_cpu[node] += pod.cpu
         self.requested_memory[node] += pod.memory
         self.pod_count[node] += 1
-        self.affinity.add(node, pod)
 
     def remove_pod(self, node: int, pod: PodInfo) -> None:
+        self.affinity.remove(node, pod)  # first: it refuses a pod not placed there
         self.requested_cpu[node] -= pod.cpu
         self.requested_memory[node] -= pod.memory
         self.pod_count[node] -= 1
-        self.affinity.remove(node, pod)
 
 
 #: kubelet ``--max-pods`` default (every release since 1.0): a node's allocatable pods.
@@ -165,6 +168,8 @@ class Nodes(Protocol):
     unschedulable: np.ndarray
     #: every node has CPU and memory to allocate (the table's, fixed at its making)
     capacity_positive: bool
+    cpu_limit: np.ndarray
+    memory_limit: np.ndarray
 
     # read-only: a window computes them on first use
     @property

@@ -28,8 +28,8 @@ class NodeResourcesFit:
     def filter(self, state: CycleState, pod: PodInfo, nodes: Nodes) -> list[tuple[np.ndarray | None, str]]:
         # upstream's order: the pod count against allocatable pods, then each resource
         pods_ok = nodes.pod_count < nodes.allowed_pods
-        cpu_ok = nodes.requested_cpu + pod.cpu <= nodes.allocatable_cpu + 1e-9
-        mem_ok = nodes.requested_memory + pod.memory <= nodes.allocatable_memory + 1e-9
+        cpu_ok = nodes.requested_cpu + pod.cpu <= nodes.cpu_limit
+        mem_ok = nodes.requested_memory + pod.memory <= nodes.memory_limit
         return [(pods_ok, TOO_MANY_PODS), (cpu_ok, INSUFFICIENT_CPU), (mem_ok, INSUFFICIENT_MEMORY)]
 
 

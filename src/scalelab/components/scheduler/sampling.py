@@ -83,6 +83,8 @@ class NodeView:
         self.allowed_pods = table.allowed_pods[rows]
         self.unschedulable = table.unschedulable[rows]
         self.capacity_positive = table.capacity_positive
+        self.cpu_limit = table.cpu_limit[rows]
+        self.memory_limit = table.memory_limit[rows]
         self.affinity = _AffinityView(table.affinity, rows)
         self._rows = rows
 
