@@ -29,7 +29,6 @@ class Cores:
         "_burn_entry",
         "_burn_key",
         "_last",
-        "_newest",
         "_next",
         "_owner_weight",
         "_seq",
@@ -61,7 +60,6 @@ class Cores:
         self._seq = 0
         self._last = 0.0
         self._next: Timer | None = None  # the next completion, rescheduled on every change
-        self._newest: list[Any] | None = None  # the entry ``submit`` pushed last
         #: thread-seconds of busy time since the start (integral of busy threads)
         self.busy_integral = 0.0
         #: CPU-seconds of work submitted
@@ -123,14 +121,16 @@ class Cores:
         answer of an etcd batch) have the same finish tag and nobody to call, so they are one
         heap entry of their summed weight: processor sharing computes the same, and a batch
         costs one push and one pop. Counts (weights) are whole numbers, so the sums are exact."""
+        if work <= 0:
+            return
+        whole = float(weight).is_integer()
         entry = self._burn_entry
-        if (entry is not None and work > 0 and self._burn_key == (self.engine.now, work, owner)
-                and float(weight).is_integer() and float(entry[2]).is_integer()):
+        if entry is not None and whole and self._burn_key == (self.engine.now, work, owner):
             self._join(entry, work, weight, owner)
             return
-        self.submit(work, None, weight=weight, owner=owner)
-        if work > 0:
-            self._burn_entry = self._newest
+        entry = self._push(work, None, (), weight, owner)
+        if whole:  # only whole-number entries are joined, so their weights stay exact
+            self._burn_entry = entry
             self._burn_key = (self.engine.now, work, owner)
 
     def _join(self, entry: list[Any], work: float, weight: float, owner: str) -> None:
@@ -152,6 +152,11 @@ class Cores:
             if callback is not None:
                 self.engine.schedule(0.0, callback, *args, priority=URGENT)
             return
+        self._push(work, callback, args, weight, owner)
+
+    def _push(self, work: float, callback: Callable[..., None] | None, args: tuple[Any, ...],
+              weight: float, owner: str) -> list[Any]:
+        """Book a job of ``work`` > 0 and return its heap entry (``burn`` may join later ones)."""
         self._advance()
         self._seq += 1
         tags = self._tags
@@ -161,13 +166,13 @@ class Cores:
         unmoved = (self._next is not None and self._weight + weight <= self.threads
                    and entry[0] >= tags[0][0])
         heapq.heappush(tags, entry)
-        self._newest = entry
         self._weight += weight
         self.owner_busy.setdefault(owner, 0.0)
         self._owner_weight[owner] = self._owner_weight.get(owner, 0.0) + weight
         self.work_done += work * weight
         if not unmoved:
             self._reschedule()
+        return entry
 
     def _reschedule(self) -> None:
         if self._next is not None:
