@@ -19,6 +19,7 @@ from scalelab.components.objects import OBJECT_BYTES
 from scalelab.components.ratelimit import TokenBucket
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine
+from scalelab.sim.fifo import TimedFifo
 from scalelab.spec.model import ControllerManager as ControllerManagerSpec
 
 #: The replication controllers' create and (graceful) delete of a pod.
@@ -34,6 +35,8 @@ class ControllerManager:
         self.apiserver = apiserver
         self.recorder = recorder
         self._limiter = TokenBucket(spec.qps, spec.burst)
+        #: the limiter's due times never decrease: the waiting creates stay out of the heap
+        self._sends = TimedFifo(engine)
 
     def create_pod(self, on_created: Callable[[], None]) -> None:
         """Queue one pod create behind the rate limiter; ``on_created`` when stored."""
@@ -45,8 +48,8 @@ class ControllerManager:
         self._queue(DELETE_POD, "delete", on_deleted)
 
     def _queue(self, call: ApiCall, action: str, then: Callable[[], None]) -> None:
-        delay = self._limiter.reserve(self.engine.now)
-        self.engine.schedule(delay, self._send, call, action, then)
+        now = self.engine.now
+        self._sends.at(now + self._limiter.reserve(now), self._send, call, action, then)
 
     def _send(self, call: ApiCall, action: str, then: Callable[[], None]) -> None:
         def done(code: int, _n: float) -> None:

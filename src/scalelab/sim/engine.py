@@ -225,6 +225,18 @@ class Engine:
         heapq.heappush(self._heap, entry)
         return entry
 
+    def ticket(self) -> int:
+        """The sequence number an entry scheduled now would get, for an entry pushed later
+        with :meth:`push` (``TimedFifo`` keeps a queue's calls out of the heap until due)."""
+        self._seq += 1
+        return self._seq
+
+    def push(self, entry: Timer) -> None:
+        """Put an entry made with a :meth:`ticket` in the heap; it must not be in the past."""
+        if entry[0] < self.now:
+            raise ValueError(f"time {entry[0]} is in the past (now {self.now})")
+        heapq.heappush(self._heap, entry)
+
     def event(self) -> Event:
         return Event(self)
 

@@ -1,0 +1,56 @@
+"""A queue of timed calls whose times never decrease, with only its next call in the heap.
+
+A rate limiter in front of a million creates (scale-100k's controller-manager) used to put a
+million timers in the engine's heap at once: every push and pop of every other event then paid
+for a heap twenty levels deep, and the timers held hundreds of megabytes. A token bucket hands
+out due times in order, so the queue can wait outside the heap: each call takes its sequence
+number when it is queued, and the next call enters the heap when the one before it runs. The
+engine then runs every call at the same place in the order (time, priority, sequence) as if
+each had been scheduled when queued, so results are the same to the bit.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from scalelab.sim.engine import NORMAL, Callback, Engine, Timer
+
+
+class TimedFifo:
+    """Calls at nondecreasing times, in the engine's order, with one heap entry at a time."""
+
+    __slots__ = ("_engine", "_in_heap", "_last", "_priority", "_waiting")
+
+    def __init__(self, engine: Engine, priority: int = NORMAL) -> None:
+        self._engine = engine
+        self._priority = priority
+        self._waiting: deque[Timer] = deque()
+        self._in_heap = False
+        self._last = -float("inf")
+
+    def __len__(self) -> int:
+        """Calls queued and not yet run."""
+        return len(self._waiting) + self._in_heap
+
+    def at(self, time: float, callback: Callback, *args: Any) -> None:
+        """Run ``callback(*args)`` at ``time``, which is not before now nor before the time of
+        any call queued earlier."""
+        if time < self._last or time < self._engine.now:
+            raise ValueError(f"time {time} is before an earlier call's {self._last} or now")
+        self._last = time
+        entry = Timer((time, self._priority, self._engine.ticket(), self._run, (callback, args)))
+        if self._in_heap:
+            self._waiting.append(entry)
+        else:
+            self._in_heap = True
+            self._engine.push(entry)
+
+    def _run(self, callback: Callback, args: tuple[Any, ...]) -> None:
+        # the next call enters the heap before this one runs: its key is larger than this
+        # one's and smaller than any later call's, so no pop order changes
+        if self._waiting:
+            self._engine.push(self._waiting.popleft())
+        else:
+            self._in_heap = False
+        callback(*args)
