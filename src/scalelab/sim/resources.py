@@ -77,16 +77,25 @@ class Cores:
         return 1.0 if self._weight <= self.threads else self.threads / self._weight
 
     def _advance(self) -> None:
+        # ``_rate`` and ``min(weight, threads)`` inlined (the hottest method of a large run);
+        # the arithmetic is theirs, operation for operation
         now = self.engine.now
         dt = now - self._last
-        if dt > 0 and self._weight > 0:
-            self._v += dt * self._rate()
-            busy = dt * min(self._weight, self.threads)
+        weight = self._weight
+        if dt > 0 and weight > 0:
+            threads = self.threads
+            if weight <= threads:
+                self._v += dt
+                busy = dt * weight
+            else:
+                self._v += dt * (threads / weight)
+                busy = dt * threads
             self.busy_integral += busy
-            share = busy / self._weight
+            share = busy / weight
+            owner_busy = self.owner_busy
             for owner, w in self._owner_weight.items():
                 if w > 0:
-                    self.owner_busy[owner] += share * w
+                    owner_busy[owner] += share * w
         self._last = now
 
     def busy_seconds(self) -> float:
@@ -167,8 +176,12 @@ class Cores:
                    and entry[0] >= tags[0][0])
         heapq.heappush(tags, entry)
         self._weight += weight
-        self.owner_busy.setdefault(owner, 0.0)
-        self._owner_weight[owner] = self._owner_weight.get(owner, 0.0) + weight
+        owner_weight = self._owner_weight
+        if owner in owner_weight:
+            owner_weight[owner] += weight
+        else:  # a new owner: its books open
+            owner_weight[owner] = weight
+            self.owner_busy.setdefault(owner, 0.0)
         self.work_done += work * weight
         if not unmoved:
             self._reschedule()
@@ -178,9 +191,13 @@ class Cores:
         if self._next is not None:
             self._next.cancel()  # an arrival or departure moved the next completion
             self._next = None
-        if not self._tags:
+        tags = self._tags
+        if not tags:
             return
-        delay = (self._tags[0][0] - self._v) / self._rate()
+        weight = self._weight
+        delay = tags[0][0] - self._v
+        if weight > self.threads:  # slowed: the rate is threads / weight (``_rate``)
+            delay /= self.threads / weight
         self._next = self.engine.schedule(max(0.0, delay), self._complete)
 
     def abandon(self, owner: str) -> int:
