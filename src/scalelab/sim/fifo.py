@@ -2,7 +2,7 @@
 
 A rate limiter in front of a million creates (scale-100k's controller-manager) used to put a
 million timers in the engine's heap at once: every push and pop of every other event then paid
-for a heap twenty levels deep, and the timers held hundreds of megabytes. A token bucket hands
+for a heap twenty levels deep (the queued calls still take their memory, in a deque). A token bucket hands
 out due times in order, so the queue can wait outside the heap: each call takes its sequence
 number when it is queued, and the next call enters the heap when the one before it runs. The
 engine then runs every call at the same place in the order (time, priority, sequence) as if
