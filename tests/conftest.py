@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,3 +29,16 @@ def small(worker_hosts: int = 4, steady: str = "2m", extra: dict[str, Any] | Non
 @pytest.fixture
 def store_path(tmp_path: Any) -> str:
     return str(tmp_path / "store.duckdb")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_default_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A command that names no store writes to this session's (one per xdist worker): never to
+    the user's own store, and two workers never contend for one DuckDB file's lock."""
+    if os.environ.get("SCALELAB_STORE"):
+        yield
+        return
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SCALELAB_STORE", str(tmp_path_factory.mktemp("store") / "results.duckdb"))
+    yield
+    patch.undo()

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -153,3 +154,45 @@ def test_importing_the_store_loads_no_simulator_component() -> None:
             "'scalelab.sim.', 'scalelab.catalogue', 'scalelab.spec'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+#: holds the store open for writing (as another run's save does) until its stdin closes
+HOLDER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def _hold(path: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_run_saved_while_another_process_holds_the_store_waits_and_lands(store_path: str) -> None:
+    rec = execute(small(steady="30s"))
+    Store(store_path).save(rec, __version__)  # the file exists: the holder opens a store
+    holder = _hold(store_path)
+    told: list[str] = []
+    store = Store(store_path, lock_wait_seconds=60.0, on_wait=told.append)
+    # the hold ends while the save waits
+    threading.Timer(1.0, lambda: holder.stdin.close() if holder.stdin else None).start()
+    store.save(rec, __version__)
+    holder.wait(timeout=30)
+    assert [r["run_id"] for r in store.runs()] == [rec.run_id]
+    assert len(told) == 1 and "another process holds" in told[0]
+
+
+def test_a_store_held_past_the_wait_is_a_clear_error(store_path: str) -> None:
+    Store(store_path).save(execute(small(steady="30s")), __version__)
+    holder = _hold(store_path)
+    try:
+        with pytest.raises(StoreError, match=r"cannot open results store.*lock"):
+            Store(store_path, lock_wait_seconds=0.3).runs()
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)

@@ -84,7 +84,7 @@ def _common(func: F, with_format: bool) -> F:
 def _store(path: Path | None) -> Any:
     from scalelab.store.duckdb_store import Store
 
-    return Store(path)
+    return Store(path, on_wait=lambda why: click.echo(f"scalelab: {why}", err=True))
 
 
 def _emit(doc: Any, fmt: str, view: Callable[[Any], None]) -> None:

@@ -2,7 +2,9 @@
 
 DuckDB commits through its write-ahead log, so a process killed at any moment (SIGKILL
 included) leaves either the whole run or no trace of it. DuckDB allows one writing process:
-pool workers return ``RunRecord``s and the parent writes them. A run id already stored is
+pool workers return ``RunRecord``s and the parent writes them. Another process's hold on the
+file (a neighbouring run saving, a listing) is waited for (``LOCK_WAIT_SECONDS``), so a finished
+run is not lost because the store was busy. A run id already stored is
 replaced (same inputs, same id). Besides the run's JSON, the store keeps every measurement
 (counters, end-of-run values, distributions, samples, events) and the window, so a stored run
 can be summarised again (``measurements`` + ``window``). It imports ``results`` only.
@@ -12,8 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,11 @@ FLOATS = np.dtype("<f8")
 #: latencies and weights into 3.3 MB in 0.2 s (a simulation's latencies repeat exact values;
 #: most weights are 1); higher levels gain little and cost seconds at 100,000 nodes.
 ZLIB_LEVEL = 1
+#: How long opening the store waits while another process holds it (DuckDB lets one process
+#: open a file for writing, and that excludes every other process): a run finishing while a
+#: neighbouring run saves, or while someone lists the runs, must still land. Holds are short
+#: (a million-pod run saves in seconds), so the wait is long before it gives up.
+LOCK_WAIT_SECONDS = 600.0
 
 
 def pack(values: np.ndarray) -> bytes:
@@ -73,9 +81,36 @@ def default_path() -> Path:
     return Path(platformdirs.user_data_dir("scalelab")) / "results.duckdb"
 
 
+def _held_by_another_process(exc: duckdb.Error) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
 class Store:
-    def __init__(self, path: Path | str | None = None) -> None:
+    def __init__(self, path: Path | str | None = None, lock_wait_seconds: float = LOCK_WAIT_SECONDS,
+                 on_wait: Callable[[str], None] | None = None) -> None:
+        """``on_wait`` is told once, with the reason, when an open has to wait for another
+        process's hold on the file (the CLI says so on stderr)."""
         self.path = Path(path) if path is not None else default_path()
+        self.lock_wait_seconds = lock_wait_seconds
+        self.on_wait = on_wait
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """Connect, waiting (with backoff to 1 s) while another process holds the file."""
+        deadline = time.monotonic() + self.lock_wait_seconds
+        pause = 0.02
+        told = False
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.Error as exc:
+                if not _held_by_another_process(exc) or time.monotonic() >= deadline:
+                    raise
+                if not told and self.on_wait is not None:
+                    self.on_wait(f"{self.path}: another process holds the results store; waiting up to "
+                                 f"{self.lock_wait_seconds:g} s")
+                    told = True
+            time.sleep(pause)
+            pause = min(1.0, 2 * pause)
 
     def _create(self) -> None:
         """A new store appears whole: its schema is written to a file of this process and
@@ -109,7 +144,7 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 if not self.path.exists():
                     self._create()
-                con = duckdb.connect(str(self.path), read_only=read_only)
+                con = self._open(read_only)
             except (duckdb.Error, OSError) as exc:
                 raise StoreError(f"{self.path}: cannot open results store ({str(exc).splitlines()[0]})") from None
         try:
