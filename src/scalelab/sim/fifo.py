@@ -20,14 +20,17 @@ from scalelab.sim.engine import NORMAL, Callback, Engine, Timer
 class TimedFifo:
     """Calls at nondecreasing times, in the engine's order, with one heap entry at a time."""
 
-    __slots__ = ("_engine", "_in_heap", "_last", "_priority", "_waiting")
+    __slots__ = ("_engine", "_in_heap", "_last", "_priority", "_run_next", "_waiting")
 
     def __init__(self, engine: Engine, priority: int = NORMAL) -> None:
         self._engine = engine
         self._priority = priority
-        self._waiting: deque[Timer] = deque()
+        #: queued calls as ``(time, sequence, callback, args)``: a heap entry is made only for
+        #: the next one (a million queued calls cost a tuple each, not a timer and a wrapper)
+        self._waiting: deque[tuple[float, int, Callback, tuple[Any, ...]]] = deque()
         self._in_heap = False
         self._last = -float("inf")
+        self._run_next = self._run  # one bound method for every heap entry
 
     def __len__(self) -> int:
         """Calls queued and not yet run."""
@@ -39,18 +42,22 @@ class TimedFifo:
         if time < self._last or time < self._engine.now:
             raise ValueError(f"time {time} is before an earlier call's {self._last} or now")
         self._last = time
-        entry = Timer((time, self._priority, self._engine.ticket(), self._run, (callback, args)))
+        call = (time, self._engine.ticket(), callback, args)
         if self._in_heap:
-            self._waiting.append(entry)
+            self._waiting.append(call)
         else:
             self._in_heap = True
-            self._engine.push(entry)
+            self._push(call)
+
+    def _push(self, call: tuple[float, int, Callback, tuple[Any, ...]]) -> None:
+        time, seq, callback, args = call
+        self._engine.push(Timer((time, self._priority, seq, self._run_next, (callback, args))))
 
     def _run(self, callback: Callback, args: tuple[Any, ...]) -> None:
         # the next call enters the heap before this one runs: its key is larger than this
         # one's and smaller than any later call's, so no pop order changes
         if self._waiting:
-            self._engine.push(self._waiting.popleft())
+            self._push(self._waiting.popleft())
         else:
             self._in_heap = False
         callback(*args)
