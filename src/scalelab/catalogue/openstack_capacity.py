@@ -213,8 +213,14 @@ MEMCACHED: Entry = Entry(
         f"{broken.spec.openstack.memcached.token_entry_bytes}-byte entries in "
         f"{broken.spec.openstack.memcached.memory / 2**20:g} MiB: {broken.metric('memcached_evictions_total')} "
         f"evictions, hit ratio {broken.metric('memcached_hit_ratio')} (fixed: "
-        f"{fixed.metric('memcached_evictions_total')}, {fixed.metric('memcached_hit_ratio')}). Not modelled: "
-        f"memcached's slow answers and the clients' retransmissions once full (the report's symptom)"),
+        f"{fixed.metric('memcached_evictions_total')}, {fixed.metric('memcached_hit_ratio')}). Slow answers and "
+        f"retransmissions come in the model from memcached's connection limit (-c "
+        f"{broken.spec.openstack.memcached.max_connections}: SYNs dropped while full, connects given up after "
+        f"the client's 3 s): the requests in flight held at most {broken.metric('memcached_connections_peak')} "
+        f"connections ({broken.metric('memcached_syn_retransmits_total')} retransmissions, "
+        f"{broken.metric('memcached_connect_timeouts_total')} timeouts), so the report's symptom is not reached; "
+        f"connections that clients' keep-alive HTTP sessions pin (a greenthread per client connection) are not "
+        f"modelled, nor is any way in which memory alone slows memcached"),
     # the report's context: the slices deployed on 200 computes, their guests polling Heat
     reproduction=Reproduction(baseline=BASELINE),
     bands=(

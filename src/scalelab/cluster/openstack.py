@@ -16,6 +16,7 @@ from typing import Any
 from scalelab.cluster.assembly import Assembly
 from scalelab.components.cluster_dns import ClusterDns
 from scalelab.components.openstack.api import Api, Backends, pools
+from scalelab.components.openstack.cache_clients import CacheClients
 from scalelab.components.openstack.compute import Compute
 from scalelab.components.openstack.db import GaleraCluster
 from scalelab.components.openstack.guest import Guests
@@ -82,7 +83,7 @@ class OpenStackLayer:
             return (yield from lookup(engine, dns, galera_name + RABBITMQ_NAME, resolver_rng))
 
         galera_resolve = resolve if spec.dns_lookups else None
-        self.memcached = Memcached(spec.memcached, recorder)
+        self.memcached = Memcached(spec.memcached, recorder, engine)
         self.galera = GaleraCluster(engine, spec.galera, recorder)
         self.broker = Broker(engine, spec.rabbitmq, recorder)
         self.broker.resolve = resolve_broker if spec.dns_lookups else None
@@ -91,17 +92,20 @@ class OpenStackLayer:
         rpc_threads = spec.rpc_executor_thread_pool_size
 
         def api(name: str, service: str, replicas: int, workers: int, slots: int, cpu: float,
-                shared: bool = False) -> Api:
+                shared: bool = False, cache: CacheClients | None = None) -> Api:
             procs = ServiceProcesses(engine, name, replicas, workers, slots,
                                      pools(backends, service, replicas * workers, galera_resolve), recorder, stream,
                                      shared_queue=shared)
             self.services[name] = procs
             for i, worker in enumerate(procs.workers):
                 worker.connection = self.broker.connection(f"{name}-{i}")
-            return Api(name, procs, backends, cpu, spec.rpc_timeout(service), service)
+            return Api(name, procs, backends, cpu, spec.rpc_timeout(service), service, cache)
 
         ks, nova, neutron, glance, heat = spec.keystone, spec.nova, spec.neutron, spec.glance, spec.heat
-        keystone_api = api("keystone", "keystone", ks.replicas, ks.processes, ks.threads, 0.0, shared=True)
+        mc = spec.memcached  # keystone's own cache: oslo.cache's memcache_pool
+        keystone_cache = CacheClients(self.memcached, mc.keystone_socket_timeout, mc.keystone_pool_maxsize)
+        keystone_api = api("keystone", "keystone", ks.replicas, ks.processes, ks.threads, 0.0, shared=True,
+                           cache=keystone_cache)
         self.identity = Identity(keystone_api, ks, spec.memcached.token_entry_bytes, spec.identity,
                                  {s: getattr(spec, s).auth_project for s in SERVICE_USERS})
         self.compute = Compute(engine, spec, self.identity,

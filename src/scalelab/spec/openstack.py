@@ -102,6 +102,24 @@ class Memcached(Section):
     # dogpile keys are SHA-1 hex, keystonemiddleware's a token hash: ~64 bytes, an assumption)
     # and the " <flags> <bytes>\r\n" suffix with the data's CRLF (~8 bytes)
     item_overhead_bytes: NonNegativeInt = 128
+    # memcached 1.4 ``-c`` (default 1024) is its RLIMIT_NOFILE; fuel-ccp-memcached passed no -c
+    # until "Bump memcached defaults a bit" (08eec55, 2016-12-29: 16384, Closes-Bug 1653071)
+    max_connections: PositiveInt = 1024
+    # memcached ``-t`` (default 4): each worker thread holds 5 descriptors of that limit
+    # (thread.c ``stats.reserved_fds += 5``)
+    threads: PositiveInt = 4
+    # keystonemiddleware [keystone_authtoken] memcache_use_advanced_pool (default False): the
+    # plain pool hands out python-memcached clients, thread-locals that under eventlet open a
+    # connection per greenthread; the advanced (eventlet-safe) pool keeps at most
+    # ``memcache_pool_maxsize`` (10) per process
+    advanced_pool: bool = False
+    advanced_pool_maxsize: PositiveInt = 10
+    # python-memcached's _SOCKET_TIMEOUT (3 s; the plain pool passes none) and keystone's own
+    # oslo.cache memcache_pool (fuel-ccp-keystone keystone.conf.j2: memcache_socket_timeout 1,
+    # memcache_pool_maxsize 30)
+    socket_timeout: PositiveDuration = 3.0
+    keystone_socket_timeout: PositiveDuration = 1.0
+    keystone_pool_maxsize: PositiveInt = 30
 
 
 class Nova(Service):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
+from scalelab.components.openstack.cache_clients import DEAD, CacheClients
 from scalelab.components.openstack.db import ConnectionPool, GaleraCluster
 from scalelab.components.openstack.errors import DbConnectionError, DbDeadlock, ServiceError, Unavailable
 from scalelab.components.openstack.memcached import Memcached
@@ -43,8 +44,12 @@ class Api:
     """One service's worker processes, serving HTTP requests or RPC messages."""
 
     def __init__(self, name: str, processes: ServiceProcesses, backends: Backends, request_cpu_seconds: float,
-                 rpc_timeout: float, service: str = "") -> None:
+                 rpc_timeout: float, service: str = "", cache: CacheClients | None = None) -> None:
         self.name = name
+        #: its processes' memcached clients (keystonemiddleware's, or keystone's own cache)
+        mc = backends.spec.memcached
+        self.cache = cache or CacheClients(backends.memcached, mc.socket_timeout,
+                                           mc.advanced_pool_maxsize if mc.advanced_pool else 0)
         #: the OpenStack service it belongs to (its user, its config): nova, neutron, ...
         self.service = service
         self.processes = processes
@@ -64,15 +69,17 @@ class Api:
             raise Unavailable(f"{self.name}: no endpoint")
         pod = worker.pod
         epoch = procs.epoch[pod]
+        req = Request(self, worker)
         try:
             if procs.dead[pod]:
                 raise Unavailable(f"{self.name}: connection refused (pod {pod} is down)")
             yield procs.cpu(worker, self.request_cpu_seconds)
-            result = yield from path(Request(self, worker))
+            result = yield from path(req)
             if procs.epoch[pod] != epoch:  # the process died under the request
                 raise Unavailable(f"{self.name}: connection reset (pod {pod} was killed)")
             return result
         finally:
+            self.cache.close(req)
             procs.leave(worker)
             took = self.backends.engine.now - started
             self.backends.recorder.observe(self._latency, took)
@@ -116,11 +123,14 @@ class Api:
 class Request:
     """What a request path can do on the worker serving it."""
 
-    __slots__ = ("api", "worker")
+    __slots__ = ("api", "mc", "worker")
 
     def __init__(self, api: Api, worker: Worker) -> None:
         self.api = api
         self.worker = worker
+        #: its greenthread's memcached connection: its epoch, None before the first cache
+        #: operation, DEAD once the client gave up on the server
+        self.mc: int | None = None
 
     @property
     def backends(self) -> Backends:
@@ -162,13 +172,22 @@ class Request:
             attempt += 1
 
     def cache_get(self, key: str) -> Generator[Event, Any, bool]:
-        backends = self.backends
+        """A lookup: False on a miss, and when the client could not reach memcached."""
+        backends, clients = self.backends, self.api.cache
+        conn = yield from clients.begin(self, self.worker)
+        if conn == DEAD:
+            return False
         yield backends.engine.timeout(backends.spec.memcached.op_seconds)
+        clients.end(conn, self.worker)
         return backends.memcached.get(key, backends.engine.now)
 
     def cache_set(self, key: str, size: int, ttl: float = math.inf) -> Generator[Event, Any, None]:
-        backends = self.backends
+        backends, clients = self.backends, self.api.cache
+        conn = yield from clients.begin(self, self.worker)
+        if conn == DEAD:
+            return
         yield backends.engine.timeout(backends.spec.memcached.op_seconds)
+        clients.end(conn, self.worker)
         backends.memcached.set(key, size, backends.engine.now, ttl)
 
     def call(self, server: Api, handler: Handler, topic: str) -> Generator[Event, Any, Any]:

@@ -14,8 +14,20 @@ dogpile's, kept in the value: oslo.cache set no memcached expiry before 3.9.0 (2
 "Support expiration time in backend": expired records "are not removed from backends
 automatically"), so every token keystone issues or validates stays in memcached until the LRU
 evicts it. A killed memcached loses every entry; its clients miss until it is back and their
-dead_retry has passed. Not modelled: memcached's own CPU, slow answers and client reconnects
-when it thrashes (the report's "retransmissions").
+dead_retry has passed.
+
+Connections: memcached 1.4 takes at most ``max_connections`` descriptors (``-c`` is its
+RLIMIT_NOFILE), ``threads`` x 5 of them its own; at the limit ``accept`` fails with EMFILE and it
+stops listening (``accept_new_conns(false)``: listen backlog 0) until a connection closes, so a
+client's SYN is dropped and retransmitted on Linux's schedule (1 s, then doubling) until the
+client's socket timeout gives up: the lookup is then a miss on the client's side (python-memcached
+marks the server dead for that client), and keystonemiddleware validates at keystone. Who holds
+connections: keystonemiddleware's plain pool under eventlet, one per request in flight that has
+touched the cache (python-memcached's client is a thread-local, a greenthread-local once eventlet
+patches threading; it closes when the greenthread ends: here when the request ends, a lower bound
+where clients keep their HTTP connections alive); its advanced pool and keystone's oslo.cache
+pool, one per request slot at most, kept by the process. Not modelled: memcached's own CPU,
+the one connection the kernel queues while memcached is not listening.
 """
 
 from __future__ import annotations
@@ -23,8 +35,11 @@ from __future__ import annotations
 import functools
 import math
 from collections import OrderedDict
+from collections.abc import Generator
+from typing import Any
 
 from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Engine, Event
 from scalelab.spec.openstack import Memcached as MemcachedSpec
 
 #: memcached 1.4: the smallest chunk (``sizeof(item)`` 48 + ``-n`` 48), the chunk alignment and
@@ -32,6 +47,24 @@ from scalelab.spec.openstack import Memcached as MemcachedSpec
 SMALLEST_CHUNK = 96
 CHUNK_ALIGN = 8
 ITEM_SIZE_MAX = 2**20
+#: memcached 1.4 thread.c: descriptors each worker thread holds (its notify pipe, its event base)
+FDS_PER_THREAD = 5
+#: descriptors memcached holds besides its threads': stdin/out/err, the TCP and UDP listeners
+#: (1.4 listens on UDP 11211 by default) and the main event base
+FDS_OWN = 6
+#: Linux's initial SYN retransmission timeout (TCP_TIMEOUT_INIT, 1 s since 3.1, RFC 6298); it
+#: doubles at every retransmission
+SYN_RTO_SECONDS = 1.0
+
+
+def syn_times(timeout: float) -> list[float]:
+    """When a connecting client's SYNs leave, relative to the first, before ``timeout``:
+    0, 1, 3, 7, ... s (the retransmission timeout doubles)."""
+    times, at, rto = [], 0.0, SYN_RTO_SECONDS
+    while at < timeout:
+        times.append(at)
+        at, rto = at + rto, rto * 2
+    return times
 
 
 @functools.lru_cache(maxsize=64)
@@ -51,7 +84,16 @@ def chunk_bytes(item_bytes: int, growth_factor: float = 1.25) -> int:
 
 
 class Memcached:
-    def __init__(self, spec: MemcachedSpec, recorder: Recorder) -> None:
+    def __init__(self, spec: MemcachedSpec, recorder: Recorder, engine: Engine | None = None) -> None:
+        self.engine = engine
+        #: client connections memcached accepts at once: its descriptor limit less its own
+        self.max_clients = max(spec.max_connections - FDS_OWN - FDS_PER_THREAD * spec.threads, 0)
+        self.connections = 0
+        self.peak_connections = 0
+        #: bumped when memcached dies: the connections opened before are gone with it
+        self.epoch = 0
+        self.retransmits = 0
+        self.connect_timeouts = 0
         self.capacity = int(spec.memory)
         self.overhead = spec.item_overhead_bytes
         self.growth_factor = spec.slab_growth_factor
@@ -66,10 +108,41 @@ class Memcached:
         self.available = True
 
     def kill(self) -> None:
-        """The memcached pod is gone: every entry with it; clients miss until ``available``."""
+        """The memcached pod is gone: every entry and connection with it; clients miss until
+        ``available``."""
         self._items.clear()
         self.used = 0
         self.available = False
+        self.connections = 0
+        self.epoch += 1
+
+    def connect(self, timeout: float) -> Generator[Event, Any, int | None]:
+        """A client opens a connection: accepted at once while memcached is under its limit;
+        else its SYNs are dropped and retransmitted until one finds a free slot or ``timeout``
+        passes. Returns the connection's epoch (for ``release``), or None when it timed out
+        or memcached is down (the client's lookup is a miss)."""
+        engine = self.engine
+        assert engine is not None, "memcached connections need the engine"
+        waited = 0.0
+        for at in syn_times(timeout):
+            if at > waited:
+                yield engine.timeout(at - waited)
+                waited = at
+                self.retransmits += 1
+            if not self.available:
+                return None
+            if self.connections < self.max_clients:
+                self.connections += 1
+                self.peak_connections = max(self.peak_connections, self.connections)
+                return self.epoch
+        yield engine.timeout(timeout - waited)
+        self.connect_timeouts += 1
+        return None
+
+    def release(self, epoch: int) -> None:
+        """A client closes a connection it opened in ``epoch``."""
+        if epoch == self.epoch:
+            self.connections -= 1
 
     def get(self, key: str, now: float = 0.0) -> bool:
         if not self.available:  # a dead server: python-memcached returns a miss
@@ -104,3 +177,6 @@ class Memcached:
         recorder.final("memcached_hits_total", float(self.hits))
         recorder.final("memcached_misses_total", float(self.misses))
         recorder.final("memcached_evictions_total", float(self.evictions))
+        recorder.final("memcached_connections_peak", float(self.peak_connections))
+        recorder.final("memcached_syn_retransmits_total", float(self.retransmits))
+        recorder.final("memcached_connect_timeouts_total", float(self.connect_timeouts))

@@ -1,0 +1,152 @@
+"""memcached's connection limit: SYNs retransmitted while it is full, connects that give up at
+the client's socket timeout, and the clients that hold connections (per greenthread, pooled)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scalelab.components.openstack.cache_clients import DEAD, CacheClients
+from scalelab.components.openstack.memcached import FDS_OWN, FDS_PER_THREAD, Memcached, syn_times
+from scalelab.metrics.recorder import Recorder
+from scalelab.sim import Engine, Event
+from scalelab.spec.openstack import Memcached as MemcachedSpec
+from test_openstack import run, scenario
+
+
+def _memcached(clients: int) -> tuple[Engine, Memcached]:
+    engine = Engine()
+    spec = MemcachedSpec(max_connections=clients + FDS_OWN + FDS_PER_THREAD * 4)
+    return engine, Memcached(spec, Recorder(), engine)
+
+
+def test_syns_leave_at_linux_doubling_retransmission_times() -> None:
+    assert syn_times(1.0) == [0.0]
+    assert syn_times(3.0) == [0.0, 1.0]
+    assert syn_times(10.0) == [0.0, 1.0, 3.0, 7.0]
+
+
+def test_a_full_memcached_accepts_at_a_retransmission_after_a_close_else_the_client_gives_up() -> None:
+    engine, mc = _memcached(clients=2)
+    got: dict[str, tuple[float, int | None]] = {}
+
+    def client(name: str, start: float, hold: float) -> Generator[Event, Any, None]:
+        yield engine.timeout(start)
+        epoch = yield from mc.connect(3.0)
+        got[name] = (engine.now, epoch)
+        if epoch is not None:
+            yield engine.timeout(hold)
+            mc.release(epoch)
+
+    engine.process(client("a", 0.0, 0.5))   # closes at 0.5 s
+    engine.process(client("b", 0.0, 10.0))
+    engine.process(client("c", 0.1, 10.0))  # full: its SYN at 1.1 s finds a's slot
+    engine.process(client("d", 0.2, 10.0))  # full at 0.2 and 1.2 s: gives up at 3.2 s
+    engine.run(until=20.0)
+    assert got["a"] == (0.0, 0) and got["b"] == (0.0, 0)
+    assert got["c"][0] == 1.1 and got["c"][1] == 0
+    assert got["d"][0] == 3.2 and got["d"][1] is None
+    assert (mc.retransmits, mc.connect_timeouts, mc.peak_connections) == (2, 1, 2)
+
+
+def test_a_killed_memcached_drops_its_connections_and_stale_closes_change_nothing() -> None:
+    engine, mc = _memcached(clients=1)
+    first = engine.process(mc.connect(3.0))
+    engine.run(until=1.0)
+    assert first.value == 0 and mc.connections == 1
+    mc.kill()
+    mc.release(0)  # a client closing a connection of the dead memcached
+    assert mc.connections == 0
+    mc.available = True
+    again = engine.process(mc.connect(3.0))
+    engine.run(until=2.0)
+    assert again.value == 1 and mc.connections == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(clients=st.integers(1, 6), pooled=st.integers(0, 3),
+       starts=st.lists(st.tuples(st.floats(0.0, 5.0), st.floats(0.0, 4.0), st.integers(1, 3)),
+                       min_size=1, max_size=25))
+def test_connections_never_pass_the_limit_and_all_close(clients: int, pooled: int,
+                                                        starts: list[tuple[float, float, int]]) -> None:
+    """Whatever the requests' times, holds and cache operations: memcached never holds more
+    than its client limit, a pooled process never opens more than its maxsize, and once every
+    request is over the per-greenthread connections are all closed."""
+    engine, mc = _memcached(clients)
+    cache = CacheClients(mc, 3.0, pooled)
+    processes = [object(), object()]
+
+    class Holder:
+        mc: int | None = None
+
+    def request(i: int, start: float, hold: float, ops: int) -> Generator[Event, Any, None]:
+        yield engine.timeout(start)
+        holder, process = Holder(), processes[i % 2]
+        for _ in range(ops):
+            conn = yield from cache.begin(holder, process)
+            assert mc.connections <= mc.max_clients
+            if conn != DEAD:
+                yield engine.timeout(hold / ops)
+                cache.end(conn, process)
+        cache.close(holder)
+
+    for i, (start, hold, ops) in enumerate(starts):
+        engine.process(request(i, start, hold, ops))
+    engine.run(until=100.0)
+    assert mc.peak_connections <= mc.max_clients
+    if pooled:
+        assert mc.connections <= pooled * len(processes)
+    else:
+        assert mc.connections == 0
+
+
+def _slow(out: dict[str, Any], name: str, seconds: float = 3.0) -> int:
+    """Requests that took at least ``seconds`` (a connect that waited out the socket timeout)."""
+    return int((np.asarray(out["dist"][name].values) >= seconds).sum())
+
+
+def _boot_and_list(concurrency: int) -> dict[str, Any]:
+    return {"NovaServers.boot_and_list_server": [
+        {"runner": {"type": "constant", "times": 120, "concurrency": concurrency},
+         "context": {"users": {"tenants": 4, "users_per_tenant": 2}}}]}
+
+
+#: one keystone process (its pooled cache holds one connection); memcached's limit leaves 12
+#: connections for the services' requests
+SMALL = {"keystone": {"replicas": 1, "processes": 1},
+         "memcached": {"max_connections": 12 + 1 + FDS_OWN + FDS_PER_THREAD * 4}}
+
+
+def test_requests_past_the_connection_limit_wait_for_retransmissions_and_time_out(tmp_path: Path) -> None:
+    """Each request in flight holds its greenthread's connection: past the limit, SYNs are
+    retransmitted, connects give up after 3 s (validated at keystone instead) and the boots
+    slow down; fuel-ccp's later -c 16384 removes it all."""
+    low = run(scenario(tmp_path, _boot_and_list(4), SMALL))
+    high = run(scenario(tmp_path, _boot_and_list(40), SMALL))
+    fixed = run(scenario(tmp_path, _boot_and_list(40),
+                         {**SMALL, "memcached": {"max_connections": 16384}}))
+    assert low["finals"]["memcached_connect_timeouts_total"] == 0
+    assert high["finals"]["memcached_connections_peak"] == 13
+    assert high["finals"]["memcached_syn_retransmits_total"] > 0
+    assert high["finals"]["memcached_connect_timeouts_total"] > 0
+    assert fixed["finals"]["memcached_connect_timeouts_total"] == 0
+    assert fixed["finals"]["memcached_connections_peak"] > 13
+    nova = 'openstack_request_seconds{service="nova-api"}'
+    assert _slow(high, nova) > _slow(fixed, nova) and _slow(low, nova) == 0
+    assert high["counters"]["keystone_validations_total"] > fixed["counters"]["keystone_validations_total"]
+
+
+def test_the_advanced_pool_bounds_each_process_and_stays_under_the_limit(tmp_path: Path) -> None:
+    """keystonemiddleware's eventlet-safe pool: a connection lent per operation, at most
+    ``advanced_pool_maxsize`` per process, so 40 requests in flight fit in 12 connections."""
+    out = run(scenario(tmp_path, _boot_and_list(40),
+                       {**SMALL, "nova": {"replicas": 1, "api_workers": 2},
+                        "neutron": {"replicas": 1, "api_workers": 2}, "glance": {"replicas": 1, "api_workers": 2},
+                        "memcached": {**SMALL["memcached"], "advanced_pool": True, "advanced_pool_maxsize": 2}}))
+    assert out["finals"]["memcached_connect_timeouts_total"] == 0
+    assert 1 < out["finals"]["memcached_connections_peak"] <= 1 + 2 * 6
