@@ -105,7 +105,10 @@ def _stacks(tmp_path: Path, openstack: dict[str, Any]) -> dict[str, Any]:
 def test_stacks_need_their_users_domain_through_whatever_grants_the_role(tmp_path: Path) -> None:
     missing = _stacks(tmp_path, {"heat": {"stack_user_domain": None, "stack_domain_admin": None}})
     assert missing["heat_stack_user_failures_total"] == 6 and missing["rally_success_ratio"] == 0.0
-    by_group = _stacks(tmp_path, {"identity": {
+    # the deadlock fixes on: a stack lost to a Galera certification conflict (pxc-deadlock-not-
+    # retried, Newton's defaults) is not what this test is about
+    by_group = _stacks(tmp_path, {"galera": {"wsrep_deadlock_mapped": True}, "nova": {"retry_undecorated_paths": True},
+                                  "identity": {
         "groups": {"heat-admins": ["heat_domain_admin"]},
         "assignments": [*({"role": "admin", "user": u, "project": "service"} for u in ("nova", "neutron", "glance",
                                                                                        "heat")),

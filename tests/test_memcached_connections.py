@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalelab.components.openstack.cache_clients import DEAD, CacheClients
+from scalelab.components.openstack.http_clients import HttpClients
 from scalelab.components.openstack.memcached import FDS_OWN, FDS_PER_THREAD, Memcached, syn_times
 from scalelab.metrics.recorder import Recorder
 from scalelab.sim import Engine, Event
@@ -123,13 +124,13 @@ SMALL = {"keystone": {"replicas": 1, "processes": 1},
 
 
 def test_requests_past_the_connection_limit_wait_for_retransmissions_and_time_out(tmp_path: Path) -> None:
-    """Each request in flight holds its greenthread's connection: past the limit, SYNs are
-    retransmitted, connects give up after 3 s (validated at keystone instead) and the boots
-    slow down; fuel-ccp's later -c 16384 removes it all."""
-    low = run(scenario(tmp_path, _boot_and_list(4), SMALL))
-    high = run(scenario(tmp_path, _boot_and_list(40), SMALL))
-    fixed = run(scenario(tmp_path, _boot_and_list(40),
-                         {**SMALL, "memcached": {"max_connections": 16384}}))
+    """Clients that close after each request: each request in flight holds its greenthread's
+    connection; past the limit SYNs are retransmitted, connects give up after 3 s (validated at
+    keystone instead) and the requests slow down; fuel-ccp's later -c 16384 removes it all."""
+    per_request = {**SMALL, "wsgi_keep_alive": False}
+    low = run(scenario(tmp_path, _boot_and_list(4), per_request))
+    high = run(scenario(tmp_path, _boot_and_list(40), per_request))
+    fixed = run(scenario(tmp_path, _boot_and_list(40), {**per_request, "memcached": {"max_connections": 16384}}))
     assert low["finals"]["memcached_connect_timeouts_total"] == 0
     assert high["finals"]["memcached_connections_peak"] == 13
     assert high["finals"]["memcached_syn_retransmits_total"] > 0
@@ -141,6 +142,21 @@ def test_requests_past_the_connection_limit_wait_for_retransmissions_and_time_ou
     assert high["counters"]["keystone_validations_total"] > fixed["counters"]["keystone_validations_total"]
 
 
+def test_kept_alive_connections_pin_memcached_sockets_between_requests(tmp_path: Path) -> None:
+    """With keep-alive (the services' default) a connection a client keeps idle keeps its
+    greenthread's memcached socket: 8 Rally users and 10 computes' sessions hold more than 12
+    connections at a concurrency of 4, where closing clients held 4."""
+    kept = run(scenario(tmp_path, _boot_and_list(4), SMALL))
+    closing = run(scenario(tmp_path, _boot_and_list(4), {**SMALL, "wsgi_keep_alive": False}))
+    roomy = run(scenario(tmp_path, _boot_and_list(4), {**SMALL, "memcached": {"max_connections": 16384}}))
+    assert closing["finals"]["memcached_connections_peak"] <= 4 + 1
+    assert kept["finals"]["memcached_connections_peak"] == 13
+    assert kept["finals"]["memcached_connect_timeouts_total"] > 0
+    assert roomy["finals"]["memcached_connections_peak"] > 13
+    assert roomy["finals"]["openstack_http_connections_peak"] >= 8  # at least one per Rally user
+    assert "openstack_http_connections_peak" not in closing["finals"]
+
+
 def test_the_advanced_pool_bounds_each_process_and_stays_under_the_limit(tmp_path: Path) -> None:
     """keystonemiddleware's eventlet-safe pool: a connection lent per operation, at most
     ``advanced_pool_maxsize`` per process, so 40 requests in flight fit in 12 connections."""
@@ -150,3 +166,84 @@ def test_the_advanced_pool_bounds_each_process_and_stays_under_the_limit(tmp_pat
                         "memcached": {**SMALL["memcached"], "advanced_pool": True, "advanced_pool_maxsize": 2}}))
     assert out["finals"]["memcached_connect_timeouts_total"] == 0
     assert 1 < out["finals"]["memcached_connections_peak"] <= 1 + 2 * 6
+
+
+class _FakeApi:
+    """What HttpClients reads of a service: its name, its pods' restart epochs, its cache."""
+
+    def __init__(self, name: str, cache: CacheClients, pods: int = 2) -> None:
+        self.name = name
+        self.cache = cache
+        self.processes = type("Procs", (), {"epoch": [0] * pods})()
+
+
+def _kept(engine: Engine, mc: Memcached, api: _FakeApi, http: HttpClients, client: str,
+          hold: float, pod: int = 0, start: float = 0.0) -> Generator[Event, Any, None]:
+    """One request of ``client`` at ``start`` that touches the cache once and holds ``hold``
+    seconds."""
+    yield engine.timeout(start)
+    conn = http.checkout(client, api)  # type: ignore[arg-type]
+    if conn.mc is None:
+        conn.mc = yield from mc.connect(3.0)
+    yield engine.timeout(hold)
+    http.checkin(client, api, conn, pod, dead=False)  # type: ignore[arg-type]
+
+
+def test_a_kept_connection_is_reused_and_closes_when_idle_past_the_server_timeout() -> None:
+    engine, mc = _memcached(clients=10)
+    api = _FakeApi("nova-api", CacheClients(mc, 3.0))
+    http = HttpClients(engine, dead_retry=30.0, pool_maxsize=10, idle_timeout=900.0)
+    for start in (0.0, 10.0, 20.0):  # one after another: the same connection each time
+        engine.process(_kept(engine, mc, api, http, "user-a", 1.0, start=start))
+    engine.run(until=100.0)
+    assert (http.peak, mc.peak_connections, mc.connections) == (1, 1, 1)
+    engine.run(until=1000.0)  # idle since 21 s: the server closed it at 921 s
+    assert (http.open, mc.connections) == (0, 0)
+
+
+def test_a_full_client_pool_discards_connections_and_a_dropped_session_closes_its_own() -> None:
+    engine, mc = _memcached(clients=50)
+    api = _FakeApi("neutron-server", CacheClients(mc, 3.0))
+    http = HttpClients(engine, dead_retry=30.0, pool_maxsize=2, idle_timeout=900.0)
+    for _ in range(5):  # five at once: five connections, two kept idle after
+        engine.process(_kept(engine, mc, api, http, "heat-engine:stack-1", 1.0))
+    engine.process(_kept(engine, mc, api, http, "nova-compute:3", 1.0))
+    engine.run(until=5.0)
+    assert http.peak == 6 and mc.peak_connections == 6
+    assert (http.open, mc.connections) == (3, 3)
+    http.close_client("heat-engine:stack-1")
+    assert (http.open, mc.connections) == (1, 1)
+
+
+def test_connections_of_a_restarted_pod_are_reset() -> None:
+    engine, mc = _memcached(clients=50)
+    api = _FakeApi("glance-api", CacheClients(mc, 3.0))
+    http = HttpClients(engine, dead_retry=30.0)
+    engine.process(_kept(engine, mc, api, http, "user-a", 1.0, pod=1))
+    engine.process(_kept(engine, mc, api, http, "user-b", 1.0, pod=0))
+    engine.run(until=5.0)
+    api.processes.epoch[1] += 1
+    http.drop(api, 1)  # type: ignore[arg-type]
+    assert (http.open, mc.connections) == (1, 1)
+    conn = http.checkout("user-a", api)  # type: ignore[arg-type]
+    assert conn.mc is None  # a new connection: its greenthread has no memcached socket yet
+
+
+def test_a_greenthread_whose_socket_died_with_memcached_reconnects_and_is_counted() -> None:
+    engine, mc = _memcached(clients=5)
+    cache = CacheClients(mc, 3.0)
+
+    class Holder:
+        mc: int | None = None
+
+    holder = Holder()
+    first = engine.process(cache.begin(holder, None))
+    engine.run(until=1.0)
+    assert first.value == 0 and mc.connections == 1
+    mc.kill()
+    mc.available = True
+    again = engine.process(cache.begin(holder, None))
+    engine.run(until=2.0)
+    assert again.value == 1 and mc.connections == 1
+    cache.close(holder)
+    assert mc.connections == 0

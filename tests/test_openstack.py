@@ -198,6 +198,19 @@ def test_nova_list_grows_with_the_tenants_servers(tmp_path: Path) -> None:
     assert means[1] > 2 * means[0]
 
 
+def test_boot_server_leaves_its_servers_active(tmp_path: Path) -> None:
+    """NovaServers.boot_server (the Rally nova story's task): every boot polled to ACTIVE, and
+    the servers stay (Rally's cleanup after the run is not simulated); boot_and_delete's
+    servers go."""
+    kept = run(scenario(tmp_path, {"NovaServers.boot_server": [
+        {"runner": {"type": "constant", "times": 12, "concurrency": 4},
+         "context": {"users": {"tenants": 2, "users_per_tenant": 1}}}]}))
+    gone = run(scenario(tmp_path, boot_task({"type": "constant", "times": 12, "concurrency": 4})))
+    assert kept["finals"]["openstack_servers_active"] == 12
+    assert gone["finals"]["openstack_servers_active"] == 0
+    assert len(action(kept, "nova.boot_server").values) == 12
+
+
 def test_boot_time_grows_with_computes(tmp_path: Path) -> None:
     """Fixed concurrency, more computes: more heartbeats through the conductors and more host
     states per scheduling decision."""

@@ -34,7 +34,7 @@ class Row(BaseModel):
     versions: str
     hardware: str = "not stated"
     component: Literal["scheduler", "apiserver", "etcd", "dns", "kubelet", "node_proxy", "calico", "runtime",
-                       "keystone"]
+                       "keystone", "nova"]
     role: Literal["train", "check"]
     setup: Setup = Setup()
     metric: str  # a summary metric of the run

@@ -216,11 +216,12 @@ MEMCACHED: Entry = Entry(
         f"{fixed.metric('memcached_evictions_total')}, {fixed.metric('memcached_hit_ratio')}). Slow answers and "
         f"retransmissions come in the model from memcached's connection limit (-c "
         f"{broken.spec.openstack.memcached.max_connections}: SYNs dropped while full, connects given up after "
-        f"the client's 3 s): the requests in flight held at most {broken.metric('memcached_connections_peak')} "
-        f"connections ({broken.metric('memcached_syn_retransmits_total')} retransmissions, "
-        f"{broken.metric('memcached_connect_timeouts_total')} timeouts), so the report's symptom is not reached; "
-        f"connections that clients' keep-alive HTTP sessions pin (a greenthread per client connection) are not "
-        f"modelled, nor is any way in which memory alone slows memcached"),
+        f"the client's 3 s): the services' greenthreads, one per client connection kept alive "
+        f"({broken.metric('openstack_http_connections_peak')} at most) or request in flight, held at most "
+        f"{broken.metric('memcached_connections_peak')} connections "
+        f"({broken.metric('memcached_syn_retransmits_total')} retransmissions, "
+        f"{broken.metric('memcached_connect_timeouts_total')} timeouts), so the report's symptom "
+        f"is not reached; no way in which memory alone slows memcached is modelled"),
     # the report's context: the slices deployed on 200 computes, their guests polling Heat
     reproduction=Reproduction(baseline=BASELINE),
     bands=(

@@ -20,6 +20,7 @@ from scalelab.components.openstack.cache_clients import CacheClients
 from scalelab.components.openstack.compute import Compute
 from scalelab.components.openstack.db import GaleraCluster
 from scalelab.components.openstack.guest import Guests
+from scalelab.components.openstack.http_clients import HttpClients
 from scalelab.components.openstack.identity import Identity
 from scalelab.components.openstack.memcached import Memcached
 from scalelab.components.openstack.network import Images, Network
@@ -87,7 +88,12 @@ class OpenStackLayer:
         self.galera = GaleraCluster(engine, spec.galera, recorder)
         self.broker = Broker(engine, spec.rabbitmq, recorder)
         self.broker.resolve = resolve_broker if spec.dns_lookups else None
-        backends = Backends(engine, spec, self.galera, self.memcached, self.broker, recorder)
+        http = HttpClients(engine, spec.lifecycle.memcached_dead_retry_seconds, spec.http_pool_maxsize,
+                           spec.client_socket_timeout) if spec.wsgi_keep_alive else None
+        backends = Backends(engine, spec, self.galera, self.memcached, self.broker, recorder, http)
+        self.http = http
+        #: every service's Api by name (a killed pod resets the connections it served)
+        self.apis: dict[str, Api] = {}
         stream = rng.stream("openstack")
         rpc_threads = spec.rpc_executor_thread_pool_size
 
@@ -97,9 +103,10 @@ class OpenStackLayer:
                                      pools(backends, service, replicas * workers, galera_resolve), recorder, stream,
                                      shared_queue=shared)
             self.services[name] = procs
+            self.apis[name] = served = Api(name, procs, backends, cpu, spec.rpc_timeout(service), service, cache)
             for i, worker in enumerate(procs.workers):
                 worker.connection = self.broker.connection(f"{name}-{i}")
-            return Api(name, procs, backends, cpu, spec.rpc_timeout(service), service, cache)
+            return served
 
         ks, nova, neutron, glance, heat = spec.keystone, spec.nova, spec.neutron, spec.glance, spec.heat
         mc = spec.memcached  # keystone's own cache: oslo.cache's memcache_pool
@@ -177,6 +184,8 @@ class OpenStackLayer:
     def _down(self, procs: ServiceProcesses, pod: int, removal_delay: float) -> None:
         self.asm.recorder.event(self.engine.now, "pod_killed", f"{procs.name}/{pod}")
         procs.kill(pod, removal_delay)
+        if self.http is not None:
+            self.http.drop(self.apis[procs.name], pod)
 
     def _stall_heat_api(self, worker: int, fault: Fault) -> None:
         """An empirical fault (``heat-api-slow-workers``: cause unknown in the report, a race
@@ -283,6 +292,8 @@ class OpenStackLayer:
     def _finish(self, recorder: Recorder) -> None:
         recorder.final("openstack_servers_active", float(sum(1 for s in self.compute.status.values()
                                                              if s == "ACTIVE")))
+        if self.http is not None:
+            recorder.final("openstack_http_connections_peak", float(self.http.peak))
 
     def _metadata_race(self, _target: int, fault: Fault) -> None:
         """Empirical (the report's metadata race as an injected loss; ``heat-convergence-race``

@@ -171,7 +171,8 @@ def summarise_openstack(m: Measurements, enabled: bool) -> dict[str, float | Non
     hits, misses = finals.get("memcached_hits_total", 0.0), finals.get("memcached_misses_total", 0.0)
     out["memcached_hit_ratio"] = _round(hits / (hits + misses)) if hits + misses else None
     out["memcached_evictions_total"] = finals.get("memcached_evictions_total")
-    for name in ("memcached_connections_peak", "memcached_syn_retransmits_total", "memcached_connect_timeouts_total"):
+    for name in ("memcached_connections_peak", "memcached_syn_retransmits_total", "memcached_connect_timeouts_total",
+                 "openstack_http_connections_peak"):
         out[name] = finals.get(name)
     out["keystone_validations_total"] = counters.get("keystone_validations_total", 0.0)
     _t, busy = m.series('openstack_busy_ratio{service="keystone"}')

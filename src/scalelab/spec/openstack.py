@@ -347,6 +347,13 @@ class OpenStack(Section):
     # an RPC server's greenthreads: the messages one process works on at once
     # (oslo.messaging executor_thread_pool_size 64, Newton)
     rpc_executor_thread_pool_size: PositiveInt = 64
+    # the eventlet API services keep a client's connection (and the greenthread serving it)
+    # between requests until it idles client_socket_timeout (oslo.service wsgi_keep_alive True,
+    # client_socket_timeout 900, Newton; glance's and heat's own wsgi the same); clients keep at
+    # most http_pool_maxsize idle per service (requests' DEFAULT_POOLSIZE 10)
+    wsgi_keep_alive: bool = True
+    client_socket_timeout: PositiveDuration = 900.0
+    http_pool_maxsize: PositiveInt = 10
     db: DbPool = DbPool()
     keystone: Keystone = Keystone()
     memcached: Memcached = Memcached()

@@ -18,6 +18,7 @@ from typing import Any
 SCENARIOS: dict[str, tuple[str, ...]] = {
     "Authenticate.keystone": (),
     "KeystoneBasic.create_user": (),
+    "NovaServers.boot_server": ("flavor", "image", "auto_assign_nic"),
     "NovaServers.boot_and_delete_server": ("flavor", "image"),
     "NovaServers.boot_and_list_server": ("flavor", "image", "detailed"),
     "NovaServers.boot_and_live_migrate_server": ("flavor", "image", "block_migration"),

@@ -17,6 +17,7 @@ from typing import Any
 from scalelab.components.openstack.cache_clients import DEAD, CacheClients
 from scalelab.components.openstack.db import ConnectionPool, GaleraCluster
 from scalelab.components.openstack.errors import DbConnectionError, DbDeadlock, ServiceError, Unavailable
+from scalelab.components.openstack.http_clients import HttpClients
 from scalelab.components.openstack.memcached import Memcached
 from scalelab.components.openstack.process import ServiceProcesses, Worker
 from scalelab.components.openstack.rpc import Broker, Connection, Handler, call, cast
@@ -38,6 +39,8 @@ class Backends:
     memcached: Memcached
     broker: Broker
     recorder: Recorder
+    #: clients' kept-alive HTTP connections (None: every request opens and closes its own)
+    http: HttpClients | None = None
 
 
 class Api:
@@ -58,10 +61,11 @@ class Api:
         self.rpc_timeout = rpc_timeout
         self._latency = f'openstack_request_seconds{{service="{name}"}}'
 
-    def request(self, path: Path) -> Generator[Event, Any, Any]:
+    def request(self, path: Path, client: str | None = None) -> Generator[Event, Any, Any]:
         """Serve one request on a worker (raises what the path raises; Unavailable when no
         pod is in the endpoints, when the pod it reached is down, or when its process died
-        under the request)."""
+        under the request). ``client``: the session it goes out on, whose connection (and the
+        greenthread serving it, with its memcached socket) outlives the request."""
         procs = self.processes
         started = self.backends.engine.now
         worker = yield from procs.admit()
@@ -70,6 +74,10 @@ class Api:
         pod = worker.pod
         epoch = procs.epoch[pod]
         req = Request(self, worker)
+        http = self.backends.http if client is not None else None
+        conn = http.checkout(client, self) if http is not None and client is not None else None
+        if conn is not None:
+            req.mc = conn.mc
         try:
             if procs.dead[pod]:
                 raise Unavailable(f"{self.name}: connection refused (pod {pod} is down)")
@@ -79,7 +87,11 @@ class Api:
                 raise Unavailable(f"{self.name}: connection reset (pod {pod} was killed)")
             return result
         finally:
-            self.cache.close(req)
+            if conn is not None and http is not None and client is not None:
+                conn.mc = req.mc
+                http.checkin(client, self, conn, pod, procs.epoch[pod] != epoch or procs.dead[pod])
+            else:
+                self.cache.close(req)
             procs.leave(worker)
             took = self.backends.engine.now - started
             self.backends.recorder.observe(self._latency, took)

@@ -54,6 +54,8 @@ class CacheClients:
         """A connection for one cache operation of the request ``holder`` (its ``mc`` field)
         served by ``process``: its epoch, or DEAD when the client could not connect."""
         if not self.maxsize:
+            if holder.mc is not None and holder.mc not in (DEAD, self.memcached.epoch):
+                holder.mc = None  # its socket died with a memcached since restarted: reconnect
             if holder.mc is None:
                 epoch = yield from self.memcached.connect(self.timeout)
                 holder.mc = DEAD if epoch is None else epoch

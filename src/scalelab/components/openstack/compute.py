@@ -84,7 +84,7 @@ class Compute:
         self.engine.schedule(self.spec.resource_update_interval, self._resources, compute)
 
     # -- the API ----------------------------------------------------------------------
-    def discover(self, token: str) -> Generator[Event, Any, None]:
+    def discover(self, token: str, client: str | None = None) -> Generator[Event, Any, None]:
         """GET / as novaclient does when it is built: the version document's links carry the
         scheme nova-api believes the client used (``OpenStack.nova_link_scheme``); an http://
         link behind the https-only ingress is one the client cannot follow."""
@@ -94,14 +94,14 @@ class Compute:
             yield from self.identity.check(req, token)
             return cloud.nova_link_scheme()
 
-        scheme = yield from self.api.request(path)
+        scheme = yield from self.api.request(path, client or token)
         if cloud.ingress_tls and scheme != "https":
             self.api.backends.recorder.inc("nova_client_link_failures_total")
             raise ServiceError("novaclient: the version document links to http://...:8443/v2.1/ behind the https "
                                "ingress (secure_proxy_ssl_header does not name its header)")
 
     def boot(self, token: str, project: str, host: int | None = None,
-             port_ready: bool = False) -> Generator[Event, Any, str]:
+             port_ready: bool = False, client: str | None = None) -> Generator[Event, Any, str]:
         """POST /servers; returns the server id (BUILD), raises when the API fails. ``host``
         forces the compute (``availability_zone: nova:<host>``: the scheduler still runs and
         takes it); ``port_ready``: the server boots on a port its caller created (Heat's
@@ -123,9 +123,9 @@ class Compute:
             yield from req.cast(self.conductor, self._build_handler(server, project, token))
             return server
 
-        return str((yield from self.api.request(path)))
+        return str((yield from self.api.request(path, client or token)))
 
-    def show(self, token: str, server: str) -> Generator[Event, Any, str]:
+    def show(self, token: str, server: str, client: str | None = None) -> Generator[Event, Any, str]:
         """GET /servers/ID: the server's status (DELETED once gone)."""
 
         def path(req: Request) -> Generator[Event, Any, str]:
@@ -133,9 +133,9 @@ class Compute:
             yield from req.db(3)
             return self.status.get(server, "DELETED")
 
-        return str((yield from self.api.request(path)))
+        return str((yield from self.api.request(path, client or token)))
 
-    def list(self, token: str, project: str) -> Generator[Event, Any, int]:
+    def list(self, token: str, project: str, client: str | None = None) -> Generator[Event, Any, int]:
         """GET /servers/detail of the project: cost grows with its servers."""
         spec = self.spec
 
@@ -146,9 +146,9 @@ class Compute:
             yield req.cpu(spec.list_per_server_cpu_seconds * count)
             return count
 
-        return int((yield from self.api.request(path)))
+        return int((yield from self.api.request(path, client or token)))
 
-    def live_migrate(self, token: str, server: str) -> Generator[Event, Any, None]:
+    def live_migrate(self, token: str, server: str, client: str | None = None) -> Generator[Event, Any, None]:
         """POST /servers/ID/action os-migrateLive: the conductor asks the scheduler for a
         destination and casts to the source compute, which connects to the destination's
         libvirtd at the address nova gives it (``live_migration_inbound_addr``, else the host's
@@ -163,7 +163,7 @@ class Compute:
             self.status[server] = "MIGRATING"
             self.engine.process(self._migrate(server, done))
 
-        yield from self.api.request(path)
+        yield from self.api.request(path, client or token)
         failure = yield done
         if failure:
             raise ServiceError(failure)
@@ -187,7 +187,7 @@ class Compute:
         self.status[server] = "ACTIVE"
         done.succeed(None)
 
-    def delete(self, token: str, server: str, project: str) -> Generator[Event, Any, None]:
+    def delete(self, token: str, server: str, project: str, client: str | None = None) -> Generator[Event, Any, None]:
         """DELETE /servers/ID: marked deleting, torn down on its compute, then gone."""
 
         def path(req: Request) -> Generator[Event, Any, None]:
@@ -196,7 +196,7 @@ class Compute:
             self.status[server] = "DELETING"
             self.engine.process(self._destroy(server, project))
 
-        yield from self.api.request(path)
+        yield from self.api.request(path, client or token)
 
     def _destroy(self, server: str, project: str) -> Generator[Event, Any, None]:
         yield self.conductor.backends.broker.route()
@@ -206,7 +206,8 @@ class Compute:
             self.network.unwire(project, host)
         conn = self.connections[host] if host is not None else None
         with contextlib.suppress(ServiceError):  # nova logs it and goes on; the port leaks
-            yield from self.network.delete_port(self.service_token, server, project)
+            yield from self.network.delete_port(self.service_token, server, project,
+                                                client=self.session(host) if host is not None else None)
         try:
             # the quota commit of the delete: another per-project write without a retry
             # decorator in Newton (one of the report's undecorated paths)
@@ -235,6 +236,12 @@ class Compute:
         yield req.cpu(self.spec.scheduler_per_host_cpu_seconds * self.computes)
         return int(self.rng.integers(self.computes))
 
+    @staticmethod
+    def session(host: int) -> str:
+        """A nova-compute's neutron and glance clients: one keystoneauth session per process
+        (nova's neutron client keeps it in a module global)."""
+        return f"nova-compute:{host}"
+
     def _failed(self, server: str) -> None:
         if server in self.status:
             self.status[server] = "ERROR"
@@ -248,8 +255,8 @@ class Compute:
         yield slot
         try:
             if server not in self.own_port:
-                yield from self.network.create_port(token, server, project)
-            yield from self.images.show(token)
+                yield from self.network.create_port(token, server, project, client=self.session(host))
+            yield from self.images.show(token, client=self.session(host))
             yield self.engine.timeout(self.spec.spawn_seconds)
             deadline = self.engine.now + self.spec.vif_plugging_timeout
             wired = yield from self.network.wire(server, project, host, deadline)

@@ -132,7 +132,7 @@ class Network:
         except ServiceError:
             self.rpc.backends.recorder.inc("neutron_agent_resyncs_total")
 
-    def create_network(self, token: str, project: str) -> Generator[Event, Any, str]:
+    def create_network(self, token: str, project: str, client: str | None = None) -> Generator[Event, Any, str]:
         """POST /v2.0/networks (and its subnet, as Rally's network context makes one)."""
         self._count += 1
         network = f"net-{self._count}"
@@ -143,9 +143,9 @@ class Network:
             self.networks.setdefault(project, []).append(network)
             return network
 
-        return str((yield from self.api.request(path)))
+        return str((yield from self.api.request(path, client or token)))
 
-    def list_networks(self, token: str, project: str) -> Generator[Event, Any, int]:
+    def list_networks(self, token: str, project: str, client: str | None = None) -> Generator[Event, Any, int]:
         def path(req: Request) -> Generator[Event, Any, int]:
             yield from self.identity.check(req, token)
             count = len(self.networks.get(project, ()))
@@ -153,16 +153,16 @@ class Network:
             yield req.cpu(0.0005 * count)  # a network in the response: ~0.5 ms (assumption)
             return count
 
-        return int((yield from self.api.request(path)))
+        return int((yield from self.api.request(path, client or token)))
 
-    def create_subnet(self, token: str, network: str) -> Generator[Event, Any, None]:
+    def create_subnet(self, token: str, network: str, client: str | None = None) -> Generator[Event, Any, None]:
         """POST /v2.0/subnets: the subnet, its allocation pools and availability ranges."""
 
         def path(req: Request) -> Generator[Event, Any, None]:
             yield from self.identity.check(req, token)
             yield from req.db(6, (f"subnet:{network}",), retry=True)
 
-        yield from self.api.request(path)
+        yield from self.api.request(path, client or token)
 
     def list_agents(self, token: str, shown_alive: Callable[[bool], bool]) -> Generator[Event, Any, tuple[int, int]]:
         """GET /v2.0/agents as an admin's CLI lists them: (agents down as neutron-server
@@ -176,11 +176,11 @@ class Network:
             alive = [now - self.heartbeats.get(a, -math.inf) <= spec.agent_down_time for a in range(self.agents)]
             return sum(not a for a in alive), sum(not shown_alive(a) for a in alive)
 
-        down, shown = yield from self.api.request(path)
+        down, shown = yield from self.api.request(path, token)
         return int(down), int(shown)
 
     def create_port(self, token: str, server: str, project: str,
-                    network: str | None = None) -> Generator[Event, Any, None]:
+                    network: str | None = None, client: str | None = None) -> Generator[Event, Any, None]:
         """POST /v2.0/ports on ``network``'s subnet, by default the project's (its address rows)."""
         subnet = f"subnet:{network or project}"
 
@@ -188,16 +188,17 @@ class Network:
             yield from self.identity.check(req, token)
             yield from req.db(6, (subnet,), retry=True)
 
-        yield from self.api.request(path)
+        yield from self.api.request(path, client or token)
 
-    def delete_port(self, token: str, server: str, project: str) -> Generator[Event, Any, None]:
+    def delete_port(self, token: str, server: str, project: str,
+                    client: str | None = None) -> Generator[Event, Any, None]:
         subnet = f"subnet:{project}"
 
         def path(req: Request) -> Generator[Event, Any, None]:
             yield from self.identity.check(req, token)
             yield from req.db(4, (subnet,), retry=True)
 
-        yield from self.api.request(path)
+        yield from self.api.request(path, client or token)
 
 
 class Images:
@@ -208,7 +209,7 @@ class Images:
         self.api = api
         self._count = 0
 
-    def create(self, token: str) -> Generator[Event, Any, str]:
+    def create(self, token: str, client: str | None = None) -> Generator[Event, Any, str]:
         """Create, upload and activate an image (Rally's create_image)."""
         self._count += 1
         image = f"image-{self._count}"
@@ -220,18 +221,18 @@ class Images:
             yield from req.db(2, (f"image:{image}",))
             return image
 
-        return str((yield from self.api.request(path)))
+        return str((yield from self.api.request(path, client or token)))
 
-    def delete(self, token: str, image: str) -> Generator[Event, Any, None]:
+    def delete(self, token: str, image: str, client: str | None = None) -> Generator[Event, Any, None]:
         def path(req: Request) -> Generator[Event, Any, None]:
             yield from self.identity.check(req, token)
             yield from req.db(3, (f"image:{image}",))
 
-        yield from self.api.request(path)
+        yield from self.api.request(path, client or token)
 
-    def show(self, token: str) -> Generator[Event, Any, None]:
+    def show(self, token: str, client: str | None = None) -> Generator[Event, Any, None]:
         def path(req: Request) -> Generator[Event, Any, None]:
             yield from self.identity.check(req, token)
             yield from req.db(2)
 
-        yield from self.api.request(path)
+        yield from self.api.request(path, client or token)

@@ -99,6 +99,12 @@ class Stack:
     def user(self) -> str:
         return f"{self.name}-user"
 
+    @property
+    def clients(self) -> str:
+        """heat-engine's clients of this stack's operation (one keystoneauth session of its
+        context, dropped when the operation ends)."""
+        return f"heat-engine:{self.name}"
+
 
 class Orchestration:
     def __init__(self, engine: Engine, cloud: OpenStack, identity: Identity, api: Api, engine_api: Api,
@@ -111,6 +117,8 @@ class Orchestration:
         self.api = api
         self.engine_api = engine_api
         self.cfn_api = cfn_api
+        #: the clients' kept-alive connections (heat-engine's per stack among them)
+        self.http = api.backends.http
         self.compute = compute
         self.network = network
         self.images = images
@@ -133,8 +141,8 @@ class Orchestration:
 
         def engine_create(req: Request) -> Generator[Event, Any, str]:
             for _ in template.servers:  # validation: image and flavor of every server
-                yield from self.images.show(token)
-                yield from self.compute.show(token, "flavor")
+                yield from self.images.show(token, client=stack.clients)
+                yield from self.compute.show(token, "flavor", client=stack.clients)
                 yield req.cpu(self.spec.resource_cpu_seconds)
             yield from req.db(3 + 2 * len(template.servers), (f"stack:{stack.name}",))
             self.stacks[stack.name] = stack
@@ -145,7 +153,7 @@ class Orchestration:
             yield from self.identity.check(req, token)
             return str((yield from req.call(self.engine_api, engine_create, "heat.engine.create_stack")))
 
-        return str((yield from self.api.request(path)))
+        return str((yield from self.api.request(path, token)))
 
     def _step(self, stack: Stack, resource: str, queries: int, *writes: str) -> Generator[Event, Any, None]:
         """One step of a resource in the engine (its row written): in the worker that runs the
@@ -170,9 +178,9 @@ class Orchestration:
                 yield from self.identity.create_stack_user(self.spec, stack.name)
             if template.network:
                 yield from self._step(stack, "net", 2)
-                stack.network = yield from self.network.create_network(stack.token, stack.project)
+                stack.network = yield from self.network.create_network(stack.token, stack.project, stack.clients)
                 yield from self._step(stack, "subnet", 2)
-                yield from self.network.create_subnet(stack.token, stack.network)
+                yield from self.network.create_subnet(stack.token, stack.network, stack.clients)
         except ServiceError as error:
             self._fail(stack, str(error))
             return
@@ -200,6 +208,8 @@ class Orchestration:
     def _ended(self, stack: Stack) -> None:
         """The stack's create ended: its servers that never got their deployment are counted
         (once: their guests stop polling a stack no longer being created)."""
+        if self.http is not None:
+            self.http.close_client(stack.clients)
         missing = stack.deployed_to - stack.received
         if missing:
             self.recorder.inc("heat_vms_without_metadata_total", float(len(missing)))
@@ -211,12 +221,12 @@ class Orchestration:
             if stack.template.network:
                 yield from self._step(stack, f"port{index}", 2)
                 yield from self.network.create_port(stack.token, f"{stack.name}-{index}", stack.project,
-                                                    stack.network)
+                                                    stack.network, client=stack.clients)
             yield from self._step(stack, f"server{index}", 2)
             server = yield from self.compute.boot(stack.token, stack.project, stack.host,
-                                                  port_ready=stack.template.network)
+                                                  port_ready=stack.template.network, client=stack.clients)
             stack.servers.append(server)
-            status = yield from self._wait(stack.token, server, ("ACTIVE", "ERROR", "DELETED"), deadline)
+            status = yield from self._wait(stack, server, ("ACTIVE", "ERROR", "DELETED"), deadline)
             if status != "ACTIVE":
                 raise ServiceError(f"{server} went to {status}")
             yield from self._step(stack, f"server{index}", 2)
@@ -319,11 +329,11 @@ class Orchestration:
             what = "WaitCondition timed out" if "wait_condition" in missing else "SoftwareDeployment timed out"
             raise ServiceError(f"{what} ({server}: no signal)")
 
-    def _wait(self, token: str, server: str, final: tuple[str, ...], deadline: float) -> Generator[Event, Any, str]:
+    def _wait(self, stack: Stack, server: str, final: tuple[str, ...], deadline: float) -> Generator[Event, Any, str]:
         """Poll the server through nova until its status is one of ``final`` (or time out)."""
         while self.engine.now < deadline:
             try:
-                status = yield from self.compute.show(token, server)
+                status = yield from self.compute.show(stack.token, server, client=stack.clients)
             except ServiceError:
                 status = "UNKNOWN"
             if status in final:
@@ -396,7 +406,7 @@ class Orchestration:
             yield from self.identity.check(req, token)
             return str((yield from req.call(self.engine_api, engine_show, "heat.engine.show_stack")))
 
-        return str((yield from self.api.request(path)))
+        return str((yield from self.api.request(path, token)))
 
     def delete(self, token: str, project: str, stack_name: str) -> Generator[Event, Any, None]:
         """DELETE /stacks/NAME/ID: cast to an engine, which deletes the servers."""
@@ -408,17 +418,20 @@ class Orchestration:
                 stack.status = "DELETE_IN_PROGRESS"
                 self.engine.process(self._teardown(stack, token))
 
-        yield from self.api.request(path)
+        yield from self.api.request(path, token)
 
     def _teardown(self, stack: Stack, token: str) -> Generator[Event, Any, None]:
         try:
             waits = []
             deadline = self.engine.now + self.spec.stack_timeout
             for server in stack.servers:
-                yield from self.compute.delete(token, server, stack.project)
-                waits.append(self.engine.process(self._wait(token, server, ("DELETED",), deadline)))
+                yield from self.compute.delete(token, server, stack.project, client=stack.clients)
+                waits.append(self.engine.process(self._wait(stack, server, ("DELETED",), deadline)))
             yield self.engine.all_of(waits)
             yield from self._step(stack, "stack", 3, f"stack:{stack.name}")
             self.stacks.pop(stack.name, None)
         except ServiceError:
             stack.status = "DELETE_FAILED"
+        finally:
+            if self.http is not None:
+                self.http.close_client(stack.clients)

@@ -117,6 +117,11 @@ def create_user(it: Iteration) -> Generator[Event, Any, None]:
     yield from it.action("keystone_v3.create_user", it.cloud.identity.create_user(name))
 
 
+def boot_server(it: Iteration) -> Generator[Event, Any, None]:
+    """The server stays (Rally's cleanup deletes it after the run: not simulated)."""
+    yield from _boot(it)
+
+
 def boot_and_delete_server(it: Iteration) -> Generator[Event, Any, None]:
     server = yield from _boot(it)
     yield from _delete(it, server)
@@ -185,6 +190,7 @@ SCENARIO_BODIES: dict[str, Callable[[Iteration], Generator[Event, Any, None]]] =
     "KeystoneBasic.create_user": create_user,
     "NovaServers.boot_and_delete_server": boot_and_delete_server,
     "NovaServers.boot_and_list_server": boot_and_list_server,
+    "NovaServers.boot_server": boot_server,
     "NovaServers.boot_and_live_migrate_server": boot_and_live_migrate_server,
     "NeutronNetworks.create_and_list_networks": create_and_list_networks,
     "NeutronNetworks.list_agents": list_agents,
