@@ -247,3 +247,18 @@ def test_a_greenthread_whose_socket_died_with_memcached_reconnects_and_is_counte
     assert again.value == 1 and mc.connections == 1
     cache.close(holder)
     assert mc.connections == 0
+
+
+def _stacks(concurrency: int) -> dict[str, Any]:
+    return {"HeatStacks.create_and_delete_stack": [
+        {"args": {"servers": 3}, "runner": {"type": "constant", "times": 2 * concurrency, "concurrency": concurrency},
+         "context": {"users": {"tenants": 2, "users_per_tenant": 1}}}]}
+
+
+def test_stacks_in_flight_each_keep_their_sessions_connections(tmp_path: Path) -> None:
+    """heat-engine's clients are per stack: more stacks at once keep more connections (and
+    memcached sockets) open (a dropped session's closing: the HttpClients tests above)."""
+    few = run(scenario(tmp_path, _stacks(2)))
+    many = run(scenario(tmp_path, _stacks(8)))
+    assert many["finals"]["openstack_http_connections_peak"] > 2 * few["finals"]["openstack_http_connections_peak"]
+    assert many["finals"]["memcached_connections_peak"] > few["finals"]["memcached_connections_peak"]

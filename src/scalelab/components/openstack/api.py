@@ -186,7 +186,9 @@ class Request:
     def cache_get(self, key: str) -> Generator[Event, Any, bool]:
         """A lookup: False on a miss, and when the client could not reach memcached."""
         backends, clients = self.backends, self.api.cache
-        conn = yield from clients.begin(self, self.worker)
+        conn = self.mc  # fast path: the greenthread's own connection, still open
+        if clients.maxsize or conn is None or conn != backends.memcached.epoch:
+            conn = yield from clients.begin(self, self.worker)
         if conn == DEAD:
             return False
         yield backends.engine.timeout(backends.spec.memcached.op_seconds)
@@ -195,7 +197,9 @@ class Request:
 
     def cache_set(self, key: str, size: int, ttl: float = math.inf) -> Generator[Event, Any, None]:
         backends, clients = self.backends, self.api.cache
-        conn = yield from clients.begin(self, self.worker)
+        conn = self.mc
+        if clients.maxsize or conn is None or conn != backends.memcached.epoch:
+            conn = yield from clients.begin(self, self.worker)
         if conn == DEAD:
             return
         yield backends.engine.timeout(backends.spec.memcached.op_seconds)
