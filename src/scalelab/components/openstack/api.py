@@ -74,7 +74,7 @@ class Api:
         pod = worker.pod
         epoch = procs.epoch[pod]
         req = Request(self, worker)
-        http = self.backends.http if client is not None else None
+        http = self.backends.http
         conn = http.checkout(client, self) if http is not None and client is not None else None
         if conn is not None:
             req.mc = conn.mc
@@ -183,11 +183,19 @@ class Request:
             yield self.backends.engine.timeout(min(spec.retry_interval * 2**attempt, spec.max_retry_interval))
             attempt += 1
 
+    def _own_connection(self) -> int | None:
+        """The greenthread's own memcached connection when it is open (no client call needed:
+        the common case, kept off the generator path), else None."""
+        conn = self.mc
+        if self.api.cache.maxsize or conn is None or conn != self.backends.memcached.epoch:
+            return None
+        return conn
+
     def cache_get(self, key: str) -> Generator[Event, Any, bool]:
         """A lookup: False on a miss, and when the client could not reach memcached."""
         backends, clients = self.backends, self.api.cache
-        conn = self.mc  # fast path: the greenthread's own connection, still open
-        if clients.maxsize or conn is None or conn != backends.memcached.epoch:
+        conn = self._own_connection()
+        if conn is None:
             conn = yield from clients.begin(self, self.worker)
         if conn == DEAD:
             return False
@@ -197,8 +205,8 @@ class Request:
 
     def cache_set(self, key: str, size: int, ttl: float = math.inf) -> Generator[Event, Any, None]:
         backends, clients = self.backends, self.api.cache
-        conn = self.mc
-        if clients.maxsize or conn is None or conn != backends.memcached.epoch:
+        conn = self._own_connection()
+        if conn is None:
             conn = yield from clients.begin(self, self.worker)
         if conn == DEAD:
             return

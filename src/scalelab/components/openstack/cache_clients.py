@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Generator
-from typing import Any
+from typing import Any, Protocol
 
 from scalelab.components.openstack.errors import fire
 from scalelab.components.openstack.memcached import Memcached
@@ -25,6 +25,13 @@ from scalelab.sim import Event
 
 #: a request whose client gave up on memcached (python-memcached marked the server dead)
 DEAD = -1
+
+
+class ConnectionHolder(Protocol):
+    """What holds a greenthread's memcached connection: a request, or the client connection a
+    greenthread serves (its epoch, None before the first cache operation, or DEAD)."""
+
+    mc: int | None
 
 
 class _ProcessPool:
@@ -50,7 +57,7 @@ class CacheClients:
         self._engine = memcached.engine
         self._pools: dict[object, _ProcessPool] = {}
 
-    def begin(self, holder: Any, process: object) -> Generator[Event, Any, int]:
+    def begin(self, holder: ConnectionHolder, process: object) -> Generator[Event, Any, int]:
         """A connection for one cache operation of the request ``holder`` (its ``mc`` field)
         served by ``process``: its epoch, or DEAD when the client could not connect."""
         if not self.maxsize:
@@ -94,7 +101,7 @@ class CacheClients:
         pool.idle.append(epoch)
         self._wake(pool)
 
-    def close(self, holder: Any) -> None:
+    def close(self, holder: ConnectionHolder) -> None:
         """The request is over: its greenthread's own connection closes with it."""
         if not self.maxsize and holder.mc is not None and holder.mc != DEAD:
             self.memcached.release(holder.mc)
