@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mmc import erlang_c_wait, run_engine, run_simpy, samples
@@ -225,3 +225,58 @@ def test_a_failure_fails_the_condition() -> None:
     engine.schedule(1.0, bad.fail, ValueError("x"))
     engine.run(10.0)
     assert outcome == ["failed at 1.0"]
+
+
+#: a scheduled child: (parent index or -1 for the start, delay, urgent?)
+_CHILD = st.tuples(st.integers(min_value=-1, max_value=8), st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.5]), st.booleans())
+
+
+def _reference_order(plan: list[tuple[int, float, bool]], until: float) -> list[int]:
+    """The order a plain heap of ``(time, priority, sequence)`` runs ``plan`` in: what the
+    engine's urgent-now FIFO must never change."""
+    import heapq
+
+    heap: list[tuple[float, int, int, int]] = []
+    seq, now, order = 0, 0.0, []
+
+    def spawn(parent: int) -> None:
+        nonlocal seq
+        for index, (p, delay, urgent) in enumerate(plan):
+            if p == parent:
+                seq += 1
+                heapq.heappush(heap, (now + delay, 0 if urgent else 1, seq, index))
+
+    spawn(-1)
+    for limit in (until, math.inf):
+        while heap and heap[0][0] <= limit:
+            now, _prio, _seq, index = heapq.heappop(heap)
+            order.append(index)
+            spawn(index)
+        now = max(now, limit) if limit != math.inf else now
+    return order
+
+
+@given(st.lists(_CHILD, min_size=1, max_size=40), st.sampled_from([0.0, 0.5, 1.0, 3.0]))
+@example([(-1, 1.0, True), (-1, 1.0, True), (0, 0.0, True)], 0.0)  # a FIFO-first loop fails it
+def test_urgent_entries_due_now_run_in_the_heaps_order(plan: list[tuple[int, float, bool]], until: float) -> None:
+    """Urgent zero-delay entries wait outside the heap: the run order (and where a run up to
+    ``until`` stops) is still the order of ``(time, priority, sequence)``, to the entry."""
+    from scalelab.sim.engine import NORMAL, URGENT
+
+    engine = Engine()
+    order: list[int] = []
+
+    def spawn(parent: int) -> None:
+        for index, (p, delay, urgent) in enumerate(plan):
+            if p == parent:
+                engine.schedule(delay, run, index, priority=URGENT if urgent else NORMAL)
+
+    def run(index: int) -> None:
+        order.append(index)
+        spawn(index)
+
+    spawn(-1)
+    engine.run(until)
+    assert engine.now == until  # time stands at until after the first part
+    engine.run(math.inf)
+    assert order == _reference_order(plan, until)

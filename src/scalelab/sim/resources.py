@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from scalelab.sim.engine import URGENT, Engine, Timer
+from scalelab.sim.engine import Engine, Timer
 
 
 class Cores:
@@ -159,7 +159,7 @@ class Cores:
         nobody is called, see ``burn``)."""
         if work <= 0:
             if callback is not None:
-                self.engine.schedule(0.0, callback, *args, priority=URGENT)
+                self.engine.soon(callback, *args)
             return
         self._push(work, callback, args, weight, owner)
 
@@ -270,7 +270,7 @@ class Slots:
         if self.in_use < self.capacity and not self._waiters:
             self.in_use += 1
             self.peak = max(self.peak, self.in_use)
-            self.engine.schedule(0.0, callback, priority=URGENT)
+            self.engine.soon(callback)
         else:
             self._waiters.append(callback)
 
@@ -280,7 +280,7 @@ class Slots:
             raise RuntimeError("released more slots than held")
         while self._waiters and self.in_use < self.capacity:
             self.in_use += 1
-            self.engine.schedule(0.0, self._waiters.popleft(), priority=URGENT)
+            self.engine.soon(self._waiters.popleft())
 
     @property
     def waiting(self) -> int:
