@@ -198,7 +198,7 @@ class Cores:
         delay = tags[0][0] - self._v
         if weight > self.threads:  # slowed: the rate is threads / weight (``_rate``)
             delay /= self.threads / weight
-        self._next = self.engine.schedule(max(0.0, delay), self._complete)
+        self._next = self.engine.schedule(delay if delay > 0.0 else 0.0, self._complete)
 
     def abandon(self, owner: str) -> int:
         """The owner process is gone (killed): its unfinished jobs call nobody back. Their CPU
@@ -216,7 +216,8 @@ class Cores:
         self._next = None
         self._advance()
         tags = self._tags
-        eps = 1e-12 * max(1.0, abs(self._v))
+        scale = abs(self._v)
+        eps = 1e-12 * (scale if scale > 1.0 else 1.0)
         finished = []
         while tags and tags[0][0] <= self._v + eps:
             entry = heapq.heappop(tags)

@@ -16,6 +16,7 @@ threads and a few dozen busy processes), the GIL's own switching overhead.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Generator
 from typing import Any
 
@@ -32,9 +33,12 @@ from scalelab.sim import Cores, Engine, Event, Slots
 class Worker:
     """One worker process: its thread, its request slots, its DB pool."""
 
-    __slots__ = ("connection", "cores", "inflight", "pod", "pool", "slots", "stalled_until")
+    __slots__ = ("connection", "cores", "index", "inflight", "pod", "pool", "slots", "stalled_until")
 
-    def __init__(self, engine: Engine, name: str, pod: int, slots: int, pool: ConnectionPool | None) -> None:
+    def __init__(self, engine: Engine, name: str, index: int, pod: int, slots: int,
+                 pool: ConnectionPool | None) -> None:
+        #: its place among the service's workers (a pod's workers are consecutive)
+        self.index = index
         self.pod = pod
         self.cores = Cores(engine, 1.0, name)
         self.slots = Slots(engine, slots)
@@ -60,8 +64,11 @@ class ServiceProcesses:
         self.recorder = recorder
         self.rng = rng
         count = replicas * workers
-        self.workers = [Worker(engine, f"{name}-{i}", i // workers, slots, pools[i] if pools else None)
+        self.workers = [Worker(engine, f"{name}-{i}", i, i // workers, slots, pools[i] if pools else None)
                         for i in range(count)]
+        #: per pod, the indices of its workers with nothing in flight, in order (kept as
+        #: ``inflight`` moves: the acceptor reads it at every new connection)
+        self._idle = [list(range(p * workers, (p + 1) * workers)) for p in range(replicas)]
         self.per_pod = workers
         self.replicas = replicas
         self._next_pod = 0
@@ -100,26 +107,31 @@ class ServiceProcesses:
             return None
         workers = self.workers[pod * self.per_pod:(pod + 1) * self.per_pod]
         if self.pod_slots is None:
-            worker = self._acceptor(workers)
-            worker.inflight += 1
+            worker = self._acceptor(workers, self._idle[pod])
+            self._busy(worker)
             yield self.slot(worker.slots)
             return worker
         yield self.slot(self.pod_slots[pod])
         worker = min(workers, key=lambda w: w.inflight)
-        worker.inflight += 1
+        self._busy(worker)
         worker.slots.try_acquire()
         return worker
 
-    def _acceptor(self, workers: list[Worker]) -> Worker:
+    def _busy(self, worker: Worker) -> None:
+        if worker.inflight == 0:
+            self._idle[worker.pod].remove(worker.index)
+        worker.inflight += 1
+
+    def _acceptor(self, workers: list[Worker], idle_indices: list[int]) -> Worker:
         """The eventlet process that accepts a new connection: every process's hub waits on
         the shared listening socket, and one whose hub is idle (nothing in flight) wins the
         race; when none is, whichever reaches its hub first, which is no better than chance
         (Podoliaka's accept() traces: uneven load, one worker serving twice the others), among
         those with a free greenthread (a full pool stops accepting); all full: the kernel's
         backlog, until a greenthread of one frees."""
-        idle = [w for w in workers if w.inflight == 0]
-        if idle:
-            return idle[int(self.rng.integers(len(idle)))] if len(idle) > 1 else idle[0]
+        count = len(idle_indices)
+        if count:
+            return self.workers[idle_indices[int(self.rng.integers(count)) if count > 1 else 0]]
         free = [w for w in workers if w.slots.in_use < w.slots.capacity] or workers
         return free[int(self.rng.integers(len(free)))]
 
@@ -165,6 +177,8 @@ class ServiceProcesses:
 
     def leave(self, worker: Worker) -> None:
         worker.inflight -= 1
+        if worker.inflight == 0:
+            bisect.insort(self._idle[worker.pod], worker.index)
         worker.slots.release()
         if self.pod_slots is not None:
             self.pod_slots[worker.pod].release()
