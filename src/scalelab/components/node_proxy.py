@@ -142,13 +142,18 @@ class NodeProxies:
         if self.balance == "round_robin" or replicas == 1:
             rotated: np.ndarray = (rr % replicas).astype(np.int64)
             return rotated
-        active = np.flatnonzero(t.state != DOWN)
-        counts = np.zeros((t.nodes, replicas))
-        np.add.at(counts, (t.node[active], t.upstream[active]), 1.0)
-        # the dialing connections are not established: do not count them
-        np.add.at(counts, (nodes, t.upstream[idx]), -(t.state[idx] != DOWN).astype(np.float64))
+        # least_conn is per node (each node runs its own proxy): count, on the dialing nodes
+        # only (rows node * clients + client), the connections up or connecting that are not
+        # dialing now, per upstream
+        per_node = t.clients_per_node
+        dialing_nodes, position = np.unique(nodes, return_inverse=True)
+        rows = dialing_nodes[:, None] * per_node + np.arange(per_node)[None, :]
+        counted = t.state[rows] != DOWN
+        counted[position, t.client[idx]] = False
+        upstreams = t.upstream[rows]
+        counts = np.stack([(counted & (upstreams == a)).sum(axis=1) for a in range(replicas)], axis=1)
         tie = ((np.arange(replicas)[None, :] - rr[:, None]) % replicas) / (2.0 * replicas)
-        chosen: np.ndarray = np.argmin(counts[nodes] + tie, axis=1).astype(np.int64)
+        chosen: np.ndarray = np.argmin(counts[position] + tie, axis=1).astype(np.int64)
         return chosen
 
     def _dial(self, idx: np.ndarray) -> None:
