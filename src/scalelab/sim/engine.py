@@ -76,16 +76,7 @@ class Event:
 
     def succeed(self, value: Any = None) -> Event:
         """Fire the event now; waiting processes resume in the order they waited."""
-        # ``_trigger(True, value)`` inlined: every wake-up of every process comes through here
-        if self.triggered:
-            raise RuntimeError("event already triggered")
-        self.triggered = True
-        self.value = value
-        callbacks, self.callbacks = self.callbacks, []
-        soon = self.engine.soon
-        for cb in callbacks:
-            soon(cb, self)
-        return self
+        return self._trigger(True, value)
 
     def fail(self, exc: BaseException) -> Event:
         """Fire the event as failed: ``exc`` is raised inside every process waiting on it."""
