@@ -146,6 +146,15 @@ class NodeProxies:
         # only (rows node * clients + client), the connections up or connecting that are not
         # dialing now, per upstream
         per_node = t.clients_per_node
+        if len(idx) == 1:  # one connection (most reconnects): the same sums, on scalars
+            row, first = int(idx[0]), int(nodes[0]) * per_node
+            count = [0] * replicas
+            for other in range(first, first + per_node):
+                if other != row and t.state[other] != DOWN:
+                    count[int(t.upstream[other])] += 1
+            turn = int(rr[0])
+            score = [count[a] + ((a - turn) % replicas) / (2.0 * replicas) for a in range(replicas)]
+            return np.array([score.index(min(score))], dtype=np.int64)
         dialing_nodes, position = np.unique(nodes, return_inverse=True)
         rows = dialing_nodes[:, None] * per_node + np.arange(per_node)[None, :]
         counted = t.state[rows] != DOWN
