@@ -222,12 +222,11 @@ class Engine:
         """Run ``callback(*args)`` after ``delay`` simulated seconds; the handle cancels it."""
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
+        if delay == 0 and priority == URGENT:
+            return self.soon(callback, *args)
         self._seq += 1
         entry = Timer((self.now + delay, priority, self._seq, callback, args))
-        if delay == 0 and priority == URGENT:
-            self._now_fifo.append(entry)
-        else:
-            heapq.heappush(self._heap, entry)
+        heapq.heappush(self._heap, entry)
         return entry
 
     def soon(self, callback: Callback, *args: Any) -> Timer:
