@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from scalelab.components.scheduler.fit_columns import Fit, FitColumns
 from scalelab.components.scheduler.sampling import NodeView, window
 from scalelab.kube.objects import LabelSelector, NodeAffinity, Taint, Toleration
 
@@ -95,6 +96,8 @@ class NodeTable:
         self.pod_count = np.zeros(len(names), dtype=np.int64)
         self.allowed_pods = (np.asarray(allowed_pods, dtype=np.int64) if allowed_pods is not None
                              else np.full(len(names), DEFAULT_MAX_PODS, dtype=np.int64))
+        #: a node holds fewer pods than it allows (kept current by ``add_pod``/``remove_pod``)
+        self.room = self.pod_count < self.allowed_pods
         self.taints = taints or [() for _ in names]
         self.unschedulable = unschedulable if unschedulable is not None else np.zeros(len(names), dtype=bool)
         #: indices of nodes with any taint (most nodes have none: filters skip them)
@@ -104,6 +107,7 @@ class NodeTable:
         from scalelab.components.scheduler.affinity import AffinityIndex
 
         self.affinity = AffinityIndex(self)
+        self._fit = FitColumns(self) if self.capacity_positive else None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -127,17 +131,28 @@ class NodeTable:
             cached = self._domains[key] = (idx, len(values))
         return cached
 
+    def fit(self, cpu: float, memory: float) -> Fit | None:
+        """The resource plugins' columns for a pod shape, kept current (None: some node has no
+        CPU or memory to allocate, and the plugins compute their own)."""
+        return None if self._fit is None else self._fit.get(cpu, memory)
+
     def add_pod(self, node: int, pod: PodInfo) -> None:
         self.affinity.add(node, pod)  # first: it refuses a pod placed already
         self.requested_cpu[node] += pod.cpu
         self.requested_memory[node] += pod.memory
         self.pod_count[node] += 1
+        self.room[node] = self.pod_count[node] < self.allowed_pods[node]
+        if self._fit is not None:
+            self._fit.node_changed(node)
 
     def remove_pod(self, node: int, pod: PodInfo) -> None:
         self.affinity.remove(node, pod)  # first: it refuses a pod not placed there
         self.requested_cpu[node] -= pod.cpu
         self.requested_memory[node] -= pod.memory
         self.pod_count[node] -= 1
+        self.room[node] = self.pod_count[node] < self.allowed_pods[node]
+        if self._fit is not None:
+            self._fit.node_changed(node)
 
 
 #: kubelet ``--max-pods`` default (every release since 1.0): a node's allocatable pods.
@@ -165,6 +180,8 @@ class Nodes(Protocol):
     requested_memory: np.ndarray
     pod_count: np.ndarray
     allowed_pods: np.ndarray
+    #: pod_count < allowed_pods, kept
+    room: np.ndarray
     unschedulable: np.ndarray
     #: every node has CPU and memory to allocate (the table's, fixed at its making)
     capacity_positive: bool
@@ -184,6 +201,8 @@ class Nodes(Protocol):
     def __len__(self) -> int: ...
 
     def label_mask(self, key: str, value: str) -> np.ndarray: ...
+
+    def fit(self, cpu: float, memory: float) -> Fit | None: ...
 
 CycleState = dict[str, object]
 """Per-cycle scratch space: written once in PreFilter, read many times in Filter/Score."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scalelab.components.scheduler.fit_columns import least_allocated, score_free_fractions
 from scalelab.components.scheduler.framework import CycleState, Nodes, PodInfo, Registry
 from scalelab.kube.objects import Taint
 
@@ -27,7 +28,10 @@ class NodeResourcesFit:
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: Nodes) -> list[tuple[np.ndarray | None, str]]:
         # upstream's order: the pod count against allocatable pods, then each resource
-        pods_ok = nodes.pod_count < nodes.allowed_pods
+        pods_ok = nodes.room  # pod_count < allowed_pods, kept by the table
+        fit = nodes.fit(pod.cpu, pod.memory)
+        if fit is not None:  # kept by the table for this shape (``fit_columns``)
+            return [(pods_ok, TOO_MANY_PODS), (fit.cpu_ok, INSUFFICIENT_CPU), (fit.memory_ok, INSUFFICIENT_MEMORY)]
         cpu_ok = nodes.requested_cpu + pod.cpu <= nodes.cpu_limit
         mem_ok = nodes.requested_memory + pod.memory <= nodes.memory_limit
         return [(pods_ok, TOO_MANY_PODS), (cpu_ok, INSUFFICIENT_CPU), (mem_ok, INSUFFICIENT_MEMORY)]
@@ -111,30 +115,20 @@ class LeastAllocated:
         # are, no gather (``feasible`` is ascending, so that is when its last is k - 1)
         k = len(feasible)
         rows: np.ndarray | slice = slice(0, k) if k and int(feasible[-1]) == k - 1 else feasible
+        fit = nodes.fit(pod.cpu, pod.memory)
+        if fit is not None:  # kept by the table for this shape (``fit_columns``); callers copy
+            kept: np.ndarray = fit.least_allocated[rows]
+            return kept
         cap_cpu = nodes.allocatable_cpu[rows]
         cap_mem = nodes.allocatable_memory[rows]
         if nodes.capacity_positive or (cap_cpu.min(initial=1.0) > 0 and cap_mem.min(initial=1.0) > 0):
-            # 1 - (requested + pod) / capacity, in place
-            free_cpu = np.add(nodes.requested_cpu[rows], pod.cpu)
-            np.divide(free_cpu, cap_cpu, out=free_cpu)
-            np.subtract(1.0, free_cpu, out=free_cpu)
-            free_mem = np.add(nodes.requested_memory[rows], pod.memory)
-            np.divide(free_mem, cap_mem, out=free_mem)
-            np.subtract(1.0, free_mem, out=free_mem)
-        else:
-            left_cpu = cap_cpu - nodes.requested_cpu[rows] - pod.cpu
-            left_mem = cap_mem - nodes.requested_memory[rows] - pod.memory
-            free_cpu = np.where(cap_cpu > 0, left_cpu / np.maximum(cap_cpu, 1e-12), 0.0)
-            free_mem = np.where(cap_mem > 0, left_mem / np.maximum(cap_mem, 1e-12), 0.0)
-        # each fraction kept in [0, 1]; integer scores as upstream: ties are real ties, broken
-        # round-robin by the framework
-        for free in (free_cpu, free_mem):
-            np.maximum(free, 0.0, out=free)
-            np.minimum(free, 1.0, out=free)
-        free_cpu += free_mem
-        free_cpu *= 50.0
-        scores: np.ndarray = np.floor(free_cpu, out=free_cpu)
-        return scores
+            return least_allocated(nodes.requested_cpu[rows], nodes.requested_memory[rows], pod.cpu, pod.memory,
+                                   cap_cpu, cap_mem)
+        left_cpu = cap_cpu - nodes.requested_cpu[rows] - pod.cpu
+        left_mem = cap_mem - nodes.requested_memory[rows] - pod.memory
+        free_cpu = np.where(cap_cpu > 0, left_cpu / np.maximum(cap_cpu, 1e-12), 0.0)
+        free_mem = np.where(cap_mem > 0, left_mem / np.maximum(cap_mem, 1e-12), 0.0)
+        return score_free_fractions(free_cpu, free_mem)
 
 
 def default_registry() -> Registry:

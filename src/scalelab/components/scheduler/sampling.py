@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from scalelab.components.scheduler.fit_columns import Fit
+
 if TYPE_CHECKING:
     from scalelab.components.scheduler.affinity import AffinityIndex
     from scalelab.components.scheduler.framework import AffinityTerm, NodeTable
@@ -81,6 +83,7 @@ class NodeView:
         self.requested_memory = table.requested_memory[rows]
         self.pod_count = table.pod_count[rows]
         self.allowed_pods = table.allowed_pods[rows]
+        self.room = table.room[rows]
         self.unschedulable = table.unschedulable[rows]
         self.capacity_positive = table.capacity_positive
         self.cpu_limit = table.cpu_limit[rows]
@@ -119,6 +122,13 @@ class NodeView:
     def label_mask(self, key: str, value: str) -> np.ndarray:
         mask: np.ndarray = self.table.label_mask(key, value)[self._rows]
         return mask
+
+    def fit(self, cpu: float, memory: float) -> Fit | None:
+        fit = self.table.fit(cpu, memory)
+        if fit is None:
+            return None
+        rows = self._rows
+        return Fit(fit.cpu_ok[rows], fit.memory_ok[rows], fit.least_allocated[rows])
 
     def domains(self, key: str) -> tuple[np.ndarray, int]:
         idx, size = self.table.domains(key)
