@@ -81,7 +81,16 @@ class ConnectionTable:
         """Rows of ``client``'s connection on each of ``nodes``."""
         return nodes * self.clients_per_node + self.client_index(client)
 
+    def row_of(self, node: int, client: str) -> int:
+        """``conn_of`` for one node, in scalars (a pod's requests: one node's connection)."""
+        return node * self.clients_per_node + self.clients.index(client)
+
     def touch(self, idx: np.ndarray, now: float) -> None:
         """Bytes moved on these connections now (only established ones have an idle timer)."""
         idx = idx[self.state[idx] == UP]
         self.last_activity[idx] = now
+
+    def touch_one(self, row: int, now: float) -> None:
+        """``touch`` for one connection."""
+        if self.state[row] == UP:
+            self.last_activity[row] = now

@@ -155,8 +155,7 @@ class Kubelets:
                   on_started: Callable[[], None] | None = None, pull: bool = True) -> None:
         """The pod watch told this node's kubelet about a pod bound to it; ``on_started`` when
         its container runs, ``on_running`` when its Running status is stored."""
-        conn = self.table.conn_of(np.array([node]), CLIENT)
-        self.fanout.deliver("pods", 1, conn)
+        self.fanout.deliver_one("pods", 1, self.table.row_of(node, CLIENT))
         self.engine.schedule(self.pod_start_seconds, self.runtime.start_pod, node,
                              partial(self._report_running, node, on_running, pull, on_started), pull)
 
@@ -169,8 +168,7 @@ class Kubelets:
         return limiter
 
     def _events(self, node: int, count: int) -> None:
-        conn = self.table.conn_of(np.array([node]), CLIENT)
-        api = self.apiservers[int(self.table.upstream[conn[0]])]
+        api = self.apiservers[int(self.table.upstream[self.table.row_of(node, CLIENT)])]
         post_events(self.engine, api, self._limiter(node), count, self.separate_events, self.recorder)
 
     def _report_running(self, node: int, on_running: Callable[[], None], pulled: bool,
@@ -188,15 +186,15 @@ class Kubelets:
 
     def _status_stored(self, node: int, on_running: Callable[[], None]) -> None:
         """The Running status is stored: the kubelet's own pod watch brings it back."""
-        self.fanout.deliver("pods", 1, self.table.conn_of(np.array([node]), CLIENT))
+        self.fanout.deliver_one("pods", 1, self.table.row_of(node, CLIENT))
         on_running()
 
     def _pod_request(self, node: int, call: ApiCall, then: Callable[[], None]) -> None:
         """One request about a pod over the node's kubelet connection; a 429 is retried after
         Retry-After (the token was spent already)."""
-        conn = self.table.conn_of(np.array([node]), CLIENT)
-        self.table.touch(conn, self.engine.now)
-        api = self.apiservers[int(self.table.upstream[conn[0]])]
+        row = self.table.row_of(node, CLIENT)
+        self.table.touch_one(row, self.engine.now)
+        api = self.apiservers[int(self.table.upstream[row])]
 
         def done(code: int, _n: float) -> None:
             if code == 429:
@@ -210,8 +208,7 @@ class Kubelets:
         """The pod watch told this node's kubelet that a pod of it is being deleted: its
         containers are stopped, then the kubelet deletes the object for good (through its
         rate limiter); ``on_gone`` when that delete is stored."""
-        conn = self.table.conn_of(np.array([node]), CLIENT)
-        self.fanout.deliver("pods", 1, conn)
+        self.fanout.deliver_one("pods", 1, self.table.row_of(node, CLIENT))
         self._events(node, KUBELET_STOP_EVENTS)
         self.runtime.stop_pod(node, partial(self._final_delete, node, on_gone))
 

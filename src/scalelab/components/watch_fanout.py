@@ -55,13 +55,8 @@ class WatchFanout:
         them (None: every watcher of the resource)."""
         t = self.table
         r = RESOURCE_INDEX[resource]
-        size = float(self.objects.bytes[r]) if object_bytes is None else object_bytes
-        for subscriber in self._subscribers:
-            subscriber(resource, events, size)
-        position = self.objects.changed(resource, events)
-        col, _has, watching_rows = t.watching(r)
-        watchers = self.reflectors.watchers_per_apiserver(resource)
-        triggered = self.triggers and resource in TRIGGERED
+        size, position, col, watchers, triggered = self._changed(resource, r, events, object_bytes)
+        watching_rows = t.watching(r)[2]
         if receivers is None:
             receivers = watching_rows
         if len(receivers) == 0:  # a change no node client watches (a pod not yet bound)
@@ -84,6 +79,24 @@ class WatchFanout:
         for a, api in enumerate(self.apiservers):
             api.fanout(events, float(delivered[a]) if triggered else watchers[a], float(delivered[a]), size)
         t.touch(got, self.engine.now)
+
+    def deliver_one(self, resource: str, events: int, row: int) -> None:
+        """``deliver`` to one connection (a node's own pod: bound, its status), in scalars."""
+        size, position, col, watchers, triggered = self._changed(resource, RESOURCE_INDEX[resource], events, None)
+        self._deliver_one(resource, events, row, col, watchers, position, size, triggered)
+
+    def _changed(self, resource: str, r: int, events: int, object_bytes: float | None
+                 ) -> tuple[float, int, np.ndarray, np.ndarray, bool]:
+        """What every delivery does first: the subscribers are told, the object store moves;
+        returns the event's size, its position, the watch column, the watchers per apiserver
+        and whether the resource is dispatched by trigger."""
+        size = float(self.objects.bytes[r]) if object_bytes is None else object_bytes
+        for subscriber in self._subscribers:
+            subscriber(resource, events, size)
+        position = self.objects.changed(resource, events)
+        col = self.table.watching(r)[0]
+        watchers = self.reflectors.watchers_per_apiserver(resource)
+        return size, position, col, watchers, self.triggers and resource in TRIGGERED
 
     def _deliver_one(self, resource: str, events: int, row: int, col: np.ndarray, watchers: np.ndarray,
                      position: int, size: float, triggered: bool) -> None:
