@@ -18,13 +18,18 @@ def _scan(procs: ServiceProcesses, pod: int) -> list[int]:
     return [w.index for w in procs.workers if w.pod == pod and w.inflight == 0]
 
 
+def _scan_open(procs: ServiceProcesses, pod: int) -> list[int]:
+    return [w.index for w in procs.workers if w.pod == pod and w.slots.in_use < w.slots.capacity]
+
+
 @given(st.lists(st.tuples(st.booleans(), st.floats(min_value=0.0, max_value=3.0)), min_size=1, max_size=60),
        st.integers(min_value=1, max_value=3), st.integers(min_value=1, max_value=4), st.booleans())
 def test_idle_workers_are_the_ones_with_nothing_in_flight(plan: list[tuple[bool, float]], replicas: int,
                                                           workers: int, shared_queue: bool) -> None:
     """Requests arrive and leave in any order (held for random times, some on the same
     instant): after every step each pod's idle list is, in order, its workers with nothing in
-    flight, so the acceptor picks among exactly the workers a scan would give it."""
+    flight, and its open list its workers with a free greenthread, so the acceptor picks
+    among exactly the workers a scan would give it."""
     engine = Engine()
     procs = ServiceProcesses(engine, "svc", replicas, workers, 2, None, Recorder(), np.random.default_rng(1),
                              shared_queue=shared_queue)
@@ -40,6 +45,8 @@ def test_idle_workers_are_the_ones_with_nothing_in_flight(plan: list[tuple[bool,
     def check() -> None:
         for pod in range(replicas):
             assert procs._idle[pod] == _scan(procs, pod)
+            if not shared_queue:  # the eventlet acceptor's free greenthreads
+                assert procs._open[pod] == _scan_open(procs, pod)
 
     for at, (concurrent, hold) in enumerate(plan):
         engine.process(request(hold))

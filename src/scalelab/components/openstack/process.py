@@ -8,7 +8,8 @@ RPC yields that thread to the others, so the time a request holds its DB connect
 how many requests share its process: that is how pools run dry. Keystone under Apache mod_wsgi
 has ``processes`` x ``threads`` request slots (a queue in front of them) in the same shape.
 A new request goes to an idle process of its pod if there is one, else to a process at
-random among those with a free greenthread (``_acceptor``); pods are chosen round robin (the
+random among those with a free greenthread (``_acceptor``; both sets are kept as requests come
+and go, not scanned); pods are chosen round robin (the
 Service's kube-proxy rules).
 Not modelled: contention between the processes of one host (a control-plane node has 48
 threads and a few dozen busy processes), the GIL's own switching overhead.
@@ -69,6 +70,9 @@ class ServiceProcesses:
         #: per pod, the indices of its workers with nothing in flight, in order (kept as
         #: ``inflight`` moves: the acceptor reads it at every new connection)
         self._idle = [list(range(p * workers, (p + 1) * workers)) for p in range(replicas)]
+        #: per pod, the indices of its workers with a free greenthread (fewer requests in
+        #: flight than slots: a request takes its slot as it is admitted), in order
+        self._open = [list(range(p * workers, (p + 1) * workers)) for p in range(replicas)]
         self.per_pod = workers
         self.replicas = replicas
         self._next_pod = 0
@@ -107,7 +111,7 @@ class ServiceProcesses:
             return None
         workers = self.workers[pod * self.per_pod:(pod + 1) * self.per_pod]
         if self.pod_slots is None:
-            worker = self._acceptor(workers, self._idle[pod])
+            worker = self._acceptor(workers, self._idle[pod], self._open[pod])
             self._busy(worker)
             yield self.slot(worker.slots)
             return worker
@@ -121,8 +125,10 @@ class ServiceProcesses:
         if worker.inflight == 0:
             self._idle[worker.pod].remove(worker.index)
         worker.inflight += 1
+        if worker.inflight == worker.slots.capacity:
+            self._open[worker.pod].remove(worker.index)
 
-    def _acceptor(self, workers: list[Worker], idle_indices: list[int]) -> Worker:
+    def _acceptor(self, workers: list[Worker], idle_indices: list[int], open_indices: list[int]) -> Worker:
         """The eventlet process that accepts a new connection: every process's hub waits on
         the shared listening socket, and one whose hub is idle (nothing in flight) wins the
         race; when none is, whichever reaches its hub first, which is no better than chance
@@ -132,8 +138,9 @@ class ServiceProcesses:
         count = len(idle_indices)
         if count:
             return self.workers[idle_indices[int(self.rng.integers(count)) if count > 1 else 0]]
-        free = [w for w in workers if w.slots.in_use < w.slots.capacity] or workers
-        return free[int(self.rng.integers(len(free)))]
+        if open_indices:
+            return self.workers[open_indices[int(self.rng.integers(len(open_indices)))]]
+        return workers[int(self.rng.integers(len(workers)))]
 
     def kill(self, pod: int, removal_delay: float) -> None:
         """The pod's processes die: requests on them are lost, and new connections still
@@ -179,6 +186,8 @@ class ServiceProcesses:
         worker.inflight -= 1
         if worker.inflight == 0:
             bisect.insort(self._idle[worker.pod], worker.index)
+        if worker.inflight == worker.slots.capacity - 1:
+            bisect.insort(self._open[worker.pod], worker.index)
         worker.slots.release()
         if self.pod_slots is not None:
             self.pod_slots[worker.pod].release()
