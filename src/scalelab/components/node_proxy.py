@@ -113,7 +113,10 @@ class NodeProxies:
     def _cut(self, idx: np.ndarray) -> None:
         self.reconnects += len(idx)
         self.recorder.inc("node_proxy_reconnects_total", len(idx))
-        self.reconnects_by_client += np.bincount(self.table.client[idx], minlength=self.table.clients_per_node)
+        if len(idx) == 1:
+            self.reconnects_by_client[self.table.client[idx[0]]] += 1
+        else:
+            self.reconnects_by_client += np.bincount(self.table.client[idx], minlength=self.table.clients_per_node)
         self.reflectors.connection_cut(idx)
         self._dial(idx)
 
@@ -155,14 +158,16 @@ class NodeProxies:
             turn = int(rr[0])
             score = [count[a] + ((a - turn) % replicas) / (2.0 * replicas) for a in range(replicas)]
             return np.array([score.index(min(score))], dtype=np.int64)
-        dialing_nodes, position = np.unique(nodes, return_inverse=True)
-        rows = dialing_nodes[:, None] * per_node + np.arange(per_node)[None, :]
-        counted = t.state[rows] != DOWN
-        counted[position, t.client[idx]] = False
-        upstreams = t.upstream[rows]
-        counts = np.stack([(counted & (upstreams == a)).sum(axis=1) for a in range(replicas)], axis=1)
+        # each dialing connection's node's rows; a row counts when up or connecting and not
+        # among the rows dialing now
+        rows = nodes[:, None] * per_node + np.arange(per_node)[None, :]
+        dialing = np.zeros(t.size, dtype=bool)
+        dialing[idx] = True
+        counted = (t.state[rows] != DOWN) & ~dialing[rows]
+        per_upstream = (t.upstream[rows][:, :, None] == np.arange(replicas)) & counted[:, :, None]
+        counts = per_upstream.sum(axis=1)
         tie = ((np.arange(replicas)[None, :] - rr[:, None]) % replicas) / (2.0 * replicas)
-        chosen: np.ndarray = np.argmin(counts[position] + tie, axis=1).astype(np.int64)
+        chosen: np.ndarray = np.argmin(counts + tie, axis=1).astype(np.int64)
         return chosen
 
     def _dial(self, idx: np.ndarray) -> None:
@@ -183,11 +188,13 @@ class NodeProxies:
             # Every reflector of the client re-issues its request at once and, finding no
             # connection, dials its own; each completes a full handshake (nginx spreads
             # them over the upstreams) and all but one are closed right after.
-            extra = t.valid[idx].sum(axis=1) - 1
-            wasted = np.zeros(replicas)
-            for j in range(int(extra.max(initial=0))):
-                has = extra > j
-                np.add.at(wasted, (t.upstream[idx[has]] + 1 + j) % replicas, 1.0)
+            # The j-th extra dial of a connection (j = 0, 1, ...) lands on the upstream after
+            # its own + j (mod replicas): e extra dials give every upstream e // replicas and
+            # the e % replicas upstreams after its own one more.
+            extra = np.maximum(t.valid[idx].sum(axis=1) - 1, 0)
+            laps, rest = np.divmod(extra, replicas)
+            after_own = (np.arange(replicas)[None, :] - t.upstream[idx][:, None] - 1) % replicas
+            wasted = (after_own < rest[:, None]).sum(axis=0) + laps.sum()
             for a, api in enumerate(self.apiservers):
                 api.wasted_handshakes(float(wasted[a]))
 

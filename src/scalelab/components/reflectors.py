@@ -53,6 +53,12 @@ class Reflectors:
         self.watch_deadline = rng.uniform(0.0, facts.WATCH_TIMEOUT_MAX, shape)
         self.watch_deadline[~table.valid] = np.inf
         self.pending_relist = np.zeros(shape, dtype=bool)
+        #: the same four arrays seen flat (views: writes through them are writes to them)
+        self._width = shape[1]
+        self._flat_started = self.watch_started.reshape(-1)
+        self._flat_events = self.watch_events.reshape(-1)
+        self._flat_relist = self.pending_relist.reshape(-1)
+        self._flat_deadline = self.watch_deadline.reshape(-1)
         self._watchers: dict[int, tuple[int, np.ndarray]] = {}
 
     def watchers_per_apiserver(self, resource: str) -> np.ndarray:
@@ -135,30 +141,37 @@ class Reflectors:
         version fell out of the watch cache (410 Gone), list first."""
         t = self.table
         now = self.engine.now
-        res = t.res[rows, cols]
-        stale = self.objects.events[res] - self.watch_seen[rows, cols] > self.objects.watch_cache_size
+        behind = self.objects.events[t.res[rows, cols]] - self.watch_seen[rows, cols]
+        stale = behind > self.objects.watch_cache_size
         relist = self.pending_relist[rows, cols] | stale
-        self.recorder.inc("watch_gone_total", int(stale.sum()))
-        ok_r, ok_c = rows[~relist], cols[~relist]
-        behind = (self.objects.events[t.res[ok_r, ok_c]] - self.watch_seen[ok_r, ok_c]).astype(np.float64)
+        self.recorder.inc("watch_gone_total", int(np.count_nonzero(stale)))
+        any_relist = bool(relist.any())
+        if any_relist:
+            keep = ~relist
+            ok_r, ok_c, behind = rows[keep], cols[keep], behind[keep]
+        else:  # the common case: every watch re-opens
+            ok_r, ok_c = rows, cols
         self._watch_open(ok_r, ok_c, now)
         ups = t.upstream[ok_r]
         per_api = np.bincount(ups, minlength=len(self.apiservers))
         replayed = np.bincount(ups, weights=behind, minlength=len(self.apiservers))
         for a, api in enumerate(self.apiservers):
             api.register_watches(float(per_api[a]), float(replayed[a]))
-        if relist.any():
-            self.watch_deadline[rows[relist], cols[relist]] = np.inf
-            self.engine.schedule(facts.RELIST_PERIOD, self._relist, rows[relist], cols[relist])
+        if any_relist:
+            again_r, again_c = rows[relist], cols[relist]
+            self.watch_deadline[again_r, again_c] = np.inf
+            self.engine.schedule(facts.RELIST_PERIOD, self._relist, again_r, again_c)
 
     def _watch_open(self, rows: np.ndarray, cols: np.ndarray, now: float) -> None:
-        self.watch_started[rows, cols] = now
-        self.watch_events[rows, cols] = 0
+        # one flat index for the four columns written (2-D fancy indexing costs ~4x a flat one)
+        flat = rows * self._width + cols
+        self._flat_started[flat] = now
+        self._flat_events[flat] = 0
         # The resourceVersion a client holds moves only with events it receives (1.5 had no
         # bookmarks) or with a LIST, so re-watching does not refresh it.
-        self.pending_relist[rows, cols] = False
-        self.watch_deadline[rows, cols] = now + self.rng.uniform(
-            facts.WATCH_TIMEOUT_MIN, facts.WATCH_TIMEOUT_MAX, len(rows))
+        self._flat_relist[flat] = False
+        self._flat_deadline[flat] = now + self.rng.uniform(facts.WATCH_TIMEOUT_MIN, facts.WATCH_TIMEOUT_MAX,
+                                                           len(rows))
 
     def _relist(self, rows: np.ndarray, cols: np.ndarray) -> None:
         """LIST from the watch cache, then WATCH; 429s retry after Retry-After."""
