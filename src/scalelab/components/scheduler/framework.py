@@ -100,6 +100,8 @@ class NodeTable:
         self.room = self.pod_count < self.allowed_pods
         self.taints = taints or [() for _ in names]
         self.unschedulable = unschedulable if unschedulable is not None else np.zeros(len(names), dtype=bool)
+        #: some node is cordoned (``unschedulable`` is fixed at the table's making, like labels)
+        self.any_cordoned = bool(self.unschedulable.any())
         #: indices of nodes with any taint (most nodes have none: filters skip them)
         self.tainted = np.array([i for i, t in enumerate(self.taints) if t], dtype=np.int64)
         self._label_masks: dict[tuple[str, str], np.ndarray] = {}
@@ -183,6 +185,8 @@ class Nodes(Protocol):
     #: pod_count < allowed_pods, kept
     room: np.ndarray
     unschedulable: np.ndarray
+    #: some node (of these) is cordoned
+    any_cordoned: bool
     #: every node has CPU and memory to allocate (the table's, fixed at its making)
     capacity_positive: bool
     cpu_limit: np.ndarray
@@ -317,13 +321,15 @@ class Framework:
         for mask in masks:
             passed &= mask
         found = np.flatnonzero(passed)
+        walked = evaluated
         if to_find is not None and len(found) >= to_find:
             evaluated = int(found[to_find - 1]) + 1  # the walk stops at the to_find-th feasible node
-            checks_of = [[(None if mask is None else mask[:evaluated], reason) for mask, reason in checks]
-                         for checks in checks_of]
             found = found[:to_find]
         reasons: Counter[str] = Counter()
         if len(found) < evaluated:  # some node failed a check: say which
+            if evaluated < walked:  # only the nodes the walk reached
+                checks_of = [[(None if mask is None else mask[:evaluated], reason) for mask, reason in checks]
+                             for checks in checks_of]
             feasible = np.zeros(evaluated, dtype=bool) if only is not None else np.ones(evaluated, dtype=bool)
             if only is not None:
                 feasible[only] = True
@@ -335,7 +341,8 @@ class Framework:
         for s in self.scores:
             score = s.score(state, pod, nodes, idx)
             if score is not None:
-                total = score.copy() if total is None else total + score  # summed in plugin order
+                # summed in plugin order; never written in place (a score may be a kept column)
+                total = score if total is None else total + score
         if total is None:
             total = np.zeros(len(idx))
         best = np.flatnonzero(total == total.max())

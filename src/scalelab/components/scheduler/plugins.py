@@ -43,7 +43,7 @@ class NodeUnschedulable:
     name = "NodeUnschedulable"
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: Nodes) -> list[tuple[np.ndarray | None, str]]:
-        return [(~nodes.unschedulable if nodes.unschedulable.any() else None, NODE_UNSCHEDULABLE)]
+        return [(~nodes.unschedulable if nodes.any_cordoned else None, NODE_UNSCHEDULABLE)]
 
 
 class NodeAffinity:

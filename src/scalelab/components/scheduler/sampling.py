@@ -85,6 +85,7 @@ class NodeView:
         self.allowed_pods = table.allowed_pods[rows]
         self.room = table.room[rows]
         self.unschedulable = table.unschedulable[rows]
+        self.any_cordoned = table.any_cordoned and bool(self.unschedulable.any())
         self.capacity_positive = table.capacity_positive
         self.cpu_limit = table.cpu_limit[rows]
         self.memory_limit = table.memory_limit[rows]
