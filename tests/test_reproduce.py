@@ -99,3 +99,55 @@ def test_pxc_deadlocks_reproduce_in_three_runs() -> None:
     assert failures["broken"] > failures["intermediate"] > failures["fixed"] == 0
     assert doc["runs"]["intermediate"]["diff"] == {"openstack.nova.retry_undecorated_paths": False}
     assert doc["status"] == "reproduced"
+
+
+def test_a_renamed_scenario_runs_the_same_and_its_record_can_be_derived() -> None:
+    """The simulation never reads a scenario's name: a renamed scenario's run is the same run,
+    and ``record_as`` makes its record from the first one's without running it."""
+    from conftest import small
+    from scalelab.runner import execute, record_as, same_run_key
+
+    first = small(worker_hosts=2, steady="1m")
+    second = first.model_copy(update={"name": "another-name"})
+    assert same_run_key(first) == same_run_key(second)
+    ran, derived = execute(second), record_as(execute(first), second)
+    assert (derived.run_id, derived.scenario, derived.scenario_hash) == (ran.run_id, ran.scenario, ran.scenario_hash)
+    assert derived.summary == ran.summary and derived.events == ran.events
+    assert derived.document == ran.document and derived.inputs == ran.inputs
+    assert derived.findings == ran.findings
+
+
+def test_reproduce_runs_once_a_scenario_two_entries_share(monkeypatch: Any) -> None:
+    """One entry's fixed state is the next one's broken state: run once, recorded under both."""
+    from conftest import small
+    from scalelab import reproduce as module
+
+    base = small(worker_hosts=2, steady="1m")
+    shared = base.model_copy(update={"node_proxy": base.node_proxy.model_copy(update={"proxy_timeout": 600.0})})
+    last = base.model_copy(update={"seed": 7})
+    named = {"apiserver-reconnect-storm": (base, shared), "kubedns-overload": (shared, last)}
+
+    def scenarios_for(entry: Entry) -> tuple[Any, Any]:
+        broken, fixed = named[entry.id]
+        return (broken.model_copy(update={"name": f"{entry.id}:broken"}),
+                fixed.model_copy(update={"name": f"{entry.id}:fixed"}))
+
+    from scalelab.runner import execute as real_execute
+
+    ran: list[str] = []
+
+    def execute(scenario: Any) -> RunRecord:
+        ran.append(scenario.name)
+        return real_execute(scenario)
+
+    monkeypatch.setattr(module, "scenarios_for", scenarios_for)
+    monkeypatch.setattr(module, "intermediate_for", lambda _entry, _fixed: None)
+    monkeypatch.setattr(module, "execute", execute)
+    stored: list[RunRecord] = []
+    docs = module.reproduce(list(named), jobs=1, on_record=stored.append)
+    assert len(ran) == 3 and len(stored) == 4
+    assert sorted(r.scenario for r in stored) == sorted(f"{e}:{w}" for e in named for w in ("broken", "fixed"))
+    assert len({r.run_id for r in stored}) == 4
+    by_name = {r.scenario: r for r in stored}
+    assert by_name["apiserver-reconnect-storm:fixed"].summary == by_name["kubedns-overload:broken"].summary
+    assert [d["id"] for d in docs] == list(named)

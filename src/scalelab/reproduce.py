@@ -15,7 +15,7 @@ from typing import Any
 
 from scalelab.catalogue.entry import Entry, RunView
 from scalelab.catalogue.registry import get
-from scalelab.runner import RunRecord, execute
+from scalelab.runner import RunRecord, execute, record_as, same_run_key
 from scalelab.scenarios import apply_patch, load_scenario
 from scalelab.spec.loader import scenario_document
 from scalelab.spec.model import Scenario
@@ -158,11 +158,20 @@ def reproduce(entry_ids: list[str], jobs: int = 2, on_record: Callable[[RunRecor
             plans.append((entry, [broken, fixed] + ([middle] if middle is not None else []), diff(fixed, broken)))
     # the longest runs first, so that the pool's workers finish together
     work = sorted((s for _e, runs, _d in plans for s in runs), key=_expected_cost, reverse=True)
-    if jobs > 1 and len(work) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
-            done = list(pool.map(execute, work))
+    # One entry's fixed state is often the next one's broken state (the report fixed one thing
+    # at a time): scenarios that differ only by name run once, each keeps its own record.
+    keys = [same_run_key(s) for s in work]
+    first: dict[str, Scenario] = {}
+    for s, key in zip(work, keys, strict=True):
+        first.setdefault(key, s)
+    distinct = list(first.values())
+    if jobs > 1 and len(distinct) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(distinct))) as pool:
+            ran = list(pool.map(execute, distinct))
     else:
-        done = [execute(s) for s in work]
+        ran = [execute(s) for s in distinct]
+    by_key = dict(zip(first, ran, strict=True))
+    done = [by_key[key] if first[key] is s else record_as(by_key[key], s) for s, key in zip(work, keys, strict=True)]
     if on_record is not None:
         for rec in done:
             on_record(rec)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,4 +50,21 @@ def execute(scenario: Scenario, progress: Callable[[float], None] | None = None,
         inputs=inputs if inputs is not None else inputs_for(scenario))
 
 
-__all__ = ["RunRecord", "assess", "detect_all", "dumps", "execute", "inputs_for", "run_id_for"]
+def same_run_key(scenario: Scenario) -> str:
+    """What a run's results depend on: the scenario but its name (the simulation never reads
+    the name), so two scenarios with the same key give the same measurements."""
+    return scenario_hash(scenario.model_copy(update={"name": ""}))
+
+
+def record_as(record: RunRecord, scenario: Scenario) -> RunRecord:
+    """``record`` (a run of a scenario with ``scenario``'s ``same_run_key``) as the record of
+    ``scenario``: its own id, name, document and inputs, the summary and findings assessed
+    again under it; the measurements, times and event count are the run's."""
+    summary, findings = assess(record.measurements, record.window, scenario)
+    return replace(record, run_id=run_id_for(scenario), scenario=scenario.name, scenario_hash=scenario_hash(scenario),
+                   document=scenario_document(scenario), summary=summary, findings=findings,
+                   inputs=inputs_for(scenario))
+
+
+__all__ = ["RunRecord", "assess", "detect_all", "dumps", "execute", "inputs_for", "record_as", "run_id_for",
+           "same_run_key"]
