@@ -89,3 +89,23 @@ def test_node_status_updates_are_nodes_times_run_over_period() -> None:
     period = sim.scenario.kubelet.node_status_update_frequency
     expected = sim.scenario.nodes * 300.0 / period
     assert sim.recorder.counters["kubelet_node_status_updates_total"] == pytest.approx(expected, abs=sim.scenario.nodes)
+
+
+def test_lease_locks_leave_kube_proxy_idle_and_still_load_the_apiserver() -> None:
+    # the same renewals on Lease locks (1.20+): no Endpoints event reaches kube-proxy, whose
+    # connection then goes idle and is cut; the PUTs and GETs now go to leases
+    sets = {"controller_manager.leader_elect_resource_lock": "leases",
+            "scheduler.leader_elect_resource_lock": "leases"}
+    endpoints, leases = Simulation(small()), Simulation(small(extra=sets))
+    by_lock = {"endpoints": endpoints.run().measurements, "leases": leases.run().measurements}
+    key = 'watch_bytes_delivered_total{resource="endpoints"}'
+    assert by_lock["endpoints"].counters[key] > 0
+    assert by_lock["leases"].counters.get(key, 0.0) == 0.0
+    layer = leases.kubernetes
+    assert layer.proxies.reconnects_by_client[layer.table.client_index("kube-proxy")] > 0
+    for lock, measured in by_lock.items():
+        for verb in ("PUT", "GET"):
+            calls = {other: measured.distributions.get(f'api_request_seconds{{resource="{other}",scope="namespace",'
+                                                       f'verb="{verb}"}}') for other in ("endpoints", "leases")}
+            assert calls[lock] is not None and calls[lock].count > 0
+            assert verb == "GET" or calls["leases" if lock == "endpoints" else "endpoints"] is None

@@ -44,7 +44,7 @@ from scalelab.workload.load import LoadTest, longest_seconds
 from scalelab.workload.pods import PodTable
 
 #: Services and Endpoints a bare cluster has (kubernetes, kube-dns) plus the two
-#: leader-election Endpoints records.
+#: leader-election Endpoints records (none of these with Lease locks).
 SYSTEM_SERVICES = 2
 SYSTEM_ENDPOINTS = 4
 
@@ -102,7 +102,8 @@ class KubernetesLayer:
         self.objects = objects = ClusterObjects(nodes, sc.kubelet.node_object_bytes, sc.apiserver.watch_cache_size)
         objects.add("pods", STATIC_PODS_PER_NODE * nodes)
         objects.add("services", SYSTEM_SERVICES)
-        objects.add("endpoints", SYSTEM_ENDPOINTS)
+        endpoints_locks = [sc.scheduler.leader_elect_resource_lock, sc.controller_manager.leader_elect_resource_lock]
+        objects.add("endpoints", SYSTEM_ENDPOINTS - endpoints_locks.count("leases"))
         clients = {kubelet.CLIENT: sc.kubelet.watches, kube_proxy.CLIENT: kube_proxy.watch_set(sc.kube_proxy)}
         proxy_rng = rng.stream("node_proxy")
         self.table = ConnectionTable(nodes, clients, len(self.apiservers), proxy_rng,
@@ -126,11 +127,11 @@ class KubernetesLayer:
         self.scheduler.separate_events = sc.etcd.separate_events
         self.controller_manager = ControllerManager(engine, sc.controller_manager, local_api, recorder)
         self.elections = [
-            LeaderElection(engine, "kube-scheduler", sc.scheduler.replicas, sc.scheduler.leader_elect_retry_period,
-                           LEADER_RECORD_BYTES, local_api, self._endpoints_changed, rng.stream("election-scheduler")),
-            LeaderElection(engine, "kube-controller-manager", sc.topology.control_plane_hosts,
-                           sc.controller_manager.leader_elect_retry_period, LEADER_RECORD_BYTES, local_api,
-                           self._endpoints_changed, rng.stream("election-cm")),
+            self._election("kube-scheduler", sc.scheduler.replicas, sc.scheduler.leader_elect_retry_period,
+                           sc.scheduler.leader_elect_resource_lock, local_api, rng.stream("election-scheduler")),
+            self._election("kube-controller-manager", sc.topology.control_plane_hosts,
+                           sc.controller_manager.leader_elect_retry_period,
+                           sc.controller_manager.leader_elect_resource_lock, local_api, rng.stream("election-cm")),
         ]
         self._gauges(recorder)
         self.deploys: list[Deploy] = []
@@ -218,9 +219,27 @@ class KubernetesLayer:
         services = float(self.objects.count[RESOURCE_INDEX["services"]])
         return services + sum(sum(d.addresses.values()) for d in self.deploys)
 
+    def _election(self, name: str, candidates: int, retry_period: float, lock: str, api: ApiServer,
+                  stream: np.random.Generator) -> LeaderElection:
+        """A leader election on its lock: an Endpoints record every kube-proxy receives, or a
+        Lease that reaches only the apiservers' watch caches."""
+        if lock == "endpoints":
+            return LeaderElection(self.asm.engine, name, candidates, retry_period, LEADER_RECORD_BYTES, api,
+                                  self._endpoints_changed, stream)
+        return LeaderElection(self.asm.engine, name, candidates, retry_period,
+                              float(self.asm.scenario.kubelet.lease_object_bytes), api, self._lease_changed, stream,
+                              lock=lock)
+
     def _endpoints_changed(self) -> None:
         """A leader-election record (a small kube-system Endpoints) was written."""
         self.fanout.deliver("endpoints", 1, None, object_bytes=LEADER_RECORD_BYTES)
+
+    def _lease_changed(self) -> None:
+        """A leader-election Lease was written: every apiserver decodes it from etcd's watch;
+        no client watches it."""
+        size = float(self.asm.scenario.kubelet.lease_object_bytes)
+        for api in self.apiservers:
+            api.fanout(1, 0.0, 0.0, size)
 
     def _deploy(self, phase: object) -> float:
         """Start a deploy phase; it ends when every pod runs, at the latest ``timeout`` after

@@ -171,6 +171,10 @@ class ControllerManager(Section):
     # Leader election 1.5: lease 15 s, renew deadline 10 s, retry period 2 s; the leader
     # writes its Endpoints record every retry period.
     leader_elect_retry_period: PositiveDuration = 2.0
+    # --leader-elect-resource-lock: 1.5 has only the Endpoints lock (kube-proxy on every node
+    # watches Endpoints, so every renewal reaches all of them); "leases" (coordination.k8s.io,
+    # watched by nobody) is the default since 1.20 (kubernetes/kubernetes PR 94603).
+    leader_elect_resource_lock: Literal["endpoints", "leases"] = "endpoints"
 
 
 class Scheduler(Section):
@@ -179,6 +183,7 @@ class Scheduler(Section):
     burst: PositiveInt = 100  # kube-scheduler 1.5 --kube-api-burst
     replicas: PositiveInt = 3  # Kargo: one per master; only the leader schedules
     leader_elect_retry_period: PositiveDuration = 2.0
+    leader_elect_resource_lock: Literal["endpoints", "leases"] = "endpoints"  # as the controller-manager's
     # Per node per pod for the basic predicates and priorities (~10 us: the 1.x density
     # tests' ~100 pods/s at 1000 nodes without affinity); 16 goroutines for predicates.
     per_node_cpu_seconds: PositiveFloat = 10e-6

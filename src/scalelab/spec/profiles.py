@@ -48,7 +48,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         "node_proxy": {"proxy_timeout": "10m"},
         # kube-scheduler today: PreFilter-computed affinity counts; nodes scored on a sample
         # (percentageOfNodesToScore left at 0: the adaptive default since 1.14).
-        "scheduler": {"generation": "modern", "assume_ttl_after_bind": True, "percentage_of_nodes_to_score": 0},
+        # Leader election on a Lease since 1.20 (kubernetes/kubernetes PR 94603), not an
+        # Endpoints record every kube-proxy receives.
+        "scheduler": {"generation": "modern", "assume_ttl_after_bind": True, "percentage_of_nodes_to_score": 0,
+                      "leader_elect_resource_lock": "leases"},
+        "controller_manager": {"leader_elect_resource_lock": "leases"},
         # kube-dns/CoreDNS era defaults: several replicas via the autoscaler.
         # kube-dns 1.6+ (and CoreDNS) probe each container on its own health check.
         "dns": {"replicas": 2, "liveness": "split"},
