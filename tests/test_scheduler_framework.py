@@ -215,3 +215,38 @@ def test_placed_pods_are_found_by_identity_on_delete() -> None:
     table.remove_pod(0, first)
     assert list(table.affinity.placed.values()) == [(1, twin)]
     assert table.pod_count.tolist() == [0, 1]
+
+
+def _sampled_placements(nodes_n: int, pods_n: int, ties: np.random.Generator | None) -> np.ndarray:
+    """Zero-request pods (every score tied) placed by sampled cycles of ``nodes_n // 20``."""
+    nodes = _nodes([64.0] * nodes_n)
+    fw = Framework(default_registry(), *DEFAULT_PROFILE, ties=ties)
+    counts = np.zeros(nodes_n, dtype=int)
+    for i in range(pods_n):
+        pod = PodInfo(f"p{i}")
+        d = fw.schedule(pod, nodes, to_find=nodes_n // 20)
+        assert d.node is not None
+        nodes.add_pod(d.node, pod)
+        counts[d.node] += 1
+    return counts
+
+
+def test_modern_ties_spread_sampled_cycles_where_round_robin_resonates() -> None:
+    # every node tied, each cycle a window of n/20 from where the last stopped: 1.5's
+    # round-robin index advances in step with the window and keeps choosing the same n/20
+    # nodes; the modern selectHost's random pick spreads them as draws of one node in n would
+    # (5 a node on average: about e^-5 of the nodes get none, none gets 20)
+    nodes_n, pods_n = 2000, 5 * 2000
+    round_robin = _sampled_placements(nodes_n, pods_n, None)
+    random = _sampled_placements(nodes_n, pods_n, np.random.default_rng(7))
+    assert np.count_nonzero(round_robin) == nodes_n // 20 and round_robin.max() == 100
+    assert np.count_nonzero(random) > 0.98 * nodes_n and random.max() < 20
+    again = _sampled_placements(nodes_n, pods_n, np.random.default_rng(7))
+    assert np.array_equal(random, again)  # a seeded generator: the same placements
+
+
+def test_random_ties_pick_only_among_the_top_scores() -> None:
+    nodes = _nodes([4, 8, 8, 2])
+    fw = Framework(default_registry(), *DEFAULT_PROFILE, ties=np.random.default_rng(1))
+    picked = {fw.schedule(PodInfo("p", cpu=1.0), nodes).node for _ in range(50)}
+    assert picked == {1, 2}

@@ -122,8 +122,11 @@ class KubernetesLayer:
         scheduler_cores = (asm.host("scheduler-host", sc.hosts.hardware.threads)
                            if sc.placement.scheduler == "dedicated" else cp_cores[0])
         local_api = self.apiservers[0]
+        # the modern selectHost breaks ties at random (its own stream: no other draw moves)
+        ties = rng.stream("scheduler-ties") if sc.scheduler.generation == "modern" else None
         self.scheduler = SchedulerProcess(engine, sc.scheduler, scheduler_cores, local_api,
-                                          Framework(default_registry(), *DEFAULT_PROFILE), node_table(sc), recorder)
+                                          Framework(default_registry(), *DEFAULT_PROFILE, ties=ties), node_table(sc),
+                                          recorder)
         self.scheduler.separate_events = sc.etcd.separate_events
         self.controller_manager = ControllerManager(engine, sc.controller_manager, local_api, recorder)
         self.elections = [

@@ -272,7 +272,11 @@ class Framework:
     """Runs the configured plugins for one pod at a time."""
 
     def __init__(self, registry: Registry, pre_filter: list[str], filters: list[str],
-                 scores: list[str]) -> None:
+                 scores: list[str], ties: np.random.Generator | None = None) -> None:
+        """``ties``: None breaks ties among the top-scoring nodes round-robin (1.5's
+        ``selectHost``); a generator picks one of them uniformly (the modern ``selectHost``'s
+        reservoir sampling, one ``rand.Intn`` per tie)."""
+        self.ties = ties
         self.pre_filters: list[PreFilterPlugin] = [registry.build(n) for n in pre_filter]  # type: ignore[misc]
         self.filters: list[FilterPlugin] = [registry.build(n) for n in filters]  # type: ignore[misc]
         self.scores: list[ScorePlugin] = [registry.build(n) for n in scores]  # type: ignore[misc]
@@ -346,9 +350,11 @@ class Framework:
         if total is None:
             total = np.zeros(len(idx))
         best = np.flatnonzero(total == total.max())
-        # 1.5 selectHost: round-robin among the nodes sharing the top score.
-        choice = int(idx[best[self._rr % len(best)]])
-        self._rr += 1
+        if self.ties is None:  # 1.5 selectHost: round-robin among the nodes sharing the top score
+            choice = int(idx[best[self._rr % len(best)]])
+            self._rr += 1
+        else:  # modern selectHost: one of them at random
+            choice = int(idx[best[int(self.ties.integers(len(best))) if len(best) > 1 else 0]])
         if rows is None:
             return Decision(choice, reasons, evaluated)
         node = rows.start + choice if isinstance(rows, slice) else int(rows[choice])
