@@ -236,8 +236,9 @@ class Cores:
             heapq.heappush(self._burns, entry)
         else:
             tags = self._tags
-            # not finishing first either: the next completion and its timer stay
-            unmoved = unsaturated and self._next is not None and entry[0] >= tags[0][0]
+            # not finishing first either: the next completion and its timer stay (a timer with
+            # no waited-for job is a saturated one's, due now: its burns just ended, moved)
+            unmoved = unsaturated and self._next is not None and bool(tags) and entry[0] >= tags[0][0]
             heapq.heappush(tags, entry)
         self._weight += weight
         owner_weight = self._owner_weight
